@@ -1,0 +1,57 @@
+// Configuration: a schema of dotted keys ("model.embed_dim") with types, defaults and help,
+// filled from YAML files and `--set key=value` overrides. Unknown keys are errors that name the
+// nearest valid key; values are checked against their type when set.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mae::core {
+
+enum class ValueType { kInt, kFloat, kBool, kString, kFloatList };
+
+struct ConfigOption {
+  std::string key;
+  ValueType type;
+  std::string default_value;
+  std::string help;
+};
+
+class Config {
+ public:
+  // Declares a key. Declaring the same key twice is a programming error (throws).
+  void add(const std::string& key, ValueType type, const std::string& default_value,
+           const std::string& help);
+
+  // Merges a YAML file (nested maps become dotted keys). Unknown keys throw UsageError.
+  void load_yaml_file(const std::string& path);
+  void load_yaml_string(const std::string& text, const std::string& origin = "<string>");
+  // "a.b=value" as given to --set.
+  void set_assignment(const std::string& assignment);
+  void set(const std::string& key, const std::string& value);
+
+  bool has(const std::string& key) const;
+  int64_t get_int(const std::string& key) const;
+  double get_float(const std::string& key) const;
+  bool get_bool(const std::string& key) const;
+  const std::string& get_string(const std::string& key) const;
+  std::vector<double> get_float_list(const std::string& key) const;
+
+  // The resolved configuration as nested YAML (loadable again with load_yaml_*).
+  std::string to_yaml() const;
+  // Every key with its type, default and help, for --help.
+  std::string help_text() const;
+  const std::vector<ConfigOption>& options() const { return options_; }
+
+ private:
+  const ConfigOption& option(const std::string& key) const;
+  std::vector<ConfigOption> options_;
+  std::map<std::string, std::string> values_;
+};
+
+// The valid key closest to `key` by edit distance (for "did you mean" messages).
+std::string nearest_key(const std::string& key, const std::vector<ConfigOption>& options);
+
+}  // namespace mae::core

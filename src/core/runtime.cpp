@@ -1,0 +1,68 @@
+#include "mae/core/runtime.h"
+
+#include <sched.h>
+
+#include <thread>
+
+#include <torch/version.h>
+
+#include "mae/core/error.h"
+
+#ifndef MAE_VERSION
+#define MAE_VERSION "unknown"
+#endif
+
+namespace mae::core {
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "auto") {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  }
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(spec);
+  } catch (const std::exception&) {
+    throw UsageError(str("device '", spec, "' is not one of auto, cpu, cuda, cuda:N"));
+  }
+  MAE_CHECK_USAGE(device.is_cpu() || device.is_cuda(), "device '", spec,
+                  "' is not supported; use auto, cpu, cuda or cuda:N");
+  if (device.is_cuda()) {
+    MAE_CHECK_USAGE(torch::cuda::is_available(), "device '", spec,
+                    "' was asked for but no CUDA device is visible; use --device cpu");
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    const int64_t index = device.has_index() ? device.index() : 0;
+    MAE_CHECK_USAGE(index < count, "device '", spec, "' does not exist: ", count,
+                    " CUDA device(s) visible");
+  }
+  return device;
+}
+
+static int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+int configure_threads(int threads) {
+  const int n = threads > 0 ? threads : usable_cores();
+  torch::set_num_threads(n);
+  return n;
+}
+
+std::string describe_runtime() {
+  std::string cuda = "none";
+  if (torch::cuda::is_available()) {
+    cuda = str(torch::cuda::device_count(), " device(s)");
+  }
+  return str("LibTorch ", TORCH_VERSION, ", CUDA ", cuda, ", intra-op threads ",
+             torch::get_num_threads(), ", mkldnn ", at::hasMKLDNN() ? "yes" : "no", ", mkl ", at::hasMKL() ? "yes" : "no");
+}
+
+std::string version_string() { return str("mae ", MAE_VERSION, " (LibTorch ", TORCH_VERSION, ")"); }
+
+}  // namespace mae::core

@@ -132,6 +132,13 @@ void Config::add(const std::string& key, ValueType type, const std::string& defa
   values_[key] = default_value;
 }
 
+void Config::set_default(const std::string& key, const std::string& value) {
+  set(key, value);
+  for (auto& o : options_) {
+    if (o.key == key) o.default_value = values_.at(key);
+  }
+}
+
 bool Config::has(const std::string& key) const { return values_.count(key) > 0; }
 
 const ConfigOption& Config::option(const std::string& key) const {

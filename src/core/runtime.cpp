@@ -1,12 +1,17 @@
 #include "mae/core/runtime.h"
 
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <thread>
 
 #include <torch/version.h>
 
 #include "mae/core/error.h"
+
+#ifdef MAE_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #ifndef MAE_VERSION
 #define MAE_VERSION "unknown"
@@ -52,6 +57,24 @@ int configure_threads(int threads) {
   const int n = threads > 0 ? threads : usable_cores();
   torch::set_num_threads(n);
   return n;
+}
+
+double peak_memory_mb(const torch::Device& device) {
+#ifdef MAE_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 20);  // [0]: all pools
+  }
+#endif
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+void reset_peak_memory(const torch::Device& device) {
+#ifdef MAE_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#endif
 }
 
 std::string describe_runtime() {

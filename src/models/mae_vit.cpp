@@ -139,7 +139,8 @@ torch::Tensor MaskedAutoencoderViTImpl::target(const torch::Tensor& imgs) const 
 }
 
 torch::Tensor MaskedAutoencoderViTImpl::forward_loss(const torch::Tensor& imgs, const torch::Tensor& pred, const torch::Tensor& mask) const {
-  auto loss = (pred - target(imgs)).pow(2).mean(-1);  // [N, L]
+  const auto t = target(imgs);
+  auto loss = (pred.to(t.scalar_type()) - t).pow(2).mean(-1);  // [N, L], fp32 even under bf16 autocast
   return (loss * mask).sum() / mask.sum();
 }
 

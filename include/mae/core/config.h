@@ -25,6 +25,9 @@ class Config {
   void add(const std::string& key, ValueType type, const std::string& default_value,
            const std::string& help);
 
+  // Changes a declared key's default (and current value): presets built on a shared schema.
+  void set_default(const std::string& key, const std::string& value);
+
   // Merges a YAML file (nested maps become dotted keys). Unknown keys throw UsageError.
   void load_yaml_file(const std::string& path);
   void load_yaml_string(const std::string& text, const std::string& origin = "<string>");

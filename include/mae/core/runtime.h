@@ -15,6 +15,11 @@ torch::Device resolve_device(const std::string& spec);
 // process may run on (LibTorch may otherwise default to 1). Returns the count in effect.
 int configure_threads(int threads);
 
+// Peak memory in MiB: CUDA's caching allocator peak on a CUDA device, else the process's peak
+// resident set size.
+double peak_memory_mb(const torch::Device& device);
+void reset_peak_memory(const torch::Device& device);
+
 // One line describing the LibTorch build: version, CUDA, BLAS, threads.
 std::string describe_runtime();
 

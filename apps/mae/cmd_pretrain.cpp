@@ -1,0 +1,30 @@
+// mae pretrain: MAE pretraining (the built-in default trains on Fashion-MNIST).
+#include "command.h"
+#include "mae/train/pretrain.h"
+
+namespace mae::app {
+
+Runner register_pretrain(CLI::App& app) {
+  struct State {
+    CommonOptions common;
+    train::PretrainRequest request;
+    std::string output;
+    core::Config config = train::pretrain_config();
+  };
+  auto s = std::make_shared<State>();
+  CLI::App* cmd = app.add_subcommand("pretrain", "MAE pretraining of a ViT (default: a small model on Fashion-MNIST)");
+  add_common_options(cmd, &s->common, s->config);
+  cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
+  cmd->add_option("--resume", s->request.resume,
+                  "continue a run: 'auto' (newest valid checkpoint in the run folder) or a checkpoint path");
+  cmd->add_option("--init", s->request.init, "start from these weights only (e.g. to continue pretraining)");
+  return [s]() {
+    MAE_CHECK_USAGE(s->request.resume.empty() || s->request.init.empty(), "--resume and --init exclude each other");
+    if (!s->output.empty()) s->common.sets.push_back("train.output_dir=" + s->output);
+    const auto device = apply_common_options(s->common, &s->config);
+    train::run_pretrain(s->config, device, s->request);
+    return 0;
+  };
+}
+
+}  // namespace mae::app

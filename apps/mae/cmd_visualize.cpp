@@ -1,0 +1,35 @@
+// mae visualize: reconstruction pictures of a pretraining checkpoint.
+#include "command.h"
+#include "mae/core/runtime.h"
+#include "mae/train/visualize.h"
+
+namespace mae::app {
+
+Runner register_visualize(CLI::App& app) {
+  struct State {
+    train::VisualizeRequest request;
+    std::string device = "auto";
+    int threads = 0;
+  };
+  auto s = std::make_shared<State>();
+  CLI::App* cmd = app.add_subcommand("visualize", "PNG of original | masked | reconstruction | pasted, plus per-image loss JSON");
+  cmd->add_option("checkpoint", s->request.checkpoint, "checkpoint (.safetensors written by mae pretrain)")->required();
+  cmd->add_option("--output", s->request.output_dir, "folder for reconstruction.png and reconstruction.json")->capture_default_str();
+  cmd->add_option("--num-images", s->request.num_images, "the first N images of the split")->capture_default_str();
+  cmd->add_option("--indices", s->request.indices, "these dataset indices instead (space separated)");
+  cmd->add_option("--mask-seed", s->request.mask_seed, "seed of the random masks (same seed, same masks)")->capture_default_str();
+  cmd->add_option("--mask", s->request.mask_file,
+                  "per image the masked patch indices: one line each, or a reconstruction.json from an earlier run")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--split", s->request.split, "val or train")->capture_default_str();
+  cmd->add_option("--set", s->request.overrides, "override a key of the checkpoint's config, e.g. data.root=...");
+  cmd->add_option("--device", s->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--threads", s->threads, "CPU threads (0: one per core)")->capture_default_str();
+  return [s]() {
+    core::configure_threads(s->threads);
+    train::run_visualize(s->request, core::resolve_device(s->device));
+    return 0;
+  };
+}
+
+}  // namespace mae::app

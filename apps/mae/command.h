@@ -1,0 +1,35 @@
+// What every subcommand shares: --config / --set / --device / --threads, and how a subcommand
+// registers itself with the `mae` command. Each subcommand lives in cmd_<name>.cpp.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "mae/core/config.h"
+
+namespace mae::app {
+
+struct CommonOptions {
+  std::string config_file;         // --config FILE (YAML)
+  std::vector<std::string> sets;   // --set key=value, applied after the file, in order
+  std::string device = "auto";     // --device
+  int threads = 0;                 // --threads (0: one per available core)
+};
+
+// Adds --config, --set, --device and --threads to `cmd`, and lists every config key with its
+// default in the command's --help.
+void add_common_options(CLI::App* cmd, CommonOptions* options, const core::Config& schema);
+
+// Loads --config then applies each --set onto `config`, sets the thread count, and returns the
+// resolved device.
+torch::Device apply_common_options(const CommonOptions& options, core::Config* config);
+
+// A subcommand: registered on the app, run when selected. Returns the process exit code.
+using Runner = std::function<int()>;
+Runner register_pretrain(CLI::App& app);
+Runner register_visualize(CLI::App& app);
+
+}  // namespace mae::app

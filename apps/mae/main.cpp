@@ -1,0 +1,56 @@
+// The `mae` command: `mae <subcommand> [options]`. Exit codes: 0 success, 2 usage error,
+// 1 any other failure.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include "command.h"
+#include "mae/core/error.h"
+#include "mae/core/runtime.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mae: masked-autoencoder (MAE) pretraining and fine-tuning of Vision Transformers", "mae"};
+  app.set_version_flag("--version", mae::core::version_string());
+  app.require_subcommand(1);
+  std::vector<std::pair<CLI::App*, mae::app::Runner>> commands;
+  auto add = [&](mae::app::Runner (*register_fn)(CLI::App&)) {
+    const size_t before = app.get_subcommands({}).size();
+    mae::app::Runner run = register_fn(app);
+    commands.emplace_back(app.get_subcommands({}).at(before), std::move(run));
+  };
+  add(mae::app::register_pretrain);
+  add(mae::app::register_visualize);
+
+  std::string selected = "mae";
+  try {
+    app.parse(argc, argv);
+    for (auto& [cmd, run] : commands) {
+      if (cmd->parsed()) {
+        selected = "mae " + cmd->get_name();
+        return run();
+      }
+    }
+    return 0;
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help / --version
+  } catch (const CLI::ParseError& e) {
+    for (auto& [cmd, run] : commands) {
+      if (cmd->parsed()) selected = "mae " + cmd->get_name();
+    }
+    std::cerr << "error: " << e.what() << "\nRun '" << selected << " --help' for the options.\n";
+    return 2;
+  } catch (const mae::UsageError& e) {
+    std::cerr << "error: " << e.what() << "\nRun '" << selected << " --help' for the options.\n";
+    return 2;
+  } catch (const mae::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

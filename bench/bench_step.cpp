@@ -1,0 +1,101 @@
+// Times one MAE pretraining step (forward, backward, AdamW step) for a preset and batch size and
+// prints one JSON line in the format of bench/step_reference.py, so that bench/run_step_bench.sh
+// can put both side by side. Legend: B batch, C channels, H x W image.
+#include <chrono>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
+
+#include "mae/core/runtime.h"
+#include "mae/models/presets.h"
+#include "mae/train/param_groups.h"
+#include "mae/train/precision.h"
+
+int main(int argc, char** argv) {
+  std::string preset = "base", attn = "fused", dtype = "fp32", device_spec = "cpu";
+  int64_t img = 224, img_h = 0, img_w = 0, patch = 0, in_chans = 3, batch = 8;
+  int64_t decoder_dim = 0, decoder_depth = 0, decoder_heads = 0;
+  int threads = 0, steps = 5, warmup = 2;
+  double mask_ratio = 0.75;
+  bool norm_pix_loss = false;
+  CLI::App app{"MAE pretraining step benchmark (prints one JSON line)"};
+  app.add_option("--preset", preset, "tiny, small, base, large or huge")->capture_default_str();
+  app.add_option("--img", img, "square image size")->capture_default_str();
+  app.add_option("--img-h", img_h, "height (0: --img)");
+  app.add_option("--img-w", img_w, "width (0: --img)");
+  app.add_option("--patch", patch, "patch size (0: the preset's)");
+  app.add_option("--in-chans", in_chans)->capture_default_str();
+  app.add_option("--decoder-dim", decoder_dim, "0: the preset's");
+  app.add_option("--decoder-depth", decoder_depth, "0: the preset's");
+  app.add_option("--decoder-heads", decoder_heads, "0: the preset's");
+  app.add_option("--batch", batch)->capture_default_str();
+  app.add_option("--threads", threads, "0: one per core")->capture_default_str();
+  app.add_option("--attn", attn, "fused or plain")->capture_default_str();
+  app.add_option("--steps", steps)->capture_default_str();
+  app.add_option("--warmup", warmup)->capture_default_str();
+  app.add_option("--mask-ratio", mask_ratio)->capture_default_str();
+  app.add_flag("--norm-pix-loss", norm_pix_loss);
+  app.add_option("--dtype", dtype, "fp32 or bf16 (autocast)")->capture_default_str();
+  app.add_option("--device", device_spec, "cpu, cuda, auto")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const int used_threads = mae::core::configure_threads(threads);
+    const auto device = mae::core::resolve_device(device_spec);
+    auto o = mae::models::mae_preset("mae_vit_" + preset + "_patch" + std::to_string(preset == "huge" ? 14 : 16));
+    o.img_h = img_h > 0 ? img_h : img;
+    o.img_w = img_w > 0 ? img_w : img;
+    if (patch > 0) o.patch_size = patch;
+    if (decoder_dim > 0) o.decoder_embed_dim = decoder_dim;
+    if (decoder_depth > 0) o.decoder_depth = decoder_depth;
+    if (decoder_heads > 0) o.decoder_num_heads = decoder_heads;
+    o.in_chans = in_chans;
+    o.norm_pix_loss = norm_pix_loss;
+    o.fused_attn = attn == "fused";
+    torch::manual_seed(0);
+    mae::models::MaskedAutoencoderViT model(o);
+    model->to(device);
+    const auto groups = mae::train::weight_decay_groups(*model, 0.05, {});
+    auto optimizer = mae::train::make_adamw(groups, 0.9, 0.95);
+    mae::train::set_lr(*optimizer, groups, 1e-4);
+    const auto imgs = torch::randn({batch, in_chans, o.img_h, o.img_w}, torch::TensorOptions().device(device));  // [B, C, H, W]
+    const bool bf16 = mae::train::wants_bf16(dtype);
+
+    auto step = [&] {
+      torch::Tensor loss;
+      {
+        mae::train::AutocastGuard autocast(device, bf16);
+        loss = model->forward(imgs, mask_ratio).loss;
+      }
+      loss.backward();
+      optimizer->step();
+      optimizer->zero_grad(true);
+    };
+    auto sync = [&] {
+      if (device.is_cuda()) torch::cuda::synchronize();
+    };
+    for (int i = 0; i < warmup; ++i) step();
+    sync();
+    mae::core::reset_peak_memory(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    sync();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    nlohmann::json out = {{"impl", "mae-" + attn},
+                          {"torch", TORCH_VERSION},
+                          {"device", device.str()},
+                          {"dtype", dtype},
+                          {"threads", used_threads},
+                          {"batch", batch},
+                          {"img_per_s", batch * steps / elapsed},
+                          {"step_ms", 1000.0 * elapsed / steps},
+                          {"peak_mem_mb", mae::core::peak_memory_mb(device)}};
+    std::cout << out.dump() << std::endl;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

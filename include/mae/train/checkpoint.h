@@ -1,0 +1,68 @@
+// Checkpoints: two safetensors files per checkpoint, each written atomically.
+//   <stem>.safetensors        the model's state dict under the official key names, with the
+//                             resolved config and the model's shape facts as metadata, so the
+//                             `safetensors` package loads it straight into the official code;
+//   <stem>.state.safetensors  optimizer state (per parameter: optim.<name>.{exp_avg,exp_avg_sq,step})
+//                             and the training position as JSON metadata ("train_state").
+// The state file is written first, so a complete weights file always has its state beside it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mae/train/param_groups.h"
+
+namespace mae::train {
+
+struct TrainState {
+  int64_t epoch = 0;          // epochs completed
+  int64_t iteration = 0;      // optimizer steps taken
+  int64_t skipped_steps = 0;  // non-finite steps skipped so far
+  double lr_factor = 1.0;     // lowered after a non-finite rollback when configured to continue
+};
+
+// Metadata keys written with every checkpoint's weights.
+constexpr const char* kFormatKey = "mae_format";
+constexpr const char* kFormatValue = "mae-checkpoint-1";
+constexpr const char* kConfigKey = "config";  // resolved YAML
+
+struct CheckpointFiles {
+  std::string weights, state;
+  static CheckpointFiles from_stem(const std::string& stem) {
+    return {stem + ".safetensors", stem + ".state.safetensors"};
+  }
+};
+
+// Saves model weights (+ metadata) and, when given, optimizer state and position.
+void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
+                     const std::map<std::string, std::string>& metadata,
+                     const torch::optim::AdamW* optimizer = nullptr, const std::vector<ParamGroup>* groups = nullptr,
+                     const TrainState* state = nullptr);
+
+// Restores everything save_checkpoint wrote. Weights must match the model key for key and shape
+// for shape; throws mae::Error naming the file and the first mismatch.
+void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::AdamW* optimizer,
+                     const std::vector<ParamGroup>* groups, TrainState* state);
+
+// Metadata of a checkpoint's weights file (config, shape facts).
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& weights_path);
+
+// "checkpoint-0007" for epoch 7; "checkpoint-last".
+std::string checkpoint_stem(const std::string& run_dir, int64_t epoch);
+std::string last_checkpoint_stem(const std::string& run_dir);
+
+// The valid checkpoint in `run_dir` that completed the most epochs; corrupt or truncated ones
+// are reported on stderr by name and passed over. nullopt when there is none.
+std::optional<std::string> find_latest_checkpoint(const std::string& run_dir);
+
+// Deletes numbered checkpoints beyond the newest `keep` (keep <= 0 keeps all); never "last".
+void prune_checkpoints(const std::string& run_dir, int64_t keep);
+
+// Accepts "path/checkpoint-0003", "path/checkpoint-0003.safetensors" or ".state.safetensors".
+std::string checkpoint_stem_of(const std::string& path);
+
+}  // namespace mae::train

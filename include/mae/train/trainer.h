@@ -1,0 +1,102 @@
+// The one training loop shared by pretraining, fine-tuning and linear probing: a Task supplies
+// the model, the loss of a batch and its parameter groups; the Trainer owns the schedule,
+// accumulation, mixed precision, the non-finite guard, checkpoints, metrics and resume.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mae/core/config.h"
+#include "mae/data/loader.h"
+#include "mae/train/checkpoint.h"
+#include "mae/train/metrics_log.h"
+#include "mae/train/param_groups.h"
+
+namespace mae::train {
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual torch::nn::Module& model() = 0;
+  // The loss of one micro-batch (a 0-dim fp32 tensor on the device), called inside autocast.
+  // `scalars` may receive extra per-step values to log.
+  virtual torch::Tensor loss(const data::Batch& batch, int64_t epoch, Scalars* scalars) = 0;
+  virtual std::vector<ParamGroup> param_groups(double weight_decay) = 0;
+  // Written into every checkpoint's weights file (config, shape facts).
+  virtual std::map<std::string, std::string> checkpoint_metadata() = 0;
+  // After each epoch (on rank 0): evaluation, pictures. May add to the epoch summary.
+  virtual void end_epoch(int64_t epoch, const std::string& run_dir, Scalars* summary) {}
+};
+
+struct TrainerOptions {
+  int64_t epochs = 1;
+  double warmup_epochs = 0;
+  double blr = 1.5e-4, lr = 0, min_lr = 0;  // lr > 0 overrides blr scaling
+  double weight_decay = 0.05;
+  double beta1 = 0.9, beta2 = 0.95;
+  int64_t batch_size = 64, accum_iter = 1, world_size = 1;
+  double clip_grad = 0;  // 0: off
+  std::string precision = "fp32";
+  uint64_t seed = 0;
+  std::string run_dir = "runs/pretrain";
+  int64_t save_every = 1, keep_last = 3;
+  int64_t log_every = 20;
+  std::string progress = "auto";
+  bool jsonl = true, tensorboard = true;
+  int64_t nonfinite_patience = 5;
+  std::string nonfinite_action = "stop";  // or "continue"
+  double nonfinite_lr_factor = 0.5;
+  int64_t max_steps = 0;  // stop after this many optimizer steps in this process (0: no limit)
+
+  double effective_lr() const;
+};
+
+// Declares train.*, optim.* and log.* keys; reads them back.
+void add_trainer_config(core::Config& config);
+TrainerOptions trainer_options_from_config(const core::Config& config);
+
+struct TrainResult {
+  int64_t epochs_completed = 0;
+  int64_t steps = 0;
+  int64_t skipped_steps = 0;
+  double first_loss = 0, last_epoch_loss = 0;
+  double seconds = 0;
+  bool stopped_early = false;  // max_steps reached
+};
+
+class Trainer {
+ public:
+  Trainer(TrainerOptions options, Task& task, data::Loader& loader, torch::Device device);
+
+  // Continues from a checkpoint stem (see checkpoint.h): weights, optimizer, position.
+  void resume_from(const std::string& stem);
+  TrainResult fit();
+
+  const TrainState& state() const { return state_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+  torch::optim::AdamW& optimizer() { return *optimizer_; }
+  // Writes checkpoint-last (and a numbered one on schedule) for the current state.
+  void save(bool numbered);
+
+ private:
+  // One optimizer step over accumulated gradients; false when skipped as non-finite.
+  bool step(double loss_value, double* grad_norm);
+  void handle_nonfinite(int64_t consecutive);
+
+  TrainerOptions options_;
+  Task& task_;
+  data::Loader& loader_;
+  torch::Device device_;
+  std::vector<ParamGroup> groups_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::vector<torch::Tensor> trainable_;
+  TrainState state_;
+  std::string last_good_stem_;
+};
+
+}  // namespace mae::train

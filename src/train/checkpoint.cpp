@@ -1,0 +1,210 @@
+#include "mae/train/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <regex>
+#include <sstream>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+#include "mae/core/error.h"
+#include "mae/io/safetensors.h"
+
+namespace mae::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Optimizers key their state by the parameter's TensorImpl: its address printed as a string before
+// LibTorch 2.10 or so, the pointer itself after. The key type is taken from the map.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <typename Key>
+Key key_of(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;
+    out << impl;
+    return out.str();
+  } else {
+    return impl;
+  }
+}
+
+StateKey state_key(const torch::Tensor& p) { return key_of<StateKey>(p.unsafeGetTensorImpl()); }
+
+io::NamedTensors optimizer_tensors(const torch::optim::AdamW& optimizer, const std::vector<ParamGroup>& groups) {
+  io::NamedTensors out;
+  auto& state = const_cast<torch::optim::AdamW&>(optimizer).state();
+  for (const auto& g : groups) {
+    for (size_t i = 0; i < g.params.size(); ++i) {
+      auto it = state.find(state_key(g.params[i]));
+      if (it == state.end()) continue;
+      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+      const std::string prefix = "optim." + g.names[i] + ".";
+      out.emplace_back(prefix + "exp_avg", s.exp_avg());
+      out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq());
+      out.emplace_back(prefix + "step", torch::tensor(s.step(), torch::kInt64));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string checkpoint_stem(const std::string& run_dir, int64_t epoch) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "checkpoint-%04lld", static_cast<long long>(epoch));
+  return (fs::path(run_dir) / name).string();
+}
+
+std::string last_checkpoint_stem(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoint-last").string(); }
+
+std::string checkpoint_stem_of(const std::string& path) {
+  for (const char* suffix : {".state.safetensors", ".safetensors"}) {
+    const std::string s(suffix);
+    if (path.size() > s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0) {
+      return path.substr(0, path.size() - s.size());
+    }
+  }
+  return path;
+}
+
+void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
+                     const std::map<std::string, std::string>& metadata, const torch::optim::AdamW* optimizer,
+                     const std::vector<ParamGroup>* groups, const TrainState* state) {
+  const auto files = CheckpointFiles::from_stem(stem);
+  if (state) {
+    io::NamedTensors tensors;
+    if (optimizer && groups) tensors = optimizer_tensors(*optimizer, *groups);
+    const nlohmann::json position = {{"epoch", state->epoch}, {"iteration", state->iteration},
+                                     {"skipped_steps", state->skipped_steps}, {"lr_factor", state->lr_factor}};
+    io::write_safetensors(files.state, tensors, {{"train_state", position.dump()}, {kFormatKey, kFormatValue}});
+  }
+  io::NamedTensors weights;
+  for (const auto& kv : model.named_parameters()) weights.emplace_back(kv.key(), kv.value());
+  for (const auto& kv : model.named_buffers()) weights.emplace_back(kv.key(), kv.value());
+  auto meta = metadata;
+  meta[kFormatKey] = kFormatValue;
+  if (state) meta["epoch"] = std::to_string(state->epoch);
+  io::write_safetensors(files.weights, weights, meta);
+}
+
+void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::AdamW* optimizer,
+                     const std::vector<ParamGroup>* groups, TrainState* state) {
+  const auto files = CheckpointFiles::from_stem(stem);
+  auto weights = io::read_safetensors(files.weights);
+  io::SafetensorsFile train_file;
+  if (state || optimizer) train_file = io::read_safetensors(files.state);
+
+  torch::NoGradGuard no_grad;
+  auto params = model.named_parameters();
+  auto buffers = model.named_buffers();
+  size_t used = 0;
+  auto restore = [&](const std::string& key, torch::Tensor& target) {
+    auto it = weights.tensors.find(key);
+    MAE_CHECK(it != weights.tensors.end(), files.weights, ": lacks '", key,
+              "'; the checkpoint belongs to another model (check model.* in its config)");
+    MAE_CHECK(it->second.sizes() == target.sizes(), files.weights, ": '", key, "' has shape ", it->second.sizes(),
+              " but the model expects ", target.sizes());
+    target.copy_(it->second);
+    ++used;
+  };
+  for (auto& kv : params) restore(kv.key(), kv.value());
+  for (auto& kv : buffers) restore(kv.key(), kv.value());
+  MAE_CHECK(used == weights.tensors.size(), files.weights, ": holds ", weights.tensors.size() - used,
+            " tensor(s) the model does not have; it belongs to another model");
+
+  if (state) {
+    auto it = train_file.metadata.find("train_state");
+    MAE_CHECK(it != train_file.metadata.end(), files.state, ": lacks train_state metadata; not a mae checkpoint");
+    try {
+      const auto j = nlohmann::json::parse(it->second);
+      state->epoch = j.at("epoch").get<int64_t>();
+      state->iteration = j.at("iteration").get<int64_t>();
+      state->skipped_steps = j.at("skipped_steps").get<int64_t>();
+      state->lr_factor = j.at("lr_factor").get<double>();
+      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(state->epoch),
+                stem, ": weights and state are from different epochs (a write was interrupted); use another checkpoint");
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(str(files.state, ": train_state is malformed (", e.what(), ")"));
+    }
+  }
+  if (optimizer && groups) {
+    auto& opt_state = optimizer->state();
+    opt_state.clear();
+    for (const auto& g : *groups) {
+      for (size_t i = 0; i < g.params.size(); ++i) {
+        const std::string prefix = "optim." + g.names[i] + ".";
+        auto m = train_file.tensors.find(prefix + "exp_avg");
+        if (m == train_file.tensors.end()) continue;  // no step taken for this parameter yet
+        auto v = train_file.tensors.find(prefix + "exp_avg_sq");
+        auto step = train_file.tensors.find(prefix + "step");
+        MAE_CHECK(v != train_file.tensors.end() && step != train_file.tensors.end(), files.state, ": optimizer state of '",
+                  g.names[i], "' is incomplete");
+        MAE_CHECK(m->second.sizes() == g.params[i].sizes() && v->second.sizes() == g.params[i].sizes(), files.state,
+                  ": optimizer state of '", g.names[i], "' has the wrong shape");
+        auto s = std::make_unique<torch::optim::AdamWParamState>();
+        s->step(step->second.item<int64_t>());
+        s->exp_avg(m->second.to(g.params[i].options()));
+        s->exp_avg_sq(v->second.to(g.params[i].options()));
+        opt_state[state_key(g.params[i])] = std::move(s);
+      }
+    }
+  }
+}
+
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& weights_path) {
+  return io::read_safetensors(weights_path).metadata;
+}
+
+std::optional<std::string> find_latest_checkpoint(const std::string& run_dir) {
+  if (!fs::is_directory(run_dir)) return std::nullopt;
+  std::vector<std::pair<int64_t, std::string>> candidates;
+  static const std::regex name("checkpoint-([0-9]+|last)\\.safetensors");
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    std::smatch m;
+    const std::string file = entry.path().filename().string();
+    if (!std::regex_match(file, m, name)) continue;
+    const std::string stem = checkpoint_stem_of(entry.path().string());
+    try {
+      // Both files must parse completely; the epoch comes from the state file.
+      auto weights = io::read_safetensors(stem + ".safetensors");
+      auto state_file = io::read_safetensors(stem + ".state.safetensors");
+      const auto j = nlohmann::json::parse(state_file.metadata.at("train_state"));
+      const int64_t epoch = j.at("epoch").get<int64_t>();
+      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(epoch),
+                "weights and state are from different epochs (a write was interrupted)");
+      candidates.emplace_back(epoch, stem);
+    } catch (const std::exception& e) {
+      std::cerr << "warning: skipping checkpoint " << stem << ": " << e.what() << "\n";
+    }
+  }
+  if (candidates.empty()) return std::nullopt;
+  // Most epochs first; between equals prefer the numbered one (identical content).
+  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return a.second < b.second;
+  });
+  return candidates.front().second;
+}
+
+void prune_checkpoints(const std::string& run_dir, int64_t keep) {
+  if (keep <= 0 || !fs::is_directory(run_dir)) return;
+  static const std::regex name("checkpoint-([0-9]+)\\.safetensors");
+  std::vector<std::string> stems;
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    const std::string file = entry.path().filename().string();
+    if (std::regex_match(file, name)) stems.push_back(checkpoint_stem_of(entry.path().string()));
+  }
+  std::sort(stems.rbegin(), stems.rend());  // zero-padded: lexical order is epoch order
+  for (size_t i = static_cast<size_t>(keep); i < stems.size(); ++i) {
+    std::error_code ignored;
+    fs::remove(stems[i] + ".safetensors", ignored);
+    fs::remove(stems[i] + ".state.safetensors", ignored);
+  }
+}
+
+}  // namespace mae::train

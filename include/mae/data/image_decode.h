@@ -1,0 +1,35 @@
+// Decoding of JPEG (libjpeg-turbo) and PNG (libpng) files, told apart by their content.
+// JPEG crop-decode: the transform picks its box from the header's size first; the decoder then
+// scales in the DCT domain by 1/reduce (reduce = 2, 4, 8) and decodes only the scanlines and iMCU
+// columns the box covers. This is the main speed lever of the pipeline.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "mae/data/image.h"
+
+namespace mae::data {
+
+// Reads `path` and its header (format, size, channels). Throws DataError when the file cannot be
+// read or is neither JPEG nor PNG, or its header is corrupt.
+RawImage read_image_file(const std::string& path, const std::string& origin);
+// The same for bytes already in memory.
+RawImage parse_image(std::string bytes, const std::string& origin);
+
+// Largest reduce in {1, 2, 4, 8} with box.height / reduce >= out_h and box.width / reduce >= out_w,
+// so that the decoded region still has at least the output's resolution; 1 unless a JPEG.
+int choose_reduce(const RawImage& image, const CropBox& box, int64_t out_h, int64_t out_w);
+
+// Pixels of `box` (full-resolution coordinates, inside the image) as [h, w, channels] uint8.
+// With reduce > 1 (JPEG only) the region is box / reduce rounded to whole pixels:
+// rows [round(top / r), round((top + height) / r)), likewise for columns.
+// Throws DataError for truncated or corrupt data.
+torch::Tensor read_region(const RawImage& image, const CropBox& box, int64_t channels, int reduce = 1);
+
+// The whole image, [H, W, channels] uint8.
+torch::Tensor decode_full(const RawImage& image, int64_t channels);
+
+}  // namespace mae::data

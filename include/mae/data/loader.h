@@ -1,0 +1,105 @@
+// The threaded loader: worker threads read, decode and transform samples into a bounded queue of
+// batches. Every sample's random state comes from (seed, epoch, dataset index), so a batch is
+// bit-identical whatever the number of threads.
+//
+// Sharding follows torch's DistributedSampler: the epoch's permutation of the whole dataset is
+// split round-robin over ranks (rank r reads positions r, r + world_size, ...).
+//   drop_last = true:  each rank reads floor(N / world_size) samples (the permutation's tail is
+//                      dropped, a different tail each epoch) and only full batches;
+//   drop_last = false: each rank reads ceil(N / world_size) samples (the permutation is padded with
+//                      its own first samples, so up to world_size - 1 samples repeat) and the last
+//                      batch may be short.
+// An unreadable sample is replaced by the next readable dataset index, counted and logged once.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mae/data/sample_transform.h"
+#include "mae/data/source.h"
+
+namespace mae::data {
+
+struct Batch {
+  torch::Tensor images;   // [N, C, H, W] float32, normalised (pinned CPU memory when pin_memory)
+  torch::Tensor labels;   // [N] int64, -1 for unlabelled sources
+  torch::Tensor indices;  // [N] int64 dataset indices of the samples (for visualisation/debug)
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 64;
+  int num_workers = 0;  // 0: one per core available
+  int prefetch_batches = 4;
+  uint64_t seed = 0;
+  bool shuffle = true;
+  bool drop_last = true;
+  int64_t rank = 0, world_size = 1;  // sharding (see the top of this file)
+  bool pin_memory = false;           // honoured only when CUDA is available
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<const Source> source, std::shared_ptr<const SampleTransform> transform,
+         LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  void set_epoch(int64_t epoch);  // (re)starts iteration over that epoch's shuffled shard
+  bool next(Batch* out);          // false at the end of the epoch; starts epoch 0 if none was set
+  int64_t batches_per_epoch() const;
+  int64_t samples_per_epoch() const;  // this rank's shard
+  int64_t dataset_size() const;
+  double wait_seconds() const;       // time next() spent blocked since set_epoch
+  int64_t skipped_samples() const;   // unreadable images skipped so far (each path logged once)
+  int num_workers() const { return static_cast<int>(workers_.size()); }
+  const Source& source() const { return *source_; }
+  const SampleTransform& transform() const { return *transform_; }
+
+ private:
+  struct Slot {
+    Batch batch;
+    int64_t remaining = 0;  // samples not yet written
+  };
+  void worker_loop();
+  // Writes one sample (or its replacement when unreadable) to row `row` of `batch`.
+  void load_sample(int64_t epoch, int64_t dataset_index, const Batch& batch, int64_t row);
+  void note_skip(int64_t index, const std::string& reason);
+  Slot& slot_locked(int64_t batch_index);
+  int64_t batch_length(int64_t batch_index) const;
+
+  std::shared_ptr<const Source> source_;
+  std::shared_ptr<const SampleTransform> transform_;
+  LoaderOptions options_;
+  int64_t samples_per_epoch_ = 0;
+  int64_t batches_per_epoch_ = 0;
+  int64_t chunk_ = 1;  // samples a worker takes at once
+  bool pin_ = false;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_, ready_cv_;
+  std::vector<std::thread> workers_;
+  bool stop_ = false;
+  bool started_ = false;
+  uint64_t generation_ = 0;  // bumped by set_epoch; stale work is dropped
+  int64_t epoch_ = 0;
+  std::shared_ptr<const std::vector<int64_t>> order_;  // this epoch's shard, dataset indices
+  int64_t next_position_ = 0;                          // next shard position to hand out
+  int64_t consumed_ = 0;                               // batches returned by next()
+  std::map<int64_t, Slot> slots_;                      // batches in flight
+  std::exception_ptr error_;
+  double wait_seconds_ = 0;
+  int64_t skipped_ = 0;
+  std::set<int64_t> logged_bad_;
+};
+
+}  // namespace mae::data

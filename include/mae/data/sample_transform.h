@@ -1,0 +1,44 @@
+// The per-sample pipeline of a split:
+//   train: RandomResizedCrop(out, scale, ratio) + RandomHorizontalFlip(p) + Normalize;
+//   eval:  Resize(shorter side * resize_ratio) + CenterCrop(out) + Normalize.
+// The crop box is chosen from the image's native size before decoding, so a JPEG decodes only that
+// box, scaled down in the DCT domain as far as the output size allows (crop_decode).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mae/data/image.h"
+#include "mae/data/sample_rng.h"
+#include "mae/data/transforms.h"
+
+namespace mae::data {
+
+struct TransformOptions {
+  int64_t channels = 1, height = 28, width = 28;  // output [C, H, W]
+  bool train = true;
+  double scale_min = 0.2, scale_max = 1.0;        // RandomResizedCrop area fraction
+  double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
+  Interpolation interpolation = Interpolation::kBicubic;
+  double hflip = 0.5;                             // flip probability (train)
+  double eval_resize_ratio = 256.0 / 224.0;
+  bool crop_decode = true;
+  std::vector<double> mean{0.2860}, std{0.3530};  // one value per output channel
+};
+
+class SampleTransform {
+ public:
+  explicit SampleTransform(TransformOptions options);  // validates; throws UsageError
+  const TransformOptions& options() const { return options_; }
+  int64_t numel() const { return options_.channels * options_.height * options_.width; }
+  // The box of `image` this sample reads (draws from rng in train mode).
+  CropBox crop_box(const RawImage& image, SampleRng& rng) const;
+  // Writes the transformed sample, [C, H, W] float32, to out. Throws DataError for unreadable data.
+  void apply(const RawImage& image, SampleRng& rng, float* out) const;
+
+ private:
+  TransformOptions options_;
+  Normalize normalize_;
+};
+
+}  // namespace mae::data

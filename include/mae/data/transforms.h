@@ -1,0 +1,51 @@
+// The image transforms, with torchvision's semantics and names. Pixels are [H, W, C] uint8 as in
+// image.h; the output of normalize is [C, H, W] float32.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mae/data/image.h"
+#include "mae/data/sample_rng.h"
+
+namespace mae::data {
+
+enum class Interpolation { kBilinear, kBicubic };
+// "bilinear" or "bicubic"; anything else throws UsageError.
+Interpolation parse_interpolation(const std::string& name);
+
+// torchvision RandomResizedCrop.get_params: 10 tries of area fraction ~ U(scale) and log aspect
+// ratio ~ U(log ratio); w = round(sqrt(area * ar)), h = round(sqrt(area / ar)); the first that fits
+// gets a uniform position; otherwise the centre crop clamped to the ratio range.
+CropBox random_resized_crop_params(int64_t height, int64_t width, double scale_min, double scale_max,
+                                   double ratio_min, double ratio_max, SampleRng& rng);
+
+// The evaluation box: Resize so the image covers (out_h, out_w) * resize_ratio, then CenterCrop
+// (out_h, out_w), expressed as the box of the original image that ends up in the output. For a
+// square output this is torchvision's Resize(int(size * ratio)) + CenterCrop(size), 256/224 for MAE.
+CropBox center_crop_box(int64_t height, int64_t width, int64_t out_h, int64_t out_w, double resize_ratio);
+
+// Resizes [h, w, C] uint8 to [out_h, out_w, C] uint8 with antialiasing (torch's interpolate, the
+// kernel torchvision's tensor Resize uses; close to PIL's resampling). Returns the input when the
+// size already matches.
+torch::Tensor resize(const torch::Tensor& pixels, int64_t out_h, int64_t out_w, Interpolation mode);
+
+// ToTensor + Normalize (+ horizontal flip) in one pass, through a 256-entry table per channel:
+// out[c, y, x] = (pixels[y, flip ? W-1-x : x, c] / 255 - mean[c]) / std[c], in float32 as
+// torchvision computes it.
+class Normalize {
+ public:
+  Normalize(std::vector<double> mean, std::vector<double> std);
+  int64_t channels() const { return static_cast<int64_t>(mean_.size()); }
+  // pixels: [H, W, C] uint8 (any strides); out: C * H * W floats.
+  void apply(const torch::Tensor& pixels, bool flip, float* out) const;
+
+ private:
+  std::vector<double> mean_, std_;
+  std::vector<float> table_;  // [C, 256]
+};
+
+}  // namespace mae::data

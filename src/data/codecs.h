@@ -1,0 +1,31 @@
+// Private to src/data: the JPEG and PNG decoders behind image_decode.h. Each throws DataError with
+// the origin and libjpeg's / libpng's own message; neither prints anything.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "mae/data/image.h"
+
+namespace mae::data::detail {
+
+struct HeaderInfo {
+  int64_t height = 0, width = 0, channels = 0;  // channels: 1 grey, 3 colour
+};
+
+// Images larger than this many pixels are refused (a corrupt or hostile header).
+constexpr int64_t kMaxPixels = int64_t{1} << 28;
+
+HeaderInfo jpeg_read_header(const std::string& bytes, const std::string& origin);
+// Region of `box` (full-resolution coordinates) decoded at 1/reduce scale, [h, w, channels] uint8.
+torch::Tensor jpeg_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
+                                 int64_t channels, int reduce);
+
+HeaderInfo png_read_header(const std::string& bytes, const std::string& origin);
+// Decodes rows up to the box's bottom only (non-interlaced files), [h, w, channels] uint8.
+torch::Tensor png_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
+                                int64_t channels);
+
+}  // namespace mae::data::detail

@@ -1,0 +1,215 @@
+#include "mae/data/loader.h"
+
+#include <dlfcn.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <c10/util/ParallelGuard.h>
+
+#include "mae/core/error.h"
+#include "mae/core/log.h"
+#include "mae/data/sampler.h"
+
+namespace mae::data {
+namespace {
+
+constexpr uint64_t kTransformStream = 0x5452414E53ull;  // "TRANS"
+// After this many unreadable samples in a row the data is broken, not a file here and there.
+constexpr int64_t kMaxConsecutiveBad = 1000;
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Samples are the unit of parallelism, so LibTorch's kernels inside a worker must not fan out.
+// With the OpenMP backend that takes a team size of 1 for this thread alone: at::set_num_threads
+// would change it for the whole process (and MKL). ParallelGuard covers the native backend.
+void keep_this_thread_single_threaded() {
+  at::get_num_threads();  // LibTorch's lazy per-thread set-up first, so that it does not undo ours
+  using SetNumThreads = void (*)(int);
+  static const auto set_num_threads = reinterpret_cast<SetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set_num_threads != nullptr) set_num_threads(1);
+}
+
+ShardOptions shard_options(const LoaderOptions& o) {
+  return ShardOptions{o.seed, o.shuffle, o.drop_last, o.rank, o.world_size};
+}
+
+}  // namespace
+
+Loader::Loader(std::shared_ptr<const Source> source, std::shared_ptr<const SampleTransform> transform,
+               LoaderOptions options)
+    : source_(std::move(source)), transform_(std::move(transform)), options_(options) {
+  MAE_CHECK(source_ && transform_, "Loader needs a source and a transform");
+  MAE_CHECK_USAGE(options_.batch_size > 0, "batch size ", options_.batch_size, " must be positive");
+  MAE_CHECK_USAGE(options_.prefetch_batches > 0, "data.prefetch_batches ", options_.prefetch_batches,
+                  " must be positive");
+  MAE_CHECK_USAGE(source_->size() > 0, "the dataset is empty; check data.root and data.train_files / data.val_files");
+  samples_per_epoch_ = shard_size(source_->size(), shard_options(options_));
+  batches_per_epoch_ = options_.drop_last ? samples_per_epoch_ / options_.batch_size
+                                          : (samples_per_epoch_ + options_.batch_size - 1) / options_.batch_size;
+  MAE_CHECK_USAGE(batches_per_epoch_ > 0, "each rank reads ", samples_per_epoch_, " samples per epoch (dataset of ",
+                  source_->size(), " over ", options_.world_size, " rank(s)), fewer than one batch of ",
+                  options_.batch_size, " with drop_last; lower the batch size");
+  const int workers = options_.num_workers > 0 ? options_.num_workers : available_cores();
+  // Enough samples per hand-out to keep the lock cold on tiny images, few enough to share a batch.
+  chunk_ = std::clamp<int64_t>(options_.batch_size / (4 * workers), 1, 32);
+  pin_ = options_.pin_memory && torch::cuda::is_available();
+  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+int64_t Loader::batches_per_epoch() const { return batches_per_epoch_; }
+int64_t Loader::samples_per_epoch() const { return samples_per_epoch_; }
+int64_t Loader::dataset_size() const { return source_->size(); }
+
+double Loader::wait_seconds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return wait_seconds_;
+}
+
+int64_t Loader::skipped_samples() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return skipped_;
+}
+
+void Loader::set_epoch(int64_t epoch) {
+  auto order = std::make_shared<const std::vector<int64_t>>(shard_indices(source_->size(), epoch, shard_options(options_)));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++generation_;
+    started_ = true;
+    epoch_ = epoch;
+    order_ = std::move(order);
+    next_position_ = 0;
+    consumed_ = 0;
+    slots_.clear();
+    error_ = nullptr;
+    wait_seconds_ = 0;
+  }
+  work_cv_.notify_all();
+}
+
+int64_t Loader::batch_length(int64_t batch_index) const {
+  return std::min(options_.batch_size, samples_per_epoch_ - batch_index * options_.batch_size);
+}
+
+Loader::Slot& Loader::slot_locked(int64_t batch_index) {
+  auto it = slots_.find(batch_index);
+  if (it != slots_.end()) return it->second;
+  const int64_t n = batch_length(batch_index);
+  const auto& t = transform_->options();
+  Slot& slot = slots_[batch_index];
+  slot.remaining = n;
+  slot.batch.images = torch::empty({n, t.channels, t.height, t.width}, torch::TensorOptions(torch::kFloat32).pinned_memory(pin_));
+  slot.batch.labels = torch::empty({n}, torch::kInt64);
+  slot.batch.indices = torch::empty({n}, torch::kInt64);
+  return slot;
+}
+
+bool Loader::next(Batch* out) {
+  MAE_CHECK(out != nullptr, "Loader::next: null batch");
+  if (!started_) set_epoch(0);
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (consumed_ >= batches_per_epoch_) return false;
+  auto ready = [&] {
+    if (error_) return true;
+    auto it = slots_.find(consumed_);
+    return it != slots_.end() && it->second.remaining == 0;
+  };
+  if (!ready()) {
+    const auto start = std::chrono::steady_clock::now();
+    ready_cv_.wait(lock, ready);
+    wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  if (error_) std::rethrow_exception(error_);
+  auto it = slots_.find(consumed_);
+  *out = std::move(it->second.batch);
+  slots_.erase(it);
+  ++consumed_;
+  lock.unlock();
+  work_cv_.notify_all();
+  return true;
+}
+
+void Loader::worker_loop() {
+  keep_this_thread_single_threaded();
+  c10::ParallelGuard parallel_guard(true);
+  // Not InferenceMode: the batch tensors allocated here must be usable by autograd later.
+  torch::NoGradGuard no_grad;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    work_cv_.wait(lock, [&] {
+      return stop_ || (started_ && !error_ && next_position_ < samples_per_epoch_ &&
+                       next_position_ / options_.batch_size < consumed_ + options_.prefetch_batches);
+    });
+    if (stop_) return;
+    const uint64_t generation = generation_;
+    const int64_t epoch = epoch_;
+    const auto order = order_;
+    const int64_t batch_index = next_position_ / options_.batch_size;
+    const int64_t begin = next_position_;
+    const int64_t end = std::min(begin + chunk_, batch_index * options_.batch_size + batch_length(batch_index));
+    next_position_ = end;
+    const Batch batch = slot_locked(batch_index).batch;  // shares the tensors
+    lock.unlock();
+    std::exception_ptr failure;
+    try {
+      for (int64_t p = begin; p < end; ++p) {
+        load_sample(epoch, (*order)[p], batch, p - batch_index * options_.batch_size);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    lock.lock();
+    if (generation != generation_) continue;  // set_epoch discarded this work
+    if (failure) {
+      if (!error_) error_ = failure;
+      ready_cv_.notify_all();
+      continue;
+    }
+    auto it = slots_.find(batch_index);
+    if (it != slots_.end() && (it->second.remaining -= end - begin) == 0) ready_cv_.notify_all();
+  }
+}
+
+void Loader::load_sample(int64_t epoch, int64_t dataset_index, const Batch& batch, int64_t row) {
+  const int64_t n = source_->size();
+  float* out = batch.images.data_ptr<float>() + row * transform_->numel();
+  for (int64_t attempt = 0; attempt < std::min(n, kMaxConsecutiveBad); ++attempt) {
+    const int64_t index = (dataset_index + attempt) % n;
+    try {
+      const RawImage image = source_->open(index);
+      SampleRng rng = SampleRng::for_sample(options_.seed, epoch, index, kTransformStream);
+      transform_->apply(image, rng, out);
+      batch.labels.data_ptr<int64_t>()[row] = source_->label(index);
+      batch.indices.data_ptr<int64_t>()[row] = index;
+      return;
+    } catch (const DataError& e) {
+      note_skip(index, e.what());
+    }
+  }
+  throw Error(str("data: ", std::min(n, kMaxConsecutiveBad), " unreadable samples in a row from ",
+                  source_->describe(dataset_index), "; the dataset is broken (see the warnings above)"));
+}
+
+void Loader::note_skip(int64_t index, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++skipped_;
+  if (logged_bad_.insert(index).second) core::log_warning(str("data: skipping unreadable sample: ", reason));
+}
+
+}  // namespace mae::data

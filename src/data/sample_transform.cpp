@@ -1,0 +1,55 @@
+#include "mae/data/sample_transform.h"
+
+#include "mae/core/error.h"
+#include "mae/data/image_decode.h"
+
+namespace mae::data {
+namespace {
+
+TransformOptions validated(TransformOptions o) {
+  MAE_CHECK_USAGE(o.channels == 1 || o.channels == 3, "data: the model has ", o.channels,
+                  " input channels, but images give 1 (grey) or 3 (RGB); set model.in_chans to 1 or 3");
+  MAE_CHECK_USAGE(o.height > 0 && o.width > 0, "data: output size ", o.height, "x", o.width, " must be positive");
+  MAE_CHECK_USAGE(0 < o.scale_min && o.scale_min <= o.scale_max, "data.crop_scale [", o.scale_min, ", ",
+                  o.scale_max, "] must satisfy 0 < min <= max (area fractions, e.g. [0.2, 1.0])");
+  MAE_CHECK_USAGE(0 < o.ratio_min && o.ratio_min <= o.ratio_max, "data.crop_ratio [", o.ratio_min, ", ",
+                  o.ratio_max, "] must satisfy 0 < min <= max (e.g. [0.75, 1.3333])");
+  MAE_CHECK_USAGE(0 <= o.hflip && o.hflip <= 1, "data.hflip ", o.hflip, " is a probability; use 0..1");
+  MAE_CHECK_USAGE(o.eval_resize_ratio >= 1, "data.eval_resize_ratio ", o.eval_resize_ratio,
+                  " must be >= 1 (1 = no border cut; 256/224 = 1.142857 as in MAE)");
+  MAE_CHECK_USAGE(static_cast<int64_t>(o.mean.size()) == o.channels && o.std.size() == o.mean.size(),
+                  "data.mean / data.std have ", o.mean.size(), " / ", o.std.size(), " values but the model has ",
+                  o.channels, " channels; give one per channel (`mae stats` computes them)");
+  return o;
+}
+
+}  // namespace
+
+SampleTransform::SampleTransform(TransformOptions options)
+    : options_(validated(std::move(options))), normalize_(options_.mean, options_.std) {}
+
+CropBox SampleTransform::crop_box(const RawImage& image, SampleRng& rng) const {
+  const auto& o = options_;
+  if (o.train) {
+    return random_resized_crop_params(image.height, image.width, o.scale_min, o.scale_max, o.ratio_min, o.ratio_max,
+                                      rng);
+  }
+  return center_crop_box(image.height, image.width, o.height, o.width, o.eval_resize_ratio);
+}
+
+void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) const {
+  const auto& o = options_;
+  const CropBox box = crop_box(image, rng);
+  torch::Tensor region;
+  if (o.crop_decode) {
+    region = read_region(image, box, o.channels, choose_reduce(image, box, o.height, o.width));
+  } else {  // decode everything, then crop: what torchvision does
+    region = decode_full(image, o.channels)
+                 .slice(0, box.top, box.top + box.height)
+                 .slice(1, box.left, box.left + box.width);
+  }
+  const bool flip = o.train && o.hflip > 0 && rng.uniform() < o.hflip;
+  normalize_.apply(resize(region, o.height, o.width, o.interpolation), flip, out);
+}
+
+}  // namespace mae::data

@@ -1,0 +1,167 @@
+#include <cmath>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "mae/core/config.h"
+#include "mae/core/error.h"
+#include "mae/data/factory.h"
+#include "test_data_files.h"
+
+using mae::core::Config;
+using mae::data::Split;
+using mae::testing::TempDir;
+using mae::testing::write_bytes;
+
+namespace {
+
+Config data_config() {
+  Config c;
+  mae::data::add_data_config(c);
+  return c;
+}
+
+bool have_fashion_mnist() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"); }
+
+}  // namespace
+
+TEST(DataFactory, DefaultsAreFashionMnist) {
+  Config c = data_config();
+  EXPECT_EQ(c.get_string("data.source"), "idx");
+  EXPECT_EQ(c.get_string("data.root"), "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(c.get_float_list("data.mean"), std::vector<double>{0.2860});
+  EXPECT_EQ(c.get_float_list("data.std"), std::vector<double>{0.3530});
+  EXPECT_EQ(c.get_float_list("data.crop_scale"), (std::vector<double>{0.2, 1.0}));
+  EXPECT_TRUE(c.get_bool("data.crop_decode"));
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  EXPECT_EQ(mae::data::num_classes(c, Split::kVal), 10);
+  EXPECT_EQ(mae::data::class_names(c, Split::kVal)[9], "Ankle boot");
+  c.set("data.eval_resize_ratio", "1");  // whole images, so the batch has the set's statistics
+  mae::data::LoaderOptions o = mae::data::loader_options(c, Split::kVal);
+  EXPECT_FALSE(o.shuffle);
+  o.batch_size = 500;
+  o.num_workers = 2;
+  auto loader = mae::data::make_loader(c, Split::kVal, 1, 28, 28, o);
+  EXPECT_EQ(loader->dataset_size(), 10000);
+  mae::data::Batch b;
+  ASSERT_TRUE(loader->next(&b));
+  EXPECT_EQ(b.images.sizes(), (std::vector<int64_t>{500, 1, 28, 28}));
+  // Normalised with the set's own statistics: mean near 0, std near 1.
+  EXPECT_NEAR(b.images.mean().item<double>(), 0.0, 0.05);
+  EXPECT_NEAR(b.images.std().item<double>(), 1.0, 0.05);
+  EXPECT_GE(b.labels.min().item<int64_t>(), 0);
+  EXPECT_LE(b.labels.max().item<int64_t>(), 9);
+}
+
+TEST(DataFactory, FashionMnistStatisticsMatchTheDefaults) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  Config c = data_config();
+  c.set("data.num_workers", "2");
+  const auto [mean, std] = mae::data::compute_mean_std(c, Split::kTrain, 1, 0);
+  EXPECT_NEAR(mean[0], 0.2860, 5e-4);
+  EXPECT_NEAR(std[0], 0.3530, 5e-4);
+}
+
+TEST(DataFactory, MeanStdIsExactOnASmallIdxSet) {
+  TempDir dir;
+  torch::manual_seed(1);
+  const auto pixels = torch::randint(0, 256, {7, 5, 4}, torch::kUInt8);
+  mae::testing::write_idx(dir.file("img.idx"), {7, 5, 4},
+                          std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + 140), false);
+  Config c = data_config();
+  c.set("data.root", dir.path());
+  c.set("data.train_files", "img.idx");
+  const auto [mean, std] = mae::data::compute_mean_std(c, Split::kTrain, 1, 0);
+  const auto x = pixels.to(torch::kFloat64) / 255.0;
+  EXPECT_NEAR(mean[0], x.mean().item<double>(), 1e-12);
+  EXPECT_NEAR(std[0], x.std(/*unbiased=*/false).item<double>(), 1e-12);
+  // Three channels from a grey source repeat the statistics.
+  const auto [mean3, std3] = mae::data::compute_mean_std(c, Split::kTrain, 3, 3);
+  EXPECT_EQ(mean3.size(), 3u);
+  EXPECT_DOUBLE_EQ(mean3[0], mean3[2]);
+  EXPECT_EQ(mae::data::num_classes(c, Split::kTrain), 0);
+}
+
+TEST(DataFactory, ListSourceWithJpegsThroughTheLoader) {
+  TempDir dir;
+  std::string list;
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "img/" + std::to_string(i) + (i % 2 ? ".png" : ".jpg");
+    const auto pixels = mae::testing::smooth_image(60 + i, 80, 3, i);
+    write_bytes(dir.file(name), i % 2 ? mae::testing::encode_png(pixels, 2) : mae::testing::encode_jpeg(pixels));
+    list += name + " " + std::to_string(i % 3) + "\n";
+  }
+  write_bytes(dir.file("train.txt"), list);
+  Config c = data_config();
+  c.set("data.source", "list");
+  c.set("data.root", dir.path());
+  c.set("data.train_files", "train.txt");
+  c.set("data.mean", "0.5,0.5,0.5");
+  c.set("data.std", "0.2,0.2,0.2");
+  EXPECT_EQ(mae::data::num_classes(c, Split::kTrain), 3);
+  mae::data::LoaderOptions o;
+  o.batch_size = 3;
+  o.num_workers = 2;
+  std::vector<torch::Tensor> images;
+  for (bool crop_decode : {true, false}) {
+    c.set("data.crop_decode", crop_decode ? "true" : "false");
+    auto loader = mae::data::make_loader(c, Split::kTrain, 3, 16, 24, o);
+    mae::data::Batch b;
+    ASSERT_TRUE(loader->next(&b));
+    EXPECT_EQ(b.images.sizes(), (std::vector<int64_t>{3, 3, 16, 24}));
+    images.push_back(b.images);
+  }
+  // Same crops either way; DCT scaling changes pixels a little, never the picture.
+  EXPECT_LT((images[0] - images[1]).abs().mean().item<double>(), 0.1);
+  c.set("data.val_files", "");
+  EXPECT_THROW(mae::data::make_loader(c, Split::kVal, 3, 16, 24, o), mae::UsageError);  // no val split
+  EXPECT_THROW(mae::data::make_loader(c, Split::kTrain, 1, 16, 24, o), mae::UsageError);  // 3 means, 1 channel
+}
+
+TEST(DataFactory, LabelsOutsideTheClassRangeStopAtStartUp) {
+  TempDir dir;
+  write_bytes(dir.file("list.txt"), "a.jpg 0\nb.jpg 5\n");
+  Config c = data_config();
+  c.set("data.source", "list");
+  c.set("data.root", dir.path());
+  c.set("data.train_files", "list.txt");
+  c.set("data.num_classes", "5");
+  try {
+    mae::data::make_source(c, Split::kTrain);
+    FAIL();
+  } catch (const mae::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("list.txt:2: " + dir.file("b.jpg") + ": label 5 is outside data.num_classes = 5"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DataFactory, ClassFolderCountMustMatchNumClasses) {
+  TempDir dir;
+  write_bytes(dir.file("train/a/1.jpg"), "x");
+  write_bytes(dir.file("train/b/1.jpg"), "x");
+  Config c = data_config();
+  c.set("data.source", "class_folder");
+  c.set("data.root", dir.path());
+  c.set("data.train_files", "train");
+  EXPECT_EQ(mae::data::class_names(c, Split::kTrain), (std::vector<std::string>{"a", "b"}));
+  c.set("data.num_classes", "3");
+  EXPECT_THROW(mae::data::make_source(c, Split::kTrain), mae::UsageError);
+  c.set("data.source", "tfrecord");
+  EXPECT_THROW(mae::data::make_source(c, Split::kTrain), mae::UsageError);
+}
+
+TEST(DataFactory, CifarNamesComeFromTheBatchesMetaFile) {
+  TempDir dir;
+  mae::testing::write_cifar(dir.file("test_batch.bin"), torch::zeros({2, 32, 32, 3}, torch::kUInt8), {0, 1}, 1);
+  Config c = data_config();
+  c.set("data.source", "cifar10");
+  c.set("data.root", dir.path());
+  c.set("data.val_files", "test_batch.bin");
+  EXPECT_EQ(mae::data::class_names(c, Split::kVal)[0], "airplane");
+  EXPECT_EQ(mae::data::num_classes(c, Split::kVal), 10);
+  std::string meta;
+  for (int i = 0; i < 10; ++i) meta += "class" + std::to_string(i) + "\n";
+  write_bytes(dir.file("batches.meta.txt"), meta + "\n\n");
+  EXPECT_EQ(mae::data::class_names(c, Split::kVal)[3], "class3");
+}

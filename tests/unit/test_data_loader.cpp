@@ -1,0 +1,223 @@
+#include <atomic>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "mae/core/error.h"
+#include "mae/data/file_source.h"
+#include "mae/data/loader.h"
+#include "mae/data/memory_source.h"
+#include "test_data_files.h"
+
+using mae::data::Batch;
+using mae::data::Loader;
+using mae::data::LoaderOptions;
+
+namespace {
+
+std::shared_ptr<const mae::data::Source> memory_source(int64_t n) {
+  torch::manual_seed(0);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < n; ++i) labels.push_back(i % 7);
+  return std::make_shared<mae::data::MemorySource>(torch::randint(0, 256, {n, 12, 10, 1}, torch::kUInt8), labels,
+                                                   std::vector<std::string>{}, "memory");
+}
+
+std::shared_ptr<const mae::data::SampleTransform> transform(int64_t size = 8) {
+  mae::data::TransformOptions o;
+  o.height = o.width = size;
+  return std::make_shared<const mae::data::SampleTransform>(o);
+}
+
+std::vector<Batch> epoch(Loader& loader, int64_t e) {
+  loader.set_epoch(e);
+  std::vector<Batch> batches;
+  Batch b;
+  while (loader.next(&b)) batches.push_back(b);
+  return batches;
+}
+
+}  // namespace
+
+TEST(DataLoader, BatchesAreBitIdenticalWhateverTheThreadCount) {
+  auto source = memory_source(40);
+  std::vector<std::vector<Batch>> runs;
+  for (int workers : {1, 2, 3, 5}) {
+    LoaderOptions o;
+    o.batch_size = 8;
+    o.num_workers = workers;
+    o.prefetch_batches = workers == 3 ? 1 : 3;
+    o.seed = 9;
+    Loader loader(source, transform(), o);
+    EXPECT_EQ(loader.num_workers(), workers);
+    auto e0 = epoch(loader, 0), e1 = epoch(loader, 1);
+    e0.insert(e0.end(), e1.begin(), e1.end());
+    runs.push_back(e0);
+  }
+  ASSERT_EQ(runs[0].size(), 10u);
+  for (size_t r = 1; r < runs.size(); ++r) {
+    for (size_t b = 0; b < runs[0].size(); ++b) {
+      ASSERT_TRUE(torch::equal(runs[r][b].images, runs[0][b].images)) << "run " << r << " batch " << b;
+      ASSERT_TRUE(torch::equal(runs[r][b].indices, runs[0][b].indices));
+      ASSERT_TRUE(torch::equal(runs[r][b].labels, runs[0][b].labels));
+    }
+  }
+  // Epoch 1 is another permutation with other crops.
+  EXPECT_FALSE(torch::equal(runs[0][0].indices, runs[0][5].indices));
+}
+
+TEST(DataLoader, AnEpochCoversTheShardWithMatchingLabels) {
+  auto source = memory_source(42);
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.num_workers = 2;
+  o.drop_last = false;
+  Loader loader(source, transform(), o);
+  EXPECT_EQ(loader.batches_per_epoch(), 6);
+  const auto batches = epoch(loader, 3);
+  ASSERT_EQ(batches.size(), 6u);
+  EXPECT_EQ(batches.back().images.sizes(), (std::vector<int64_t>{2, 1, 8, 8}));
+  std::set<int64_t> seen;
+  for (const auto& b : batches) {
+    EXPECT_EQ(b.images.scalar_type(), torch::kFloat32);
+    for (int64_t i = 0; i < b.indices.size(0); ++i) {
+      const int64_t index = b.indices[i].item<int64_t>();
+      seen.insert(index);
+      EXPECT_EQ(b.labels[i].item<int64_t>(), index % 7);
+    }
+  }
+  EXPECT_EQ(seen.size(), 42u);
+  Batch extra;
+  EXPECT_FALSE(loader.next(&extra));  // the epoch has ended
+  // Batches are ordinary tensors for autograd (a conv saves its input for backward).
+  auto weight = torch::randn({4, 1, 3, 3}, torch::requires_grad());
+  torch::conv2d(batches[0].images, weight).sum().backward();
+  EXPECT_TRUE(weight.grad().defined());
+  EXPECT_GE(loader.wait_seconds(), 0.0);
+}
+
+TEST(DataLoader, RanksReadDisjointShards) {
+  auto source = memory_source(40);
+  std::set<int64_t> seen;
+  for (int64_t rank = 0; rank < 4; ++rank) {
+    LoaderOptions o;
+    o.batch_size = 5;
+    o.rank = rank;
+    o.world_size = 4;
+    o.seed = 1;
+    Loader loader(source, transform(), o);
+    EXPECT_EQ(loader.batches_per_epoch(), 2);
+    for (const auto& b : epoch(loader, 0)) {
+      for (int64_t i = 0; i < b.indices.size(0); ++i) EXPECT_TRUE(seen.insert(b.indices[i].item<int64_t>()).second);
+    }
+  }
+  EXPECT_EQ(seen.size(), 40u);
+}
+
+TEST(DataLoader, SetEpochRestartsMidEpoch) {
+  auto source = memory_source(64);
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.num_workers = 2;
+  Loader loader(source, transform(), o);
+  Batch first, again, b;
+  ASSERT_TRUE(loader.next(&first));  // starts epoch 0 by itself
+  ASSERT_TRUE(loader.next(&b));
+  loader.set_epoch(0);
+  ASSERT_TRUE(loader.next(&again));
+  EXPECT_TRUE(torch::equal(first.images, again.images));
+  EXPECT_TRUE(torch::equal(first.indices, again.indices));
+}
+
+TEST(DataLoader, TooSmallAShardIsAUsageError) {
+  LoaderOptions o;
+  o.batch_size = 64;
+  EXPECT_THROW(Loader(memory_source(40), transform(), o), mae::UsageError);
+  o.batch_size = 0;
+  EXPECT_THROW(Loader(memory_source(40), transform(), o), mae::UsageError);
+}
+
+TEST(DataLoader, UnreadableFilesAreSkippedCountedAndReplaced) {
+  mae::testing::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "img" + std::to_string(i) + ".jpg";
+    if (i == 3) {
+      mae::testing::write_bytes(dir.file(name), "not an image");
+    } else if (i == 7) {
+      const auto jpeg = mae::testing::encode_jpeg(mae::testing::smooth_image(40, 40, 3, i));
+      // Truncated just after the start of scan: no row of pixels is complete.
+      mae::testing::write_bytes(dir.file(name), jpeg.substr(0, jpeg.find("\xFF\xDA") + 20));
+    } else if (i != 5) {  // img5.jpg is missing
+      mae::testing::write_bytes(dir.file(name), mae::testing::encode_jpeg(mae::testing::smooth_image(40, 40, 3, i)));
+    }
+    list += name + "\n";
+  }
+  mae::testing::write_bytes(dir.file("list.txt"), list);
+  std::shared_ptr<const mae::data::Source> source = mae::data::read_image_lists(dir.path(), {"list.txt"});
+  mae::data::TransformOptions t;
+  t.channels = 3;
+  t.height = t.width = 16;
+  t.mean = {0.5, 0.5, 0.5};
+  t.std = {0.25, 0.25, 0.25};
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.num_workers = 2;
+  o.shuffle = false;
+  Loader loader(source, std::make_shared<const mae::data::SampleTransform>(t), o);
+  int64_t samples = 0;
+  for (int e = 0; e < 2; ++e) {
+    for (const auto& b : epoch(loader, e)) {
+      EXPECT_EQ(b.images.size(0), 4);
+      for (int64_t i = 0; i < 4; ++i) {
+        const int64_t index = b.indices[i].item<int64_t>();
+        EXPECT_TRUE(index != 3 && index != 5 && index != 7) << index;
+        EXPECT_GT(b.images[i].abs().sum().item<float>(), 0.0f);  // no silent zero image
+        ++samples;
+      }
+    }
+  }
+  EXPECT_EQ(samples, 24);
+  EXPECT_EQ(loader.skipped_samples(), 6);  // three bad files, two epochs
+  EXPECT_NE(source->describe(5).find("list.txt:6: "), std::string::npos) << source->describe(5);
+}
+
+TEST(DataLoader, ADatasetOfOnlyBadFilesFailsInsteadOfHanging) {
+  mae::testing::TempDir dir;
+  mae::testing::write_bytes(dir.file("list.txt"), "a.jpg\nb.jpg\n");
+  std::shared_ptr<const mae::data::Source> source = mae::data::read_image_lists(dir.path(), {"list.txt"});
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.num_workers = 2;
+  Loader loader(source, transform(), o);
+  Batch b;
+  EXPECT_THROW(loader.next(&b), mae::Error);
+}
+
+namespace {
+
+// Records whether LibTorch's kernels could start threads of their own while a sample loads.
+class RecordingSource : public mae::data::MemorySource {
+ public:
+  using MemorySource::MemorySource;
+  mae::data::RawImage open(int64_t index) const override {
+    if (at::get_num_threads() != 1) fans_out_.store(true);
+    return MemorySource::open(index);
+  }
+  mutable std::atomic<bool> fans_out_{false};
+};
+
+}  // namespace
+
+TEST(DataLoader, WorkersKeepLibTorchSingleThreaded) {
+  auto source = std::make_shared<RecordingSource>(torch::zeros({16, 8, 8, 1}, torch::kUInt8), std::vector<int64_t>{},
+                                                  std::vector<std::string>{}, "zeros");
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.num_workers = 2;
+  at::set_num_threads(2);
+  Loader loader(source, transform(), o);
+  epoch(loader, 0);
+  EXPECT_FALSE(source->fans_out_.load()) << "interpolate inside a worker would start its own OpenMP threads";
+  EXPECT_EQ(at::get_num_threads(), 2);  // the process setting is untouched
+}

@@ -1,0 +1,39 @@
+#include "model_layout.h"
+
+#include "mae/io/key_schemes.h"
+#include "mae/models/patch_embed.h"
+
+namespace mae::io {
+
+ModelLayout describe_model(torch::nn::Module& model) {
+  ModelLayout m;
+  for (const auto& p : model.named_parameters(/*recurse=*/true)) {
+    m.order.push_back(p.key());
+    m.tensors.emplace(p.key(), p.value());
+    if (!p.value().requires_grad()) m.fixed.insert(p.key());
+  }
+  for (const auto& b : model.named_buffers(/*recurse=*/true)) {
+    m.order.push_back(b.key());
+    m.tensors.emplace(b.key(), b.value());
+  }
+  for (const auto& name : m.order) {
+    const std::string group = key_group(name);
+    m.has_decoder = m.has_decoder || group == "decoder";
+    m.has_norm = m.has_norm || group == "norm";
+    m.has_fc_norm = m.has_fc_norm || group == "fc_norm";
+  }
+  if (m.has("head.weight")) m.head = HeadKind::kLinear;
+  if (m.has("head.1.weight")) m.head = HeadKind::kProbe;
+  for (const auto& item : model.named_modules()) {
+    if (const auto* pe = item.value()->as<models::PatchEmbedImpl>(); pe && item.key() == "patch_embed") {
+      m.grid = Grid{pe->grid_h(), pe->grid_w()};
+      m.patch_size = pe->options().patch_size;
+    }
+    if (const auto* ln = item.value()->as<torch::nn::LayerNorm>(); ln && !m.layer_norm_eps) {
+      m.layer_norm_eps = ln->options.eps();
+    }
+  }
+  return m;
+}
+
+}  // namespace mae::io

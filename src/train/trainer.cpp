@@ -185,6 +185,7 @@ TrainResult Trainer::fit() {
         scalars.insert(scalars.end(), extra.begin(), extra.end());
         if (metrics) metrics->write(state_.iteration, epoch + static_cast<double>(i + 1) / steps_per_epoch, scalars);
         shown = scalars;
+        result.last_loss = scalars.front().second;
         window_loss = 0, window_steps = 0, window_samples = 0;
         window_start = Clock::now();
         window_wait_mark = loader_.wait_seconds();

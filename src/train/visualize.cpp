@@ -54,7 +54,8 @@ std::vector<std::vector<int64_t>> read_mask_file(const std::string& path) {
   std::vector<std::vector<int64_t>> masks;
   if (text.find_first_not_of(" \t\r\n") != std::string::npos && text[text.find_first_not_of(" \t\r\n")] == '{') {
     try {
-      for (const auto& image : nlohmann::json::parse(text).at("images")) masks.push_back(image.at("masked_patches").get<std::vector<int64_t>>());
+      const auto json = nlohmann::json::parse(text);
+      for (const auto& image : json.at("images")) masks.push_back(image.at("masked_patches").get<std::vector<int64_t>>());
     } catch (const nlohmann::json::exception& e) {
       throw UsageError(str("mask file '", path, "' is JSON but not the format `mae visualize` writes (", e.what(), ")"));
     }

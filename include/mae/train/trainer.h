@@ -64,7 +64,7 @@ struct TrainResult {
   int64_t epochs_completed = 0;
   int64_t steps = 0;
   int64_t skipped_steps = 0;
-  double first_loss = 0, last_epoch_loss = 0;
+  double first_loss = 0, last_loss = 0, last_epoch_loss = 0;  // first step, last logged window, last epoch
   double seconds = 0;
   bool stopped_early = false;  // max_steps reached
 };

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -233,21 +234,22 @@ namespace {
 
 // Keys grouped by their dotted prefix, in declaration order, for nested YAML output.
 struct KeyTree {
-  std::vector<std::pair<std::string, KeyTree>> children;
+  std::vector<std::pair<std::string, std::unique_ptr<KeyTree>>> children;  // pointers: KeyTree is incomplete here
   const ConfigOption* option = nullptr;
 
   KeyTree& child(const std::string& name) {
     for (auto& [n, t] : children) {
-      if (n == name) return t;
+      if (n == name) return *t;
     }
-    children.emplace_back(name, KeyTree{});
-    return children.back().second;
+    children.emplace_back(name, std::make_unique<KeyTree>());
+    return *children.back().second;
   }
 };
 
 void emit(YAML::Emitter& out, const KeyTree& tree, const std::map<std::string, std::string>& values) {
   out << YAML::BeginMap;
-  for (const auto& [name, sub] : tree.children) {
+  for (const auto& [name, child] : tree.children) {
+    const KeyTree& sub = *child;
     out << YAML::Key << name << YAML::Value;
     if (!sub.option) {
       emit(out, sub, values);

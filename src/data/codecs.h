@@ -19,7 +19,8 @@ struct HeaderInfo {
 constexpr int64_t kMaxPixels = int64_t{1} << 28;
 
 HeaderInfo jpeg_read_header(const std::string& bytes, const std::string& origin);
-// Region of `box` (full-resolution coordinates) decoded at 1/reduce scale, [h, w, channels] uint8.
+// Region of `box` (full-resolution coordinates) decoded at 1/reduce scale, [h, w, channels] uint8;
+// channels 4 is RGBX (RGB padded to 4 bytes, the fourth 255).
 torch::Tensor jpeg_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
                                  int64_t channels, int reduce);
 

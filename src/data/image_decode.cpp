@@ -1,5 +1,7 @@
 #include "mae/data/image_decode.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -48,9 +50,12 @@ RawImage read_image_file(const std::string& path, const std::string& origin) {
     throw DataError(str(origin, ": cannot open (", std::strerror(errno), "); check the path and data.root"));
   }
   std::string bytes;
-  char chunk[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(chunk, 1, sizeof(chunk), file)) > 0) bytes.append(chunk, n);
+  struct stat info {};
+  if (::fstat(::fileno(file), &info) == 0 && info.st_size > 0) bytes.resize(static_cast<size_t>(info.st_size));
+  size_t size = std::fread(bytes.data(), 1, bytes.size(), file);
+  bytes.resize(size);
+  char chunk[1 << 16];  // files whose size fstat does not tell (pipes) or that grew
+  for (size_t n = 0; (n = std::fread(chunk, 1, sizeof(chunk), file)) > 0;) bytes.append(chunk, n);
   const bool failed = std::ferror(file) != 0;
   std::fclose(file);
   if (failed) throw DataError(str(origin, ": read error; check the disk or the file's permissions"));
@@ -71,6 +76,8 @@ torch::Tensor read_region(const RawImage& image, const CropBox& box, int64_t cha
             ") outside the ", image.height, "x", image.width, " image");
   MAE_CHECK(reduce == 1 || reduce == 2 || reduce == 4 || reduce == 8, "read_region: reduce ", reduce,
             " is not 1, 2, 4 or 8");
+  MAE_CHECK(channels != 4 || image.format == ImageFormat::kJpeg, image.origin,
+            ": 4-channel (RGBX) output is for JPEG files only");
   switch (image.format) {
     case ImageFormat::kPixels:
       return convert_channels(image.pixels.slice(0, box.top, box.top + box.height)

@@ -59,15 +59,22 @@ void open_jpeg(jpeg_decompress_struct* cinfo, const std::string& bytes) {
 
 int64_t round_div(int64_t value, int reduce) { return (2 * value + reduce) / (2 * reduce); }
 
-// Adobe CMYK JPEGs store inverted ink values: R = C * K / 255 and so on.
-torch::Tensor cmyk_to_rgb(const torch::Tensor& cmyk) {
-  auto rgb = torch::empty({cmyk.size(0), cmyk.size(1), 3}, torch::kUInt8);
+// Adobe CMYK JPEGs store inverted ink values: R = C * K / 255 and so on. Writes 3 channels, or 4
+// with the fourth 255 (RGBX).
+torch::Tensor cmyk_to_rgb(const torch::Tensor& cmyk, int64_t channels) {
+  auto rgb = torch::empty({cmyk.size(0), cmyk.size(1), channels}, torch::kUInt8);
   const uint8_t* in = cmyk.data_ptr<uint8_t>();
   uint8_t* out = rgb.data_ptr<uint8_t>();
-  for (int64_t i = 0, n = cmyk.size(0) * cmyk.size(1); i < n; ++i, in += 4, out += 3) {
+  for (int64_t i = 0, n = cmyk.size(0) * cmyk.size(1); i < n; ++i, in += 4, out += channels) {
     for (int c = 0; c < 3; ++c) out[c] = static_cast<uint8_t>((in[c] * in[3] + 127) / 255);
+    if (channels == 4) out[3] = 255;
   }
   return rgb;
+}
+
+J_COLOR_SPACE output_color_space(bool cmyk, int64_t channels) {
+  if (cmyk) return JCS_CMYK;
+  return channels == 1 ? JCS_GRAYSCALE : channels == 4 ? JCS_EXT_RGBX : JCS_RGB;
 }
 
 }  // namespace
@@ -103,7 +110,7 @@ torch::Tensor jpeg_decode_region(const std::string& bytes, const std::string& or
   }
   open_jpeg(&cinfo, bytes);
   cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-  cinfo.out_color_space = cmyk ? JCS_CMYK : (channels == 1 ? JCS_GRAYSCALE : JCS_RGB);
+  cinfo.out_color_space = output_color_space(cmyk, channels);
   cinfo.scale_num = 1;
   cinfo.scale_denom = static_cast<unsigned int>(reduce);
   jpeg_start_decompress(&cinfo);
@@ -139,8 +146,8 @@ torch::Tensor jpeg_decode_region(const std::string& bytes, const std::string& or
   if (truncated) {
     throw DataError(str(origin, ": truncated JPEG (", err.message, "); re-download or remove the file"));
   }
-  if (cmyk) out = cmyk_to_rgb(out);
-  return convert_channels(out, channels);
+  if (cmyk) return convert_channels(cmyk_to_rgb(out, channels == 4 ? 4 : 3), channels);
+  return channels == 4 ? out : convert_channels(out, channels);
 }
 
 }  // namespace mae::data::detail

@@ -111,13 +111,27 @@ Loader::Slot& Loader::slot_locked(int64_t batch_index) {
   auto it = slots_.find(batch_index);
   if (it != slots_.end()) return it->second;
   const int64_t n = batch_length(batch_index);
-  const auto& t = transform_->options();
   Slot& slot = slots_[batch_index];
   slot.remaining = n;
-  slot.batch.images = torch::empty({n, t.channels, t.height, t.width}, torch::TensorOptions(torch::kFloat32).pinned_memory(pin_));
+  slot.batch.images = image_buffer_locked().narrow(0, 0, n);
   slot.batch.labels = torch::empty({n}, torch::kInt64);
   slot.batch.indices = torch::empty({n}, torch::kInt64);
   return slot;
+}
+
+torch::Tensor Loader::image_buffer_locked() {
+  const auto& t = transform_->options();
+  const auto options = torch::TensorOptions(torch::kFloat32).pinned_memory(pin_);
+  // LibTorch's pinned allocator caches blocks and knows when an asynchronous copy still reads one.
+  if (pin_) return torch::empty({options_.batch_size, t.channels, t.height, t.width}, options);
+  // Plain memory: reuse a batch buffer once nothing else holds it (no tensor, no view), sparing
+  // the page faults of fresh memory on every batch (a 64 x 3 x 224 x 224 batch is 38 MB).
+  for (const auto& buffer : image_pool_) {
+    if (buffer.use_count() == 1 && buffer.storage().use_count() == 1) return buffer;
+  }
+  auto buffer = torch::empty({options_.batch_size, t.channels, t.height, t.width}, options);
+  if (static_cast<int>(image_pool_.size()) < options_.prefetch_batches + 2) image_pool_.push_back(buffer);
+  return buffer;
 }
 
 bool Loader::next(Batch* out) {

@@ -40,11 +40,13 @@ CropBox SampleTransform::crop_box(const RawImage& image, SampleRng& rng) const {
 void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) const {
   const auto& o = options_;
   const CropBox box = crop_box(image, rng);
+  // JPEG colour decodes straight to RGBX, which the resampler reads without repacking.
+  const int64_t channels = o.channels == 3 && image.format == ImageFormat::kJpeg ? 4 : o.channels;
   torch::Tensor region;
   if (o.crop_decode) {
-    region = read_region(image, box, o.channels, choose_reduce(image, box, o.height, o.width));
+    region = read_region(image, box, channels, choose_reduce(image, box, o.height, o.width));
   } else {  // decode everything, then crop: what torchvision does
-    region = decode_full(image, o.channels)
+    region = decode_full(image, channels)
                  .slice(0, box.top, box.top + box.height)
                  .slice(1, box.left, box.left + box.width);
   }

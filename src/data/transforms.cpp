@@ -54,7 +54,9 @@ CropBox center_crop_box(int64_t height, int64_t width, int64_t out_h, int64_t ou
 
 torch::Tensor resize(const torch::Tensor& pixels, int64_t out_h, int64_t out_w, Interpolation mode) {
   if (pixels.size(0) == out_h && pixels.size(1) == out_w) return pixels;
-  const auto input = pixels.permute({2, 0, 1}).unsqueeze(0);  // [1, C, h, w], channels-last strides
+  // [1, C, h, w] with channels-last strides, the batch stride included: then the output is
+  // channels-last too and the uint8 SIMD kernel neither repacks the input nor copies the output.
+  const auto input = pixels.unsqueeze(0).permute({0, 3, 1, 2});
   namespace F = torch::nn::functional;
   auto options = F::InterpolateFuncOptions().size(std::vector<int64_t>{out_h, out_w}).align_corners(false).antialias(true);
   if (mode == Interpolation::kBicubic) {
@@ -79,21 +81,23 @@ Normalize::Normalize(std::vector<double> mean, std::vector<double> std) : mean_(
 
 void Normalize::apply(const torch::Tensor& pixels, bool flip, float* out) const {
   const int64_t channels = static_cast<int64_t>(mean_.size());
-  MAE_CHECK(pixels.dim() == 3 && pixels.size(2) == channels && pixels.scalar_type() == torch::kUInt8,
-            "Normalize expects [H, W, ", channels, "] uint8 pixels, got ", pixels.sizes());
-  const auto src = pixels.contiguous();
+  MAE_CHECK(pixels.dim() == 3 && pixels.size(2) >= channels && pixels.scalar_type() == torch::kUInt8,
+            "Normalize expects [H, W, >= ", channels, "] uint8 pixels, got ", pixels.sizes());
+  // Rows may have any stride (a crop); pixels within a row must be packed.
+  const auto src = pixels.stride(2) == 1 && pixels.stride(1) == pixels.size(2) ? pixels : pixels.contiguous();
   const int64_t height = src.size(0), width = src.size(1), plane = height * width;
+  const int64_t step = src.size(2), row_stride = src.stride(0);
   const uint8_t* in = src.data_ptr<uint8_t>();
   for (int64_t c = 0; c < channels; ++c) {
     const float* table = table_.data() + c * 256;
     float* dst = out + c * plane;
     for (int64_t y = 0; y < height; ++y) {
-      const uint8_t* row = in + (y * width) * channels + c;
+      const uint8_t* row = in + y * row_stride + c;
       float* out_row = dst + y * width;
       if (flip) {
-        for (int64_t x = 0; x < width; ++x) out_row[width - 1 - x] = table[row[x * channels]];
+        for (int64_t x = 0; x < width; ++x) out_row[width - 1 - x] = table[row[x * step]];
       } else {
-        for (int64_t x = 0; x < width; ++x) out_row[x] = table[row[x * channels]];
+        for (int64_t x = 0; x < width; ++x) out_row[x] = table[row[x * step]];
       }
     }
   }

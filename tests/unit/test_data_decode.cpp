@@ -78,6 +78,19 @@ TEST(DataDecode, JpegCropDecodeEqualsTheSameRegionOfAFullDecode) {
   }
 }
 
+TEST(DataDecode, JpegRgbxIsRgbPaddedWith255) {
+  const auto image = mae::data::parse_image(encode_jpeg(smooth_image(50, 70, 3, 11), 90), "p.jpg");
+  const CropBox box{3, 9, 40, 50};
+  const auto rgb = mae::data::read_region(image, box, 3, 1);
+  const auto rgbx = mae::data::read_region(image, box, 4, 1);
+  ASSERT_EQ(rgbx.sizes(), (std::vector<int64_t>{40, 50, 4}));
+  EXPECT_TRUE(torch::equal(rgbx.slice(2, 0, 3), rgb));
+  EXPECT_EQ(rgbx.select(2, 3).min().item<int>(), 255);
+  // Other formats refuse RGBX rather than return something else.
+  const auto png = mae::data::parse_image(encode_png(smooth_image(8, 8, 3, 12), PNG_COLOR_TYPE_RGB), "x.png");
+  EXPECT_THROW(mae::data::read_region(png, CropBox{0, 0, 8, 8}, 4, 1), mae::Error);
+}
+
 TEST(DataDecode, JpegDctScalingApproximatesAResizedFullDecode) {
   const auto image = mae::data::parse_image(encode_jpeg(smooth_image(240, 320, 3, 5), 95), "p.jpg");
   const auto full = mae::data::decode_full(image, 3);

@@ -100,6 +100,10 @@ TEST(DataTransforms, NormalizeMatchesToTensorNormalizeAndFlips) {
   const auto expected = (pixels.permute({2, 0, 1}).to(torch::kFloat32).div(255) - mean) / std;
   EXPECT_TRUE(torch::equal(chw, expected)) << chw << expected;
   EXPECT_TRUE(torch::equal(torch::from_blob(flipped.data(), {3, 2, 2}), expected.flip({2})));
+  // A fourth (padding) channel, as in RGBX, is ignored.
+  std::vector<float> from_rgbx(12);
+  normalize.apply(torch::cat({pixels, torch::full({2, 2, 1}, 9, torch::kUInt8)}, 2), false, from_rgbx.data());
+  EXPECT_EQ(from_rgbx, out);
   EXPECT_THROW(mae::data::Normalize({0.5}, {0.0}), mae::UsageError);
   EXPECT_THROW(mae::data::Normalize({0.5, 0.5}, {0.5}), mae::UsageError);
 }

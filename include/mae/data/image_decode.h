@@ -26,7 +26,8 @@ int choose_reduce(const RawImage& image, const CropBox& box, int64_t out_h, int6
 // Pixels of `box` (full-resolution coordinates, inside the image) as [h, w, channels] uint8.
 // With reduce > 1 (JPEG only) the region is box / reduce rounded to whole pixels:
 // rows [round(top / r), round((top + height) / r)), likewise for columns.
-// Throws DataError for truncated or corrupt data.
+// channels: 1 grey, 3 RGB, or (JPEG only) 4 = RGBX, RGB padded to 4 bytes per pixel, the layout
+// the resampler's SIMD path reads without repacking. Throws DataError for truncated or corrupt data.
 torch::Tensor read_region(const RawImage& image, const CropBox& box, int64_t channels, int reduce = 1);
 
 // The whole image, [H, W, channels] uint8.

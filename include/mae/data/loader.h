@@ -75,6 +75,7 @@ class Loader {
   void load_sample(int64_t epoch, int64_t dataset_index, const Batch& batch, int64_t row);
   void note_skip(int64_t index, const std::string& reason);
   Slot& slot_locked(int64_t batch_index);
+  torch::Tensor image_buffer_locked();  // [batch_size, C, H, W]
   int64_t batch_length(int64_t batch_index) const;
 
   std::shared_ptr<const Source> source_;
@@ -100,6 +101,7 @@ class Loader {
   double wait_seconds_ = 0;
   int64_t skipped_ = 0;
   std::set<int64_t> logged_bad_;
+  std::vector<torch::Tensor> image_pool_;  // batch buffers for reuse (unpinned memory)
 };
 
 }  // namespace mae::data

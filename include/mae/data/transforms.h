@@ -40,7 +40,7 @@ class Normalize {
  public:
   Normalize(std::vector<double> mean, std::vector<double> std);
   int64_t channels() const { return static_cast<int64_t>(mean_.size()); }
-  // pixels: [H, W, C] uint8 (any strides); out: C * H * W floats.
+  // pixels: [H, W, C'] uint8 with C' >= C (the first C are read; RGBX works); out: C * H * W floats.
   void apply(const torch::Tensor& pixels, bool flip, float* out) const;
 
  private:

@@ -165,3 +165,27 @@ TEST(DataFactory, CifarNamesComeFromTheBatchesMetaFile) {
   write_bytes(dir.file("batches.meta.txt"), meta + "\n\n");
   EXPECT_EQ(mae::data::class_names(c, Split::kVal)[3], "class3");
 }
+
+TEST(DataFactory, MeanStdSkipsUnreadableFilesAndConvertsToGrey) {
+  TempDir dir;
+  const auto a = mae::testing::smooth_image(6, 5, 3, 1), b = mae::testing::smooth_image(4, 7, 3, 2);
+  write_bytes(dir.file("imgs/a.png"), mae::testing::encode_png(a, 2));
+  write_bytes(dir.file("imgs/b.png"), mae::testing::encode_png(b, 2));
+  write_bytes(dir.file("imgs/c.png"), "broken");
+  Config c = data_config();
+  c.set("data.source", "folder");
+  c.set("data.root", dir.path());
+  c.set("data.train_files", "imgs");
+  const auto pixels = [](const torch::Tensor& rgb, int64_t channels) {
+    return mae::data::convert_channels(rgb, channels).reshape({-1, channels}).to(torch::kFloat64) / 255.0;
+  };
+  for (int64_t channels : {1, 3}) {
+    const auto all = torch::cat({pixels(a, channels), pixels(b, channels)});
+    const auto [mean, std] = mae::data::compute_mean_std(c, Split::kTrain, channels, 0);
+    ASSERT_EQ(mean.size(), static_cast<size_t>(channels));
+    for (int64_t k = 0; k < channels; ++k) {
+      EXPECT_NEAR(mean[k], all.select(1, k).mean().item<double>(), 1e-12);
+      EXPECT_NEAR(std[k], all.select(1, k).std(/*unbiased=*/false).item<double>(), 1e-12);
+    }
+  }
+}

@@ -178,11 +178,16 @@ void Loader::worker_loop() {
     const int64_t begin = next_position_;
     const int64_t end = std::min(begin + chunk_, batch_index * options_.batch_size + batch_length(batch_index));
     next_position_ = end;
-    const Batch batch = slot_locked(batch_index).batch;  // shares the tensors
-    lock.unlock();
     std::exception_ptr failure;
+    Batch batch;
     try {
-      for (int64_t p = begin; p < end; ++p) {
+      batch = slot_locked(batch_index).batch;  // shares the tensors
+    } catch (...) {  // out of memory for the batch: report it, do not terminate
+      failure = std::current_exception();
+    }
+    lock.unlock();
+    try {
+      for (int64_t p = begin; p < end && !failure; ++p) {
         load_sample(epoch, (*order)[p], batch, p - batch_index * options_.batch_size);
       }
     } catch (...) {

@@ -63,22 +63,35 @@ int main(int argc, char** argv) {
     const auto imgs = torch::randn({batch, in_chans, o.img_h, o.img_w}, torch::TensorOptions().device(device));  // [B, C, H, W]
     const bool bf16 = mae::train::wants_bf16(dtype);
 
+    auto sync = [&] {
+      if (device.is_cuda()) torch::cuda::synchronize();
+    };
+    double phase[3] = {0, 0, 0};  // forward, backward, optimizer seconds over the timed steps
+    bool timing = false;
+    auto lap = [&](int which, std::chrono::steady_clock::time_point& t) {
+      sync();
+      const auto now = std::chrono::steady_clock::now();
+      if (timing) phase[which] += std::chrono::duration<double>(now - t).count();
+      t = now;
+    };
     auto step = [&] {
+      auto t = std::chrono::steady_clock::now();
       torch::Tensor loss;
       {
         mae::train::AutocastGuard autocast(device, bf16);
         loss = model->forward(imgs, mask_ratio).loss;
       }
+      lap(0, t);
       loss.backward();
+      lap(1, t);
       optimizer->step();
       optimizer->zero_grad(true);
-    };
-    auto sync = [&] {
-      if (device.is_cuda()) torch::cuda::synchronize();
+      lap(2, t);
     };
     for (int i = 0; i < warmup; ++i) step();
     sync();
     mae::core::reset_peak_memory(device);
+    timing = true;
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < steps; ++i) step();
     sync();
@@ -91,7 +104,10 @@ int main(int argc, char** argv) {
                           {"batch", batch},
                           {"img_per_s", batch * steps / elapsed},
                           {"step_ms", 1000.0 * elapsed / steps},
-                          {"peak_mem_mb", mae::core::peak_memory_mb(device)}};
+                          {"peak_mem_mb", mae::core::peak_memory_mb(device)},
+                          {"forward_ms", 1000.0 * phase[0] / steps},
+                          {"backward_ms", 1000.0 * phase[1] / steps},
+                          {"optimizer_ms", 1000.0 * phase[2] / steps}};
     std::cout << out.dump() << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

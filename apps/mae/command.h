@@ -31,5 +31,6 @@ torch::Device apply_common_options(const CommonOptions& options, core::Config* c
 using Runner = std::function<int()>;
 Runner register_pretrain(CLI::App& app);
 Runner register_visualize(CLI::App& app);
+Runner register_stats(CLI::App& app);
 
 }  // namespace mae::app

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   };
   add(mae::app::register_pretrain);
   add(mae::app::register_visualize);
+  add(mae::app::register_stats);
 
   std::string selected = "mae";
   try {

@@ -59,7 +59,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneErrorLineAndHint) {
   EXPECT_NE(run("pretrain --set model.embed_dims=3").output.find("did you mean 'model.embed_dim'"), std::string::npos);
 }
 
-TEST(Cli, RuntimeFailuresExitOneAndNameTheThing) {
+TEST(Cli, BadPathsAreNamedWithTheirExitCode) {
   auto missing_data = run("pretrain --set data.root=/nonexistent/data --set log.progress=none");
   EXPECT_EQ(missing_data.code, 2) << missing_data.output;  // a wrong path in the config is a usage error
   EXPECT_NE(missing_data.output.find("/nonexistent/data"), std::string::npos) << missing_data.output;

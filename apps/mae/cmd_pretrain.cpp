@@ -17,7 +17,9 @@ Runner register_pretrain(CLI::App& app) {
   cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
   cmd->add_option("--resume", s->request.resume,
                   "continue a run: 'auto' (newest valid checkpoint in the run folder) or a checkpoint path");
-  cmd->add_option("--init", s->request.init, "start from these weights only (e.g. to continue pretraining)");
+  cmd->add_option("--init", s->request.init, "start from these weights only: one of our checkpoints, official MAE .pth, timm, EasyCV or "
+                  "HuggingFace files (an encoder-only file leaves the decoder freshly initialised)");
+  cmd->add_flag("--non-strict", s->request.non_strict, "with --init: accept missing or unexpected keys (they are listed)");
   return [s]() {
     MAE_CHECK_USAGE(s->request.resume.empty() || s->request.init.empty(), "--resume and --init exclude each other");
     if (!s->output.empty()) s->common.sets.push_back("train.output_dir=" + s->output);

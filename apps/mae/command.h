@@ -32,5 +32,12 @@ using Runner = std::function<int()>;
 Runner register_pretrain(CLI::App& app);
 Runner register_visualize(CLI::App& app);
 Runner register_stats(CLI::App& app);
+Runner register_finetune(CLI::App& app);
+Runner register_linprobe(CLI::App& app);
+Runner register_eval(CLI::App& app);
+Runner register_predict(CLI::App& app);
+Runner register_knn(CLI::App& app);
+Runner register_embed(CLI::App& app);
+Runner register_export(CLI::App& app);
 
 }  // namespace mae::app

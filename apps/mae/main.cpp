@@ -20,7 +20,14 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({}).at(before), std::move(run));
   };
   add(mae::app::register_pretrain);
+  add(mae::app::register_finetune);
+  add(mae::app::register_linprobe);
+  add(mae::app::register_eval);
+  add(mae::app::register_predict);
+  add(mae::app::register_knn);
   add(mae::app::register_visualize);
+  add(mae::app::register_embed);
+  add(mae::app::register_export);
   add(mae::app::register_stats);
 
   std::string selected = "mae";

@@ -142,6 +142,16 @@ void Config::set_default(const std::string& key, const std::string& value) {
 
 bool Config::has(const std::string& key) const { return values_.count(key) > 0; }
 
+bool Config::is_default(const std::string& key) const { return values_.at(option(key).key) == option(key).default_value; }
+
+int Config::copy_from(const Config& other, const std::string& prefix) {
+  int copied = 0;
+  for (const auto& [key, value] : other.values_) {
+    if (key.compare(0, prefix.size(), prefix) == 0 && has(key)) values_[key] = value, ++copied;
+  }
+  return copied;
+}
+
 const ConfigOption& Config::option(const std::string& key) const {
   for (const auto& o : options_) {
     if (o.key == key) return o;

@@ -154,6 +154,12 @@ void add_data_config(core::Config& config) {
              "eval: resize to input size * ratio, then center crop (256/224 as in MAE; 1: no border cut)");
   config.add("data.crop_decode", ValueType::kBool, "true",
              "decode only the crop of a JPEG, DCT-scaled (false: decode whole images, then crop)");
+  config.add("data.auto_augment", ValueType::kString, "",
+             "train: timm RandAugment after the flip, e.g. rand-m9-mstd0.5-inc1 (MAE fine-tuning); empty: off");
+  config.add("data.reprob", ValueType::kFloat, "0", "train: random erasing probability after Normalize (0: off)");
+  config.add("data.remode", ValueType::kString, "pixel",
+             "train: what erased boxes get: pixel (noise per pixel), rand (a colour per box), const (0)");
+  config.add("data.recount", ValueType::kInt, "1", "train: erased boxes per erased image, drawn from 1..recount");
   config.add("data.num_workers", ValueType::kInt, "0", "loader threads (0: one per core available)");
   config.add("data.prefetch_batches", ValueType::kInt, "4", "batches prepared ahead of the trainer");
 }
@@ -195,6 +201,12 @@ TransformOptions transform_options(const core::Config& config, Split split, int6
   o.crop_decode = config.get_bool("data.crop_decode");
   o.mean = config.get_float_list("data.mean");
   o.std = config.get_float_list("data.std");
+  if (o.train) {
+    o.auto_augment = config.get_string("data.auto_augment");
+    o.reprob = config.get_float("data.reprob");
+    o.remode = config.get_string("data.remode");
+    o.recount = config.get_int("data.recount");
+  }
   return o;
 }
 

@@ -1,5 +1,8 @@
 #include "mae/data/sample_transform.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "mae/core/error.h"
 #include "mae/data/image_decode.h"
 
@@ -20,13 +23,36 @@ TransformOptions validated(TransformOptions o) {
   MAE_CHECK_USAGE(static_cast<int64_t>(o.mean.size()) == o.channels && o.std.size() == o.mean.size(),
                   "data.mean / data.std have ", o.mean.size(), " / ", o.std.size(), " values but the model has ",
                   o.channels, " channels; give one per channel (`mae stats` computes them)");
+  MAE_CHECK_USAGE(0 <= o.reprob && o.reprob <= 1, "data.reprob ", o.reprob, " is a probability; use 0..1 (0: off)");
+  MAE_CHECK_USAGE(o.recount >= 1, "data.recount ", o.recount, " must be >= 1 (boxes per erased image)");
   return o;
+}
+
+// timm's create_transform: fill = round(255 * mean) per channel, resampling = the crop's interpolation.
+RandAugment make_rand_augment(const TransformOptions& o) {
+  RandAugmentOptions base;
+  base.fill.clear();
+  for (double m : o.mean) base.fill.push_back(static_cast<uint8_t>(std::clamp(std::nearbyint(255.0 * m), 0.0, 255.0)));
+  base.resample = o.interpolation == Interpolation::kBicubic ? pil::Resample::kBicubic : pil::Resample::kBilinear;
+  return RandAugment(parse_rand_augment(o.auto_augment, base, "data.auto_augment"));
+}
+
+RandomErasing make_random_erasing(const TransformOptions& o) {
+  RandomErasingOptions e;
+  e.probability = o.reprob;
+  e.mode = parse_erasing_mode(o.remode, "data.remode");
+  e.max_count = o.recount;
+  return RandomErasing(e);
 }
 
 }  // namespace
 
 SampleTransform::SampleTransform(TransformOptions options)
-    : options_(validated(std::move(options))), normalize_(options_.mean, options_.std) {}
+    : options_(validated(std::move(options))), normalize_(options_.mean, options_.std) {
+  if (!options_.train) return;
+  if (!options_.auto_augment.empty()) rand_augment_ = make_rand_augment(options_);
+  if (options_.reprob > 0) erasing_ = make_random_erasing(options_);
+}
 
 CropBox SampleTransform::crop_box(const RawImage& image, SampleRng& rng) const {
   const auto& o = options_;
@@ -51,7 +77,16 @@ void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) c
                  .slice(1, box.left, box.left + box.width);
   }
   const bool flip = o.train && o.hflip > 0 && rng.uniform() < o.hflip;
-  normalize_.apply(resize(region, o.height, o.width, o.interpolation), flip, out);
+  torch::Tensor pixels = resize(region, o.height, o.width, o.interpolation);
+  if (rand_augment_) {
+    // RandAugment sees the flipped image (flip comes first in timm); RGBX loses its padding byte.
+    if (pixels.size(2) != o.channels) pixels = pixels.slice(2, 0, o.channels);
+    if (flip) pixels = pixels.flip({1});
+    normalize_.apply(rand_augment_->apply(pixels, rng), false, out);
+  } else {
+    normalize_.apply(pixels, flip, out);
+  }
+  if (erasing_) erasing_->apply(out, o.channels, o.height, o.width, rng);
 }
 
 }  // namespace mae::data

@@ -65,9 +65,11 @@ std::vector<std::string> preset_names() {
           "vit_large_patch16",    "vit_huge_patch14"};
 }
 
-void add_model_config(core::Config& c) {
+namespace {
+
+// The keys both model kinds share, after model.name.
+void add_encoder_keys(core::Config& c) {
   using core::ValueType;
-  c.add("model.name", ValueType::kString, "mae_vit_base_patch16", "preset: mae_vit_<size>_patch<P>[_dec<D>d<B>b]");
   c.add("model.img_size", ValueType::kInt, "224", "square input size in pixels");
   c.add("model.img_h", ValueType::kInt, "0", "input height (0: img_size)");
   c.add("model.img_w", ValueType::kInt, "0", "input width (0: img_size)");
@@ -76,37 +78,81 @@ void add_model_config(core::Config& c) {
   c.add("model.embed_dim", ValueType::kInt, "0", "encoder width (0: the preset's)");
   c.add("model.depth", ValueType::kInt, "0", "encoder blocks (0: the preset's)");
   c.add("model.num_heads", ValueType::kInt, "0", "encoder heads (0: the preset's)");
+  c.add("model.mlp_ratio", ValueType::kFloat, "4.0", "MLP hidden width / width");
+  c.add("model.fused_attn", ValueType::kBool, "true", "use scaled_dot_product_attention (false: explicit matmuls)");
+}
+
+// A size key: 0 keeps the preset's value.
+void override_if_set(const core::Config& c, const char* key, int64_t* field) {
+  const int64_t v = c.get_int(key);
+  MAE_CHECK_USAGE(v >= 0, key, " must be >= 0, got ", v);
+  if (v > 0) *field = v;
+}
+
+// Image size, channels and the encoder's shape from model.*, over a preset's values.
+template <typename Options>
+void apply_encoder_keys(const core::Config& c, Options* o) {
+  const int64_t size = c.get_int("model.img_size");
+  o->img_h = o->img_w = size;
+  override_if_set(c, "model.img_h", &o->img_h);
+  override_if_set(c, "model.img_w", &o->img_w);
+  o->in_chans = c.get_int("model.in_chans");
+  override_if_set(c, "model.patch_size", &o->patch_size);
+  override_if_set(c, "model.embed_dim", &o->embed_dim);
+  override_if_set(c, "model.depth", &o->depth);
+  override_if_set(c, "model.num_heads", &o->num_heads);
+  o->mlp_ratio = c.get_float("model.mlp_ratio");
+  o->fused_attn = c.get_bool("model.fused_attn");
+}
+
+}  // namespace
+
+void add_model_config(core::Config& c) {
+  using core::ValueType;
+  c.add("model.name", ValueType::kString, "mae_vit_base_patch16", "preset: mae_vit_<size>_patch<P>[_dec<D>d<B>b]");
+  add_encoder_keys(c);
   c.add("model.decoder_embed_dim", ValueType::kInt, "0", "decoder width (0: the preset's, 512)");
   c.add("model.decoder_depth", ValueType::kInt, "0", "decoder blocks (0: the preset's, 8)");
   c.add("model.decoder_num_heads", ValueType::kInt, "0", "decoder heads (0: the preset's, 16)");
-  c.add("model.mlp_ratio", ValueType::kFloat, "4.0", "MLP hidden width / width");
   c.add("model.norm_pix_loss", ValueType::kBool, "true", "normalise each target patch by its mean and variance");
   c.add("model.mask_ratio", ValueType::kFloat, "0.75", "share of patches removed");
-  c.add("model.fused_attn", ValueType::kBool, "true", "use scaled_dot_product_attention (false: explicit matmuls)");
+}
+
+void add_vit_config(core::Config& c) {
+  using core::ValueType;
+  c.add("model.name", ValueType::kString, "vit_base_patch16", "preset: vit_<size>_patch<P> (or mae_vit_...: its encoder)");
+  add_encoder_keys(c);
+  c.add("model.global_pool", ValueType::kBool, "true", "average the patch tokens + fc_norm (false: cls token after norm)");
+  c.add("model.drop_path", ValueType::kFloat, "0.1", "stochastic depth rate of the last block (rises linearly from 0)");
+  c.add("model.num_classes", ValueType::kInt, "0", "classes of the head (0: from the data)");
+  c.add("model.probe_head", ValueType::kBool, "false", "head = BatchNorm1d(affine=False) + Linear, as the linear probe");
+}
+
+VisionTransformerOptions vit_options_from_config(const core::Config& c) {
+  const std::string& name = c.get_string("model.name");
+  VisionTransformerOptions o;
+  if (name.rfind("mae_", 0) == 0) {
+    const MaeViTOptions m = mae_preset(name);
+    o.embed_dim = m.embed_dim, o.depth = m.depth, o.num_heads = m.num_heads, o.patch_size = m.patch_size;
+  } else {
+    o = vit_preset(name);
+  }
+  apply_encoder_keys(c, &o);
+  o.global_pool = c.get_bool("model.global_pool");
+  o.drop_path_rate = c.get_float("model.drop_path");
+  o.num_classes = c.get_int("model.num_classes");
+  o.probe_head = c.get_bool("model.probe_head");
+  o.validate();
+  return o;
 }
 
 MaeViTOptions mae_options_from_config(const core::Config& c) {
   MaeViTOptions o = mae_preset(c.get_string("model.name"));
-  auto override_if_set = [&](const char* key, int64_t* field) {
-    const int64_t v = c.get_int(key);
-    MAE_CHECK_USAGE(v >= 0, key, " must be >= 0, got ", v);
-    if (v > 0) *field = v;
-  };
-  const int64_t size = c.get_int("model.img_size");
-  o.img_h = o.img_w = size;
-  override_if_set("model.img_h", &o.img_h);
-  override_if_set("model.img_w", &o.img_w);
-  o.in_chans = c.get_int("model.in_chans");
-  override_if_set("model.patch_size", &o.patch_size);
-  override_if_set("model.embed_dim", &o.embed_dim);
-  override_if_set("model.depth", &o.depth);
-  override_if_set("model.num_heads", &o.num_heads);
-  override_if_set("model.decoder_embed_dim", &o.decoder_embed_dim);
-  override_if_set("model.decoder_depth", &o.decoder_depth);
-  override_if_set("model.decoder_num_heads", &o.decoder_num_heads);
-  o.mlp_ratio = c.get_float("model.mlp_ratio");
+  apply_encoder_keys(c, &o);
+  override_if_set(c, "model.decoder_embed_dim", &o.decoder_embed_dim);
+  override_if_set(c, "model.decoder_depth", &o.decoder_depth);
+  override_if_set(c, "model.decoder_num_heads", &o.decoder_num_heads);
   o.norm_pix_loss = c.get_bool("model.norm_pix_loss");
-  o.fused_attn = c.get_bool("model.fused_attn");
   o.validate();
   return o;
 }

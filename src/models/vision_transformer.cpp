@@ -23,7 +23,14 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionTransformerOptions& o) 
   } else {
     norm = register_module("norm", torch::nn::LayerNorm(ln));
   }
-  if (o.num_classes > 0) head = register_module("head", torch::nn::Linear(o.embed_dim, o.num_classes));
+  MAE_CHECK_USAGE(!o.probe_head || o.num_classes > 0, "a linear-probe head needs num_classes > 0");
+  if (o.probe_head) {
+    head = torch::nn::Linear(o.embed_dim, o.num_classes);
+    probe_head = register_module(
+        "head", torch::nn::Sequential(torch::nn::BatchNorm1d(torch::nn::BatchNormOptions(o.embed_dim).affine(false).eps(1e-6)), head));
+  } else if (o.num_classes > 0) {
+    head = register_module("head", torch::nn::Linear(o.embed_dim, o.num_classes));
+  }
   initialize_weights();
 }
 
@@ -42,6 +49,13 @@ void VisionTransformerImpl::initialize_weights() {
   }
 }
 
+void VisionTransformerImpl::reset_head(double std) {
+  if (!head) return;
+  torch::NoGradGuard no_grad;
+  torch::nn::init::normal_(head->weight, 0.0, std);
+  head->bias.zero_();
+}
+
 torch::Tensor VisionTransformerImpl::forward_tokens(const torch::Tensor& imgs) {
   auto x = patch_embed->forward(imgs);  // [N, L, D]
   x = torch::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1) + pos_embed;
@@ -57,6 +71,7 @@ torch::Tensor VisionTransformerImpl::forward_features(const torch::Tensor& imgs)
 
 torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& imgs) {
   auto features = forward_features(imgs);
+  if (probe_head) return probe_head->forward(features);
   return head ? head->forward(features) : features;
 }
 

@@ -12,44 +12,63 @@
 
 #include "mae/core/error.h"
 #include "mae/io/safetensors.h"
+#include "mae/train/lars.h"
 
 namespace mae::train {
 namespace fs = std::filesystem;
 
 namespace {
 
-// Optimizers key their state by the parameter's TensorImpl: its address printed as a string before
-// LibTorch 2.10 or so, the pointer itself after. The key type is taken from the map.
-using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
-
-template <typename Key>
-Key key_of(c10::TensorImpl* impl) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream out;
-    out << impl;
-    return out.str();
-  } else {
-    return impl;
-  }
-}
-
-StateKey state_key(const torch::Tensor& p) { return key_of<StateKey>(p.unsafeGetTensorImpl()); }
-
-io::NamedTensors optimizer_tensors(const torch::optim::AdamW& optimizer, const std::vector<ParamGroup>& groups) {
+// Per parameter: AdamW's exp_avg, exp_avg_sq and step, or LARS's momentum_buffer.
+io::NamedTensors optimizer_tensors(const torch::optim::Optimizer& optimizer, const std::vector<ParamGroup>& groups) {
   io::NamedTensors out;
-  auto& state = const_cast<torch::optim::AdamW&>(optimizer).state();
+  auto& state = const_cast<torch::optim::Optimizer&>(optimizer).state();
   for (const auto& g : groups) {
     for (size_t i = 0; i < g.params.size(); ++i) {
-      auto it = state.find(state_key(g.params[i]));
+      auto it = state.find(optimizer_state_key(g.params[i]));
       if (it == state.end()) continue;
-      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
       const std::string prefix = "optim." + g.names[i] + ".";
-      out.emplace_back(prefix + "exp_avg", s.exp_avg());
-      out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq());
-      out.emplace_back(prefix + "step", torch::tensor(s.step(), torch::kInt64));
+      if (const auto* adam = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) {
+        out.emplace_back(prefix + "exp_avg", adam->exp_avg());
+        out.emplace_back(prefix + "exp_avg_sq", adam->exp_avg_sq());
+        out.emplace_back(prefix + "step", torch::tensor(adam->step(), torch::kInt64));
+      } else if (const auto* lars = dynamic_cast<const LarsParamState*>(it->second.get())) {
+        out.emplace_back(prefix + "momentum_buffer", lars->momentum_buffer());
+      } else {
+        throw Error("checkpoint: cannot save the state of this optimizer (AdamW and LARS are supported)");
+      }
     }
   }
   return out;
+}
+
+std::unique_ptr<torch::optim::OptimizerParamState> restore_param_state(const torch::optim::Optimizer& optimizer,
+                                                                       const std::map<std::string, torch::Tensor>& tensors,
+                                                                       const std::string& name, const torch::Tensor& param,
+                                                                       const std::string& file) {
+  const std::string prefix = "optim." + name + ".";
+  auto find = [&](const char* what) -> const torch::Tensor* {
+    auto it = tensors.find(prefix + what);
+    if (it == tensors.end()) return nullptr;
+    MAE_CHECK(it->second.sizes() == param.sizes() || it->second.dim() == 0, file, ": optimizer state '", prefix, what,
+              "' has shape ", it->second.sizes(), " but the parameter has ", param.sizes());
+    return &it->second;
+  };
+  if (dynamic_cast<const Lars*>(&optimizer)) {
+    const auto* mu = find("momentum_buffer");
+    if (!mu) return nullptr;  // no step taken for this parameter yet
+    auto s = std::make_unique<LarsParamState>();
+    s->momentum_buffer(mu->to(param.options()));
+    return s;
+  }
+  const auto *m = find("exp_avg"), *v = find("exp_avg_sq"), *step = find("step");
+  if (!m) return nullptr;
+  MAE_CHECK(v && step, file, ": optimizer state of '", name, "' is incomplete (exp_avg without exp_avg_sq/step)");
+  auto s = std::make_unique<torch::optim::AdamWParamState>();
+  s->step(step->item<int64_t>());
+  s->exp_avg(m->to(param.options()));
+  s->exp_avg_sq(v->to(param.options()));
+  return s;
 }
 
 }  // namespace
@@ -73,15 +92,18 @@ std::string checkpoint_stem_of(const std::string& path) {
 }
 
 void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
-                     const std::map<std::string, std::string>& metadata, const torch::optim::AdamW* optimizer,
+                     const std::map<std::string, std::string>& metadata, const torch::optim::Optimizer* optimizer,
                      const std::vector<ParamGroup>* groups, const TrainState* state) {
   const auto files = CheckpointFiles::from_stem(stem);
-  if (state) {
+  if (state || (optimizer && groups)) {
     io::NamedTensors tensors;
     if (optimizer && groups) tensors = optimizer_tensors(*optimizer, *groups);
-    const nlohmann::json position = {{"epoch", state->epoch}, {"iteration", state->iteration},
-                                     {"skipped_steps", state->skipped_steps}, {"lr_factor", state->lr_factor}};
-    io::write_safetensors(files.state, tensors, {{"train_state", position.dump()}, {kFormatKey, kFormatValue}});
+    std::map<std::string, std::string> meta = {{kFormatKey, kFormatValue}};
+    if (state) {
+      meta["train_state"] = nlohmann::json{{"epoch", state->epoch}, {"iteration", state->iteration},
+                                           {"skipped_steps", state->skipped_steps}, {"lr_factor", state->lr_factor}}.dump();
+    }
+    io::write_safetensors(files.state, tensors, meta);
   }
   io::NamedTensors weights;
   for (const auto& kv : model.named_parameters()) weights.emplace_back(kv.key(), kv.value());
@@ -92,7 +114,7 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
   io::write_safetensors(files.weights, weights, meta);
 }
 
-void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::AdamW* optimizer,
+void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const std::vector<ParamGroup>* groups, TrainState* state) {
   const auto files = CheckpointFiles::from_stem(stem);
   auto weights = io::read_safetensors(files.weights);
@@ -137,20 +159,8 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
     opt_state.clear();
     for (const auto& g : *groups) {
       for (size_t i = 0; i < g.params.size(); ++i) {
-        const std::string prefix = "optim." + g.names[i] + ".";
-        auto m = train_file.tensors.find(prefix + "exp_avg");
-        if (m == train_file.tensors.end()) continue;  // no step taken for this parameter yet
-        auto v = train_file.tensors.find(prefix + "exp_avg_sq");
-        auto step = train_file.tensors.find(prefix + "step");
-        MAE_CHECK(v != train_file.tensors.end() && step != train_file.tensors.end(), files.state, ": optimizer state of '",
-                  g.names[i], "' is incomplete");
-        MAE_CHECK(m->second.sizes() == g.params[i].sizes() && v->second.sizes() == g.params[i].sizes(), files.state,
-                  ": optimizer state of '", g.names[i], "' has the wrong shape");
-        auto s = std::make_unique<torch::optim::AdamWParamState>();
-        s->step(step->second.item<int64_t>());
-        s->exp_avg(m->second.to(g.params[i].options()));
-        s->exp_avg_sq(v->second.to(g.params[i].options()));
-        opt_state[state_key(g.params[i])] = std::move(s);
+        auto s = restore_param_state(*optimizer, train_file.tensors, g.names[i], g.params[i], files.state);
+        if (s) opt_state[optimizer_state_key(g.params[i])] = std::move(s);
       }
     }
   }

@@ -12,8 +12,10 @@
 #include "mae/core/runtime.h"
 #include "mae/data/factory.h"
 #include "mae/eval/reconstruction.h"
+#include "mae/io/load_state_dict.h"
 #include "mae/io/png_writer.h"
 #include "mae/models/presets.h"
+#include "mae/train/knn_monitor.h"
 #include "mae/train/schedule.h"
 
 namespace mae::train {
@@ -36,6 +38,7 @@ core::Config pretrain_config() {
   add_trainer_config(c);
   c.add("visualize.num_images", core::ValueType::kInt, "8", "images in the reconstruction picture after each visualised epoch");
   c.add("visualize.every", core::ValueType::kInt, "0", "write reconstructions every N epochs (0: after the last only)");
+  add_knn_config(c);
   // The built-in default: a small MAE on Fashion-MNIST (28x28 grey, 7x7 patches of 4 pixels).
   c.set_default("model.name", "mae_vit_tiny_patch4");
   c.set_default("model.img_size", "28");
@@ -101,9 +104,32 @@ std::map<std::string, std::string> PretrainTask::checkpoint_metadata() {
 }
 
 void PretrainTask::end_epoch(int64_t epoch, const std::string& run_dir, Scalars* summary) {
-  const int64_t every = config_.get_int("visualize.every"), count = config_.get_int("visualize.num_images");
   const bool last = epoch + 1 == config_.get_int("train.epochs");
-  if (count <= 0 || !(last || (every > 0 && (epoch + 1) % every == 0))) return;
+  auto due = [&](int64_t every) { return last || (every > 0 && (epoch + 1) % every == 0); };
+  if (config_.get_int("visualize.num_images") > 0 && due(config_.get_int("visualize.every"))) {
+    write_reconstructions(epoch, run_dir, summary);
+  }
+  const int64_t knn_every = config_.get_int("knn.every");
+  if (knn_every > 0 && due(knn_every)) run_knn(summary);
+}
+
+void PretrainTask::run_knn(Scalars* summary) {
+  const std::string pool = config_.get_string("knn.pool");
+  MAE_CHECK_USAGE(pool == "cls" || pool == "mean", "knn.pool must be cls or mean, got '", pool, "'");
+  if (!knn_vit_) {
+    knn_vit_ = encoder_as_vit(model_, pool == "mean");
+  } else {
+    copy_encoder(model_, knn_vit_);
+  }
+  const auto& o = model_->options();
+  const auto m = knn_accuracy([&](const torch::Tensor& x) { return knn_vit_->forward(x); }, config_, o.in_chans, o.img_h,
+                              o.img_w, device_);
+  summary->emplace_back("knn_top1", m.top1);
+  summary->emplace_back("knn_top" + std::to_string(m.top_k), m.topk);
+}
+
+void PretrainTask::write_reconstructions(int64_t epoch, const std::string& run_dir, Scalars* summary) {
+  const int64_t count = config_.get_int("visualize.num_images");
   const auto& o = model_->options();
   data::LoaderOptions lo;
   lo.batch_size = count;
@@ -158,17 +184,11 @@ TrainResult run_pretrain(const core::Config& config, const torch::Device& device
                      loader->dataset_size(), " images, ", loader->batches_per_epoch(), " steps per epoch"));
 
   Trainer trainer(options, task, *loader, device);
-  if (request.resume == "auto") {
-    if (auto stem = find_latest_checkpoint(run_dir)) {
-      trainer.resume_from(*stem);
-    } else {
-      core::log_info("--resume auto: no checkpoint in " + run_dir + " yet; starting fresh");
-    }
-  } else if (!request.resume.empty()) {
-    trainer.resume_from(checkpoint_stem_of(request.resume));
-  } else if (!request.init.empty()) {
-    load_checkpoint(checkpoint_stem_of(request.init), task.model(), nullptr, nullptr, nullptr);
-    core::log_info("initialised weights from " + request.init);
+  if (!trainer.resume(request.resume) && !request.init.empty()) {
+    io::LoadOptions load;
+    load.non_strict = request.non_strict;
+    const io::LoadReport report = io::load_weights(task.model(), request.init, load);
+    core::log_info("initialised weights from " + request.init + " (optimizer and schedule start fresh):\n" + report.to_string());
   }
   TrainResult result = trainer.fit();
   core::log_info(str("pretraining ", result.stopped_early ? "stopped (train.max_steps)" : "done", ": ", result.epochs_completed,

@@ -39,7 +39,13 @@ Trainer::Trainer(TrainerOptions options, Task& task, data::Loader& loader, torch
   wants_bf16(options_.precision);  // validates
   groups_ = task_.param_groups(options_.weight_decay);
   MAE_CHECK(!groups_.empty(), "the model has no trainable parameters");
-  optimizer_ = make_adamw(groups_, options_.beta1, options_.beta2);
+  MAE_CHECK_USAGE(options_.optimizer == "adamw" || options_.optimizer == "lars",
+                  "optim.optimizer must be adamw or lars, got '", options_.optimizer, "'");
+  if (options_.optimizer == "lars") {
+    optimizer_ = make_lars(groups_);
+  } else {
+    optimizer_ = make_adamw(groups_, options_.beta1, options_.beta2);
+  }
   for (const auto& g : groups_) trainable_.insert(trainable_.end(), g.params.begin(), g.params.end());
   std::filesystem::create_directories(options_.run_dir);
 }
@@ -48,6 +54,20 @@ void Trainer::resume_from(const std::string& stem) {
   load_checkpoint(stem, task_.model(), optimizer_.get(), &groups_, &state_);
   last_good_stem_ = stem;
   core::log_info(str("resumed from ", stem, ": ", state_.epoch, " epoch(s) done, ", state_.iteration, " step(s)"));
+}
+
+bool Trainer::resume(const std::string& request) {
+  if (request.empty()) return false;
+  if (request != "auto") {
+    resume_from(checkpoint_stem_of(request));
+    return true;
+  }
+  if (auto stem = find_latest_checkpoint(options_.run_dir)) {
+    resume_from(*stem);
+    return true;
+  }
+  core::log_info("--resume auto: no checkpoint in " + options_.run_dir + " yet; starting fresh");
+  return false;
 }
 
 void Trainer::save(bool numbered) {

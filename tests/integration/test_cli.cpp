@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
+#include "mae/models/presets.h"
+#include "mae/train/classify.h"
 #include "mae/train/pretrain.h"
 
 namespace {
@@ -34,7 +36,15 @@ Run run(const std::string& args) {
 TEST(Cli, HelpListsSubcommandsAndEveryConfigKeyWithDefault) {
   auto top = run("--help");
   EXPECT_EQ(top.code, 0) << top.output;
-  for (const char* sub : {"pretrain", "visualize", "stats"}) EXPECT_NE(top.output.find(sub), std::string::npos) << sub;
+  for (const char* sub : {"pretrain", "finetune", "linprobe", "eval", "predict", "knn", "visualize", "embed", "export", "stats"}) {
+    EXPECT_NE(top.output.find(sub), std::string::npos) << sub;
+  }
+  auto finetune_help = run("finetune --help");
+  EXPECT_EQ(finetune_help.code, 0);
+  const auto finetune_schema = mae::train::finetune_config();
+  for (const auto& o : finetune_schema.options()) {
+    EXPECT_NE(finetune_help.output.find(o.key), std::string::npos) << o.key << " missing from finetune --help";
+  }
   auto help = run("pretrain --help");
   EXPECT_EQ(help.code, 0);
   const auto schema = mae::train::pretrain_config();
@@ -84,9 +94,29 @@ TEST(Configs, EveryShippedPresetLoads) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(MAE_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
-    auto config = mae::train::pretrain_config();
+    // finetune_*.yaml and linprobe_*.yaml are `mae finetune` / `mae linprobe` configs.
+    const std::string name = entry.path().filename().string();
+    auto config = name.rfind("finetune_", 0) == 0   ? mae::train::finetune_config()
+                  : name.rfind("linprobe_", 0) == 0 ? mae::train::linprobe_config()
+                                                    : mae::train::pretrain_config();
     EXPECT_NO_THROW(config.load_yaml_file(entry.path().string())) << entry.path();
+    if (name.rfind("finetune_", 0) == 0 || name.rfind("linprobe_", 0) == 0) {
+      EXPECT_NO_THROW(mae::models::vit_options_from_config(config)) << name;
+    } else {
+      EXPECT_NO_THROW(mae::models::mae_options_from_config(config)) << name;
+    }
     ++count;
   }
-  EXPECT_GE(count, 5);
+  EXPECT_GE(count, 7);
+}
+
+TEST(Cli, DownstreamCommandsRefuseBadInputWithExitCodes) {
+  auto missing = run("eval /nonexistent/checkpoint.safetensors");
+  EXPECT_EQ(missing.code, 2) << missing.output;  // a wrong path is a usage error
+  auto export_missing = run("export /nonexistent/checkpoint.safetensors --output /tmp/x.safetensors");
+  EXPECT_EQ(export_missing.code, 1) << export_missing.output;
+  EXPECT_NE(export_missing.output.find("/nonexistent/checkpoint.safetensors"), std::string::npos) << export_missing.output;
+  auto bad_key = run("finetune --set finetune.trainable_block=1");
+  EXPECT_EQ(bad_key.code, 2) << bad_key.output;
+  EXPECT_NE(bad_key.output.find("finetune.trainable_blocks"), std::string::npos) << bad_key.output;
 }

@@ -10,6 +10,7 @@
 #include "common/tensor_compare.h"
 #include "mae/core/error.h"
 #include "mae/data/factory.h"
+#include "mae/io/key_schemes.h"
 #include "mae/io/safetensors.h"
 #include "mae/train/schedule.h"
 #include "mae/train/visualize.h"
@@ -216,4 +217,38 @@ TEST_F(PretrainFixture, VisualizeWritesPicturesAndReusesMasks) {
   EXPECT_EQ(masks[0].size(), 12u);  // 16 patches, 75 % removed
   std::ofstream(dir_ + "/bad_mask.txt") << "1 2 x\n";
   EXPECT_THROW(train::read_mask_file(dir_ + "/bad_mask.txt"), UsageError);
+}
+
+TEST_F(PretrainFixture, InitFromEncoderOnlyWeightsKeepsFreshDecoder) {
+  train::run_pretrain(config("source", {"train.epochs=1", "visualize.num_images=0"}), torch::kCPU, {});
+  // An encoder-only file under EasyCV's names, as users bring from other tools.
+  auto full = last_weights(dir_ + "/source");
+  io::NamedTensors all(full.tensors.begin(), full.tensors.end());
+  auto encoder = io::select_encoder(all);
+  io::write_safetensors(dir_ + "/encoder.safetensors", io::to_scheme(encoder, io::Scheme::kEasyCV), {});
+  // Stop before the first step: checkpoint-last then holds the initial weights.
+  train::PretrainRequest request;
+  request.init = dir_ + "/encoder.safetensors";
+  train::run_pretrain(config("init", {"train.epochs=1", "train.max_steps=1", "visualize.num_images=0", "train.seed=5"}),
+                      torch::kCPU, request);
+  auto init = last_weights(dir_ + "/init");
+  for (const auto& [name, t] : encoder) EXPECT_TRUE(torch::equal(init.tensors.at(name), t)) << name;
+  EXPECT_FALSE(torch::equal(init.tensors.at("decoder_embed.weight"), full.tensors.at("decoder_embed.weight")));
+  // A file of another model is refused with the report.
+  io::write_safetensors(dir_ + "/other.safetensors", {{"blocks.0.attn.qkv.weight", torch::zeros({3, 3})}}, {});
+  request.init = dir_ + "/other.safetensors";
+  EXPECT_THROW(train::run_pretrain(config("init2", {"train.epochs=1"}), torch::kCPU, request), Error);
+}
+
+TEST_F(PretrainFixture, Bf16AutocastOnCpuTracksFp32Loss) {
+  auto fp32 = train::run_pretrain(config("fp32", {"train.epochs=3", "visualize.num_images=0"}), torch::kCPU, {});
+  auto bf16 = train::run_pretrain(config("bf16", {"train.epochs=3", "visualize.num_images=0", "train.precision=bf16"}),
+                                  torch::kCPU, {});
+  EXPECT_EQ(bf16.skipped_steps, 0);
+  EXPECT_LT(bf16.last_epoch_loss, 0.8 * bf16.first_loss);
+  // bf16 keeps 8 bits of mantissa: the losses agree to a few per cent, not to float precision.
+  EXPECT_NEAR(bf16.first_loss, fp32.first_loss, 0.02 * fp32.first_loss);
+  EXPECT_NEAR(bf16.last_epoch_loss, fp32.last_epoch_loss, 0.05 * fp32.last_epoch_loss);
+  // The weights stay fp32 (autocast only lowers the matmuls).
+  EXPECT_EQ(last_weights(dir_ + "/bf16").tensors.at("blocks.0.attn.qkv.weight").scalar_type(), torch::kFloat32);
 }

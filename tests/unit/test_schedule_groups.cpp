@@ -1,9 +1,11 @@
 // The lr schedule against its closed form, lr scaling, and the weight-decay groups.
 #include <cmath>
+#include <map>
 
 #include <gtest/gtest.h>
 
 #include "mae/models/mae_vit.h"
+#include "mae/models/vision_transformer.h"
 #include "mae/train/param_groups.h"
 #include "mae/train/schedule.h"
 
@@ -68,4 +70,35 @@ TEST(ParamGroups, SetLrAppliesGroupScale) {
   EXPECT_DOUBLE_EQ(opt->param_groups()[1].options().get_lr(), 0.1);
   EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt->param_groups()[0].options()).weight_decay(), 0.05);
   EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(opt->param_groups()[1].options()).weight_decay(), 0.0);
+}
+
+TEST(ParamGroups, LayerDecayFollowsTheOfficialRule) {
+  mae::models::VisionTransformerOptions o;
+  o.img_h = o.img_w = 8, o.patch_size = 4, o.embed_dim = 8, o.depth = 2, o.num_heads = 2, o.num_classes = 3;
+  mae::models::VisionTransformer vit(o);
+  const double decay = 0.75;
+  auto groups = layer_decay_groups(*vit, 0.05, {"pos_embed", "cls_token", "dist_token"}, decay, 2);
+  // The official lr_decay.py: num_layers = depth + 1 = 3, scale = decay^(3 - id); group order by
+  // first appearance in named_parameters (cls_token, pos_embed, patch_embed, blocks, fc_norm, head).
+  std::vector<std::string> names;
+  for (const auto& g : groups) names.push_back(g.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"layer_0_no_decay", "layer_0_decay", "layer_1_no_decay", "layer_1_decay",
+                                             "layer_2_no_decay", "layer_2_decay", "layer_3_no_decay", "layer_3_decay"}));
+  std::map<std::string, const ParamGroup*> by_name;
+  for (const auto& g : groups) by_name[g.name] = &g;
+  EXPECT_DOUBLE_EQ(by_name["layer_0_decay"]->lr_scale, decay * decay * decay);
+  EXPECT_DOUBLE_EQ(by_name["layer_2_decay"]->lr_scale, decay);
+  EXPECT_DOUBLE_EQ(by_name["layer_3_no_decay"]->lr_scale, 1.0);
+  EXPECT_DOUBLE_EQ(by_name["layer_1_decay"]->weight_decay, 0.05);
+  EXPECT_DOUBLE_EQ(by_name["layer_1_no_decay"]->weight_decay, 0.0);
+  EXPECT_EQ(by_name["layer_0_no_decay"]->names, (std::vector<std::string>{"cls_token", "pos_embed", "patch_embed.proj.bias"}));
+  EXPECT_EQ(by_name["layer_0_decay"]->names, (std::vector<std::string>{"patch_embed.proj.weight"}));
+  EXPECT_EQ(by_name["layer_3_decay"]->names, (std::vector<std::string>{"head.weight"}));
+  EXPECT_EQ(vit_layer_id("blocks.11.mlp.fc1.weight", 12), 12);
+  EXPECT_EQ(vit_layer_id("fc_norm.weight", 12), 13);
+  // Frozen parameters are left out (partial fine-tuning).
+  for (auto& p : vit->blocks->parameters()) p.requires_grad_(false);
+  size_t count = 0;
+  for (const auto& g : layer_decay_groups(*vit, 0.05, {}, decay, 2)) count += g.params.size();
+  EXPECT_EQ(count, 8u);  // cls_token, pos_embed, patch_embed w+b, fc_norm w+b, head w+b
 }

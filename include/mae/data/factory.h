@@ -32,7 +32,8 @@ const char* split_name(Split split);
 // file or folder, an empty dataset or a label outside the class range.
 std::shared_ptr<const Source> make_source(const core::Config& config, Split split);
 
-// train: RandomResizedCrop(img_h x img_w, data.crop_scale, data.crop_ratio) + flip + normalize;
+// train: RandomResizedCrop(img_h x img_w, data.crop_scale, data.crop_ratio) + flip
+// [+ RandAugment data.auto_augment] + normalize [+ random erasing data.reprob/remode/recount];
 // val: resize (data.eval_resize_ratio) + center crop + normalize. Output channels = in_chans.
 TransformOptions transform_options(const core::Config& config, Split split, int64_t in_chans, int64_t img_h,
                                    int64_t img_w);

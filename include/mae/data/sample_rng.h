@@ -3,6 +3,7 @@
 // the thread that loads it or on the other samples of its batch.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "mae/core/rng.h"
@@ -33,6 +34,13 @@ class SampleRng {
     uint64_t r = next_u64();
     while (r >= limit) r = next_u64();
     return lo + static_cast<int64_t>(r % range);
+  }
+  // Standard normal (Box-Muller from two uniforms; the second value is not kept, so a copy of the
+  // generator has no hidden state).
+  double normal() {
+    const double u1 = 1.0 - uniform();  // (0, 1]: log stays finite
+    const double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
   }
 
  private:

@@ -1,14 +1,19 @@
-// The per-sample pipeline of a split:
-//   train: RandomResizedCrop(out, scale, ratio) + RandomHorizontalFlip(p) + Normalize;
+// The per-sample pipeline of a split, in the order of timm's create_transform:
+//   train: RandomResizedCrop(out, scale, ratio) + RandomHorizontalFlip(p) [+ RandAugment] + Normalize
+//          [+ RandomErasing];
 //   eval:  Resize(shorter side * resize_ratio) + CenterCrop(out) + Normalize.
 // The crop box is chosen from the image's native size before decoding, so a JPEG decodes only that
 // box, scaled down in the DCT domain as far as the output size allows (crop_decode).
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "mae/data/image.h"
+#include "mae/data/rand_augment.h"
+#include "mae/data/random_erasing.h"
 #include "mae/data/sample_rng.h"
 #include "mae/data/transforms.h"
 
@@ -24,6 +29,13 @@ struct TransformOptions {
   double eval_resize_ratio = 256.0 / 224.0;
   bool crop_decode = true;
   std::vector<double> mean{0.2860}, std{0.3530};  // one value per output channel
+  // Fine-tuning augmentations (train only; off by default, and then the output is what it was without
+  // them, bit for bit). RandAugment fills uncovered pixels with round(255 * mean) and resamples with
+  // `interpolation`, as timm's create_transform sets it up.
+  std::string auto_augment;                       // timm RandAugment string, e.g. "rand-m9-mstd0.5-inc1"; "": off
+  double reprob = 0;                              // RandomErasing probability; 0: off
+  std::string remode = "pixel";                   // const, rand or pixel
+  int64_t recount = 1;                            // RandomErasing boxes per erased image: 1..recount
 };
 
 class SampleTransform {
@@ -39,6 +51,8 @@ class SampleTransform {
  private:
   TransformOptions options_;
   Normalize normalize_;
+  std::optional<RandAugment> rand_augment_;   // train with auto_augment set
+  std::optional<RandomErasing> erasing_;      // train with reprob > 0
 };
 
 }  // namespace mae::data

@@ -25,4 +25,11 @@ void add_model_config(core::Config& config);
 // The preset named by model.name with every override applied, validated.
 MaeViTOptions mae_options_from_config(const core::Config& config);
 
+// Declares the model.* keys of the classification ViT (fine-tuning, linear probe, evaluation):
+// the shape keys as add_model_config (name may be a vit_* or mae_vit_* preset), plus
+// global_pool, drop_path, num_classes and probe_head.
+void add_vit_config(core::Config& config);
+// The ViT of model.* (num_classes as given; the caller fills it from the data when 0).
+VisionTransformerOptions vit_options_from_config(const core::Config& config);
+
 }  // namespace mae::models

@@ -25,6 +25,8 @@ struct VisionTransformerOptions {
   double drop_path_rate = 0.0;
   double norm_eps = 1e-6;
   bool global_pool = true;
+  // The linear probe's head: head.0 BatchNorm1d(affine=False, eps 1e-6), head.1 Linear.
+  bool probe_head = false;
   bool fused_attn = true;
 
   void validate() const;
@@ -46,12 +48,16 @@ class VisionTransformerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& imgs);
 
   const VisionTransformerOptions& options() const { return options_; }
+  // Re-initialises the head's Linear: weight normal(0, std) (the official trunc_normal at std
+  // 2e-5 / 0.01 never truncates), bias 0.
+  void reset_head(double std);
 
   PatchEmbed patch_embed{nullptr};
   torch::Tensor cls_token, pos_embed;
   torch::nn::ModuleList blocks{nullptr};
   torch::nn::LayerNorm norm{nullptr}, fc_norm{nullptr};  // exactly one is set
-  torch::nn::Linear head{nullptr};
+  torch::nn::Linear head{nullptr};   // the Linear of either head kind
+  torch::nn::Sequential probe_head{nullptr};  // set with options.probe_head (registered as "head")
 
  private:
   VisionTransformerOptions options_;

@@ -2,7 +2,8 @@
 //   <stem>.safetensors        the model's state dict under the official key names, with the
 //                             resolved config and the model's shape facts as metadata, so the
 //                             `safetensors` package loads it straight into the official code;
-//   <stem>.state.safetensors  optimizer state (per parameter: optim.<name>.{exp_avg,exp_avg_sq,step})
+//   <stem>.state.safetensors  optimizer state (per parameter: AdamW's optim.<name>.{exp_avg,exp_avg_sq,step}
+//                             or LARS's optim.<name>.momentum_buffer)
 //                             and the training position as JSON metadata ("train_state").
 // The state file is written first, so a complete weights file always has its state beside it.
 #pragma once
@@ -40,12 +41,12 @@ struct CheckpointFiles {
 // Saves model weights (+ metadata) and, when given, optimizer state and position.
 void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
                      const std::map<std::string, std::string>& metadata,
-                     const torch::optim::AdamW* optimizer = nullptr, const std::vector<ParamGroup>* groups = nullptr,
+                     const torch::optim::Optimizer* optimizer = nullptr, const std::vector<ParamGroup>* groups = nullptr,
                      const TrainState* state = nullptr);
 
 // Restores everything save_checkpoint wrote. Weights must match the model key for key and shape
 // for shape; throws mae::Error naming the file and the first mismatch.
-void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::AdamW* optimizer,
+void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const std::vector<ParamGroup>* groups, TrainState* state);
 
 // Metadata of a checkpoint's weights file (config, shape facts).

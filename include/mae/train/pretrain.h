@@ -8,11 +8,12 @@
 
 #include "mae/core/config.h"
 #include "mae/models/mae_vit.h"
+#include "mae/models/vision_transformer.h"
 #include "mae/train/trainer.h"
 
 namespace mae::train {
 
-// Every key `mae pretrain` reads (model.*, data.*, train.*, optim.*, log.*, visualize.*), with
+// Every key `mae pretrain` reads (model.*, data.*, train.*, optim.*, log.*, visualize.*, knn.*), with
 // the built-in default: a small MAE on Fashion-MNIST that trains in minutes on a laptop CPU.
 core::Config pretrain_config();
 
@@ -36,14 +37,19 @@ class PretrainTask : public Task {
  private:
   const core::Config& config_;
   torch::Device device_;
+  void write_reconstructions(int64_t epoch, const std::string& run_dir, Scalars* summary);
+  void run_knn(Scalars* summary);
+
   models::MaskedAutoencoderViT model_{nullptr};
+  models::VisionTransformer knn_vit_{nullptr};  // the encoder's copy for the k-NN monitor
   double mask_ratio_;
   uint64_t seed_;
 };
 
 struct PretrainRequest {
   std::string resume;  // "", "auto" or a checkpoint path
-  std::string init;    // "" or weights to start from (weights only)
+  std::string init;    // "" or weights to start from (weights only; any scheme io::load_weights reads)
+  bool non_strict = false;  // --init: accept missing / unexpected keys (listed in the report)
 };
 
 // Runs the whole job: run folder, config.yaml, lr print-out, training, final reconstructions.

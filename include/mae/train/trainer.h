@@ -38,6 +38,7 @@ struct TrainerOptions {
   double warmup_epochs = 0;
   double blr = 1.5e-4, lr = 0, min_lr = 0;  // lr > 0 overrides blr scaling
   double weight_decay = 0.05;
+  std::string optimizer = "adamw";  // or "lars" (linear probe)
   double beta1 = 0.9, beta2 = 0.95;
   int64_t batch_size = 64, accum_iter = 1, world_size = 1;
   double clip_grad = 0;  // 0: off
@@ -75,11 +76,14 @@ class Trainer {
 
   // Continues from a checkpoint stem (see checkpoint.h): weights, optimizer, position.
   void resume_from(const std::string& stem);
+  // --resume: "auto" (the newest valid checkpoint in the run folder; false when there is none yet),
+  // or a checkpoint path. Returns whether a checkpoint was loaded.
+  bool resume(const std::string& request);
   TrainResult fit();
 
   const TrainState& state() const { return state_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
-  torch::optim::AdamW& optimizer() { return *optimizer_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
   // Writes checkpoint-last (and a numbered one on schedule) for the current state.
   void save(bool numbered);
 
@@ -93,7 +97,7 @@ class Trainer {
   data::Loader& loader_;
   torch::Device device_;
   std::vector<ParamGroup> groups_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<torch::Tensor> trainable_;
   TrainState state_;
   std::string last_good_stem_;

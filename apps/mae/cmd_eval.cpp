@@ -1,0 +1,118 @@
+// mae eval / mae predict / mae knn / mae embed: a trained model on images, without training.
+#include <iostream>
+
+#include "command.h"
+#include "mae/core/error.h"
+#include "mae/core/log.h"
+#include "mae/train/inference.h"
+
+namespace mae::app {
+namespace {
+
+// The checkpoint argument, and the config that follows it (its data and shape, then the user's).
+struct InferenceState {
+  CommonOptions common;
+  std::string checkpoint;
+  core::Config schema = train::inference_config("", false);
+};
+
+void add_checkpoint(CLI::App* cmd, InferenceState* s) {
+  cmd->add_option("checkpoint", s->checkpoint, "weights: our checkpoint, or official / timm / HuggingFace files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  add_common_options(cmd, &s->common, s->schema);
+}
+
+std::pair<core::Config, torch::Device> resolve(const InferenceState& s, bool with_head, const std::string& input = "",
+                                               const std::string& root = "") {
+  core::Config config = train::inference_config(s.checkpoint, with_head);
+  if (!input.empty()) train::use_image_input(input, root, &config);
+  const auto device = apply_common_options(s.common, &config);
+  return {std::move(config), device};
+}
+
+}  // namespace
+
+Runner register_eval(CLI::App& app) {
+  struct State : InferenceState {
+    train::EvalRequest request;
+  };
+  auto s = std::make_shared<State>();
+  CLI::App* cmd = app.add_subcommand("eval", "top-1/top-5, per-class accuracy and confusion matrix of a classifier");
+  add_checkpoint(cmd, s.get());
+  cmd->add_option("--output", s->request.output_dir, "folder for metrics.json, confusion.csv, confusion.png");
+  cmd->add_option("--split", s->request.split, "val or train")->capture_default_str();
+  cmd->add_flag("--non-strict", s->request.non_strict, "accept missing or unexpected keys");
+  return [s]() {
+    auto [config, device] = resolve(*s, true);
+    s->request.checkpoint = s->checkpoint;
+    const auto m = train::run_eval(config, s->request, device);
+    std::cout << eval::metrics_json(m, {}) << "\n";
+    core::log_info(str("top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ", m.count, " images",
+                       s->request.output_dir.empty() ? "" : "; written to " + s->request.output_dir));
+    return 0;
+  };
+}
+
+Runner register_predict(CLI::App& app) {
+  struct State : InferenceState {
+    train::PredictRequest request;
+    std::string input, root;
+  };
+  auto s = std::make_shared<State>();
+  CLI::App* cmd = app.add_subcommand("predict", "top-k class names and probabilities per image");
+  add_checkpoint(cmd, s.get());
+  cmd->add_option("--input", s->input, "a folder of images or a list file (default: the checkpoint's val split)");
+  cmd->add_option("--root", s->root, "folder the list file's paths are relative to (default: the list's folder)");
+  cmd->add_option("--output", s->request.output, "file to write (default: standard output)");
+  cmd->add_option("--format", s->request.format, "jsonl or csv")->capture_default_str();
+  cmd->add_option("--top-k", s->request.top_k, "classes per image")->capture_default_str();
+  return [s]() {
+    auto [config, device] = resolve(*s, true, s->input, s->root);
+    s->request.checkpoint = s->checkpoint;
+    const int64_t n = train::run_predict(config, s->request, device);
+    core::log_info(str("predicted ", n, " image(s)"));
+    return 0;
+  };
+}
+
+Runner register_knn(CLI::App& app) {
+  auto s = std::make_shared<InferenceState>();
+  CLI::App* cmd = app.add_subcommand("knn", "weighted k-NN accuracy of the encoder's features (k 20, temperature 0.07)");
+  add_checkpoint(cmd, s.get());
+  return [s]() {
+    auto [config, device] = resolve(*s, false);
+    const auto m = train::run_knn(config, s->checkpoint, device);
+    std::cout << eval::metrics_json(m, {}) << "\n";
+    core::log_info(str("k-NN (k ", config.get_int("knn.k"), ", T ", config.get_float("knn.temperature"), ", ",
+                       config.get_string("knn.pool"), "): top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ",
+                       m.count, " images"));
+    return 0;
+  };
+}
+
+Runner register_embed(CLI::App& app) {
+  struct State : InferenceState {
+    train::EmbedRequest request;
+    std::string input, root;
+  };
+  auto s = std::make_shared<State>();
+  CLI::App* cmd = app.add_subcommand("embed", "encoder features of images to .safetensors or .npy (+ a list of paths)");
+  add_checkpoint(cmd, s.get());
+  cmd->add_option("--input", s->input, "a folder of images or a list file (default: the checkpoint's val split)");
+  cmd->add_option("--root", s->root, "folder the list file's paths are relative to (default: the list's folder)");
+  cmd->add_option("--output", s->request.output, "features file: .safetensors or .npy")->required();
+  cmd->add_option("--pool", s->request.pool, "cls (token after the final norm) or mean (patch tokens + fc_norm)")
+      ->capture_default_str();
+  cmd->add_option("--split", s->request.split, "without --input: val or train")->capture_default_str();
+  return [s]() {
+    auto [config, device] = resolve(*s, false, s->input, s->root);
+    s->request.checkpoint = s->checkpoint;
+    const int64_t n = train::run_embed(config, s->request, device);
+    core::log_info(str("wrote ", n, " feature vectors to ", s->request.output, " and their paths to ", s->request.output,
+                       ".paths.txt"));
+    return 0;
+  };
+}
+
+}  // namespace mae::app

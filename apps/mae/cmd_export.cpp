@@ -1,0 +1,24 @@
+// mae export: a checkpoint to plain safetensors under the official / HuggingFace / EasyCV names.
+#include "command.h"
+#include "mae/core/error.h"
+#include "mae/core/log.h"
+#include "mae/train/export.h"
+
+namespace mae::app {
+
+Runner register_export(CLI::App& app) {
+  auto request = std::make_shared<train::ExportRequest>();
+  CLI::App* cmd = app.add_subcommand("export", "write a checkpoint's weights for PyTorch, timm or HuggingFace, with a JSON sidecar");
+  cmd->add_option("checkpoint", request->checkpoint, "a checkpoint written by mae pretrain / finetune / linprobe")
+      ->required();
+  cmd->add_option("--output", request->output, "the .safetensors to write (the sidecar is <output>.json)")->required();
+  cmd->add_option("--part", request->part, "full, or encoder (no decoder, mask token or head)")->capture_default_str();
+  cmd->add_option("--scheme", request->scheme, "official (= timm), huggingface or easycv")->capture_default_str();
+  return [request]() {
+    const auto r = train::run_export(*request);
+    core::log_info(str("wrote ", r.tensors, " tensors to ", r.weights, " and the model facts to ", r.sidecar));
+    return 0;
+  };
+}
+
+}  // namespace mae::app

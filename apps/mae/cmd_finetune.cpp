@@ -1,0 +1,47 @@
+// mae finetune / mae linprobe: a classifier from a pretraining checkpoint (or any weights), or from
+// scratch; the built-in default fine-tunes the small Fashion-MNIST ViT.
+#include "command.h"
+#include "mae/train/classify.h"
+
+namespace mae::app {
+namespace {
+
+Runner register_classify(CLI::App& app, const char* name, const char* help, core::Config (*schema)()) {
+  struct State {
+    CommonOptions common;
+    train::ClassifyRequest request;
+    std::string output;
+    core::Config config;
+  };
+  auto s = std::make_shared<State>();
+  s->config = schema();
+  CLI::App* cmd = app.add_subcommand(name, help);
+  add_common_options(cmd, &s->common, s->config);
+  cmd->add_option("--init", s->request.init,
+                  "start from these weights: a `mae pretrain` checkpoint as is, or official MAE / timm / EasyCV / "
+                  "HuggingFace files (same as --set finetune.init=...)");
+  cmd->add_flag("--non-strict", s->request.non_strict, "with --init: accept missing or unexpected keys (they are listed)");
+  cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
+  cmd->add_option("--resume", s->request.resume, "continue a run: 'auto' or a checkpoint path");
+  return [s]() {
+    if (!s->output.empty()) s->common.sets.push_back("train.output_dir=" + s->output);
+    const auto device = apply_common_options(s->common, &s->config);
+    train::run_classify(s->config, device, s->request);
+    return 0;
+  };
+}
+
+}  // namespace
+
+Runner register_finetune(CLI::App& app) {
+  return register_classify(app, "finetune",
+                           "fine-tune a ViT classifier (all blocks, or the last k: finetune.trainable_blocks)",
+                           &train::finetune_config);
+}
+
+Runner register_linprobe(CLI::App& app) {
+  return register_classify(app, "linprobe", "linear probe: frozen encoder, BatchNorm + Linear head, LARS",
+                           &train::linprobe_config);
+}
+
+}  // namespace mae::app

@@ -13,7 +13,7 @@ namespace {
 struct InferenceState {
   CommonOptions common;
   std::string checkpoint;
-  core::Config schema = train::inference_config("", false);
+  core::Config schema = train::inference_schema();
 };
 
 void add_checkpoint(CLI::App* cmd, InferenceState* s) {
@@ -23,11 +23,13 @@ void add_checkpoint(CLI::App* cmd, InferenceState* s) {
   add_common_options(cmd, &s->common, s->schema);
 }
 
+// The user's choices first (--input, --config, --set), then the checkpoint fills what they left.
 std::pair<core::Config, torch::Device> resolve(const InferenceState& s, bool with_head, const std::string& input = "",
                                                const std::string& root = "") {
-  core::Config config = train::inference_config(s.checkpoint, with_head);
+  core::Config config = train::inference_schema();
   if (!input.empty()) train::use_image_input(input, root, &config);
   const auto device = apply_common_options(s.common, &config);
+  train::adopt_checkpoint(s.checkpoint, with_head, &config);
   return {std::move(config), device};
 }
 
@@ -102,8 +104,9 @@ Runner register_embed(CLI::App& app) {
   cmd->add_option("--input", s->input, "a folder of images or a list file (default: the checkpoint's val split)");
   cmd->add_option("--root", s->root, "folder the list file's paths are relative to (default: the list's folder)");
   cmd->add_option("--output", s->request.output, "features file: .safetensors or .npy")->required();
-  cmd->add_option("--pool", s->request.pool, "cls (token after the final norm) or mean (patch tokens + fc_norm)")
-      ->capture_default_str();
+  cmd->add_option("--pool", s->request.pool,
+                  "cls (token after the final norm) or mean (patch tokens + fc_norm); default: knn.pool, which is "
+                  "mean for a fine-tuned global-pool checkpoint and cls otherwise");
   cmd->add_option("--split", s->request.split, "without --input: val or train")->capture_default_str();
   return [s]() {
     auto [config, device] = resolve(*s, false, s->input, s->root);

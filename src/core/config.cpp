@@ -147,7 +147,7 @@ bool Config::is_default(const std::string& key) const { return values_.at(option
 int Config::copy_from(const Config& other, const std::string& prefix) {
   int copied = 0;
   for (const auto& [key, value] : other.values_) {
-    if (key.compare(0, prefix.size(), prefix) == 0 && has(key)) values_[key] = value, ++copied;
+    if (key.compare(0, prefix.size(), prefix) == 0 && has(key) && is_default(key)) values_[key] = value, ++copied;
   }
   return copied;
 }

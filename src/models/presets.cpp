@@ -82,11 +82,13 @@ void add_encoder_keys(core::Config& c) {
   c.add("model.fused_attn", ValueType::kBool, "true", "use scaled_dot_product_attention (false: explicit matmuls)");
 }
 
-// A size key: 0 keeps the preset's value.
+// A size key: 0 keeps the preset's value. So does a key left at the built-in default when the
+// user names another preset (model.name=mae_vit_base_patch16 means ViT-B, not the built-in
+// default's 128-wide encoder); a size set explicitly wins over the preset.
 void override_if_set(const core::Config& c, const char* key, int64_t* field) {
   const int64_t v = c.get_int(key);
   MAE_CHECK_USAGE(v >= 0, key, " must be >= 0, got ", v);
-  if (v > 0) *field = v;
+  if (v > 0 && !(c.is_default(key) && !c.is_default("model.name"))) *field = v;
 }
 
 // Image size, channels and the encoder's shape from model.*, over a preset's values.

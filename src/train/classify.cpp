@@ -176,14 +176,15 @@ ClassifyTask::ClassifyTask(const core::Config& config, torch::Device device, int
   lo.seed = seed_;
   val_loader_ = data::make_loader(config, data::Split::kVal, o.in_chans, o.img_h, o.img_w, lo);
   MAE_CHECK_USAGE(val_loader_->dataset_size() > 0, "the val split is empty; check data.val_files");
-  // Resuming: the best so far is in checkpoint-best's metadata.
-  const std::string best = stem_of_run(config.get_string("train.output_dir"), "checkpoint-best") + ".safetensors";
-  if (std::filesystem::exists(best)) {
-    try {
-      best_top1_ = std::stod(read_checkpoint_metadata(best).at("val_top1"));
-    } catch (const std::exception&) {
-      best_top1_ = -1;
-    }
+}
+
+void ClassifyTask::restore_best(const std::string& run_dir) {
+  const std::string best = stem_of_run(run_dir, "checkpoint-best") + ".safetensors";
+  if (!std::filesystem::exists(best)) return;
+  try {
+    best_top1_ = std::stod(read_checkpoint_metadata(best).at("val_top1"));
+  } catch (const std::exception&) {
+    best_top1_ = -1;
   }
 }
 
@@ -211,7 +212,17 @@ io::LoadReport ClassifyTask::init_from(const std::string& path, bool non_strict)
   io::LoadOptions load;
   load.non_strict = non_strict;
   load.reinit_mismatched_head = true;  // a head for other classes starts fresh
-  io::LoadReport report = io::load_weights(*model_, path, load);
+  // Frozen parameters would look like fixed tables to the loader: load with all of them trainable.
+  std::vector<std::pair<torch::Tensor, bool>> flags;
+  for (auto& p : model_->parameters()) flags.emplace_back(p, p.requires_grad()), p.requires_grad_(true);
+  io::LoadReport report;
+  try {
+    report = io::load_weights(*model_, path, load);
+  } catch (...) {
+    for (auto& [p, flag] : flags) p.requires_grad_(flag);
+    throw;
+  }
+  for (auto& [p, flag] : flags) p.requires_grad_(flag);
   const bool new_head = report.expected_missing_group("head") != nullptr;
   if (new_head) model_->reset_head(config_.get_float("finetune.head_init_std"));
   core::log_info("initialised from " + path + ":\n" + report.to_string() +
@@ -237,7 +248,7 @@ torch::Tensor ClassifyTask::loss(const data::Batch& batch, int64_t epoch, Scalar
       torch::NoGradGuard frozen;
       features = model_->forward_features(images);
     }
-    logits = model_->probe_head->forward(features);
+    logits = model_->probe_head ? model_->probe_head->forward(features) : model_->head->forward(features);
   } else {
     logits = model_->forward(images);
   }
@@ -355,6 +366,7 @@ ClassifyResult run_classify(core::Config config, const torch::Device& device, co
 
   Trainer trainer(options, task, *loader, device);
   const bool resumed = resuming && trainer.resume(request.resume);
+  if (resumed) task.restore_best(options.run_dir);
   if (!resumed && !init.empty()) {
     task.init_from(init, request.non_strict);
   } else if (!resumed) {

@@ -53,12 +53,23 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-core::Config inference_config(const std::string& checkpoint, bool with_head) {
+core::Config inference_schema() {
   core::Config config = finetune_config();
   add_knn_config(config);
+  return config;
+}
+
+void adopt_checkpoint(const std::string& checkpoint, bool with_head, core::Config* config) {
   const auto metadata = mae_metadata(checkpoint);
-  adopt_data_config(metadata, &config);
-  adopt_model_shape(metadata, with_head, &config);
+  adopt_data_config(metadata, config);
+  adopt_model_shape(metadata, with_head, config);
+  auto pool = metadata.find("global_pool");
+  if (pool != metadata.end() && pool->second == "true" && config->is_default("knn.pool")) config->set("knn.pool", "mean");
+}
+
+core::Config inference_config(const std::string& checkpoint, bool with_head) {
+  core::Config config = inference_schema();
+  adopt_checkpoint(checkpoint, with_head, &config);
   return config;
 }
 
@@ -144,9 +155,10 @@ eval::ClassificationMetrics run_knn(const core::Config& config, const std::strin
 }
 
 int64_t run_embed(core::Config config, const EmbedRequest& request, const torch::Device& device) {
-  MAE_CHECK_USAGE(request.pool == "cls" || request.pool == "mean", "--pool must be cls or mean, got '", request.pool, "'");
+  const std::string pool = request.pool.empty() ? config.get_string("knn.pool") : request.pool;
+  MAE_CHECK_USAGE(pool == "cls" || pool == "mean", "--pool must be cls or mean, got '", pool, "'");
   MAE_CHECK_USAGE(!request.output.empty(), "--output is required (.safetensors or .npy)");
-  config.set("model.global_pool", request.pool == "mean" ? "true" : "false");
+  config.set("model.global_pool", pool == "mean" ? "true" : "false");
   auto loaded = load_vit(config, request.checkpoint, device, /*with_head=*/false);
   auto loader = ordered_loader(config, parse_split(request.split), loaded.model);
   const auto f = eval::extract_features([&](const torch::Tensor& x) { return loaded.model->forward(x); }, *loader, device);
@@ -155,7 +167,7 @@ int64_t run_embed(core::Config config, const EmbedRequest& request, const torch:
     io::write_npy(request.output, f.features);
   } else {
     io::write_safetensors(request.output, {{"features", f.features}, {"indices", f.indices}},
-                          {{"pool", request.pool}, {"checkpoint", request.checkpoint}});
+                          {{"pool", pool}, {"checkpoint", request.checkpoint}});
   }
   std::string paths;
   for (int64_t i = 0; i < f.indices.size(0); ++i) paths += sample_path(loader->source(), f.indices[i].item<int64_t>()) + "\n";

@@ -100,11 +100,18 @@ TEST(Configs, EveryShippedPresetLoads) {
                   : name.rfind("linprobe_", 0) == 0 ? mae::train::linprobe_config()
                                                     : mae::train::pretrain_config();
     EXPECT_NO_THROW(config.load_yaml_file(entry.path().string())) << entry.path();
+    // A named preset means its sizes, not the built-in default's small encoder.
+    const int64_t expected_width = name.find("_base_") != std::string::npos    ? 768
+                                   : name.find("_large_") != std::string::npos ? 1024
+                                   : name.find("_huge_") != std::string::npos  ? 1280
+                                                                               : 0;
+    int64_t width = 0;
     if (name.rfind("finetune_", 0) == 0 || name.rfind("linprobe_", 0) == 0) {
-      EXPECT_NO_THROW(mae::models::vit_options_from_config(config)) << name;
+      EXPECT_NO_THROW(width = mae::models::vit_options_from_config(config).embed_dim) << name;
     } else {
-      EXPECT_NO_THROW(mae::models::mae_options_from_config(config)) << name;
+      EXPECT_NO_THROW(width = mae::models::mae_options_from_config(config).embed_dim) << name;
     }
+    if (expected_width > 0) EXPECT_EQ(width, expected_width) << name;
     ++count;
   }
   EXPECT_GE(count, 7);

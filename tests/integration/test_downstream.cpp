@@ -113,6 +113,10 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   }
   EXPECT_EQ(n, 128);
   EXPECT_NEAR(100.0 * correct / n, m.top1, 1e-9);
+  // k-NN of a fine-tuned global-pool checkpoint pools as it was trained (fc_norm, no norm).
+  auto knn_config = train::inference_config(last, false);
+  EXPECT_EQ(knn_config.get_string("knn.pool"), "mean");
+  EXPECT_EQ(train::run_knn(knn_config, last, torch::kCPU).count, 128);
 }
 
 TEST_F(DownstreamFixture, PartialFinetuneTrainsOnlyTheLastBlocks) {
@@ -145,6 +149,18 @@ TEST_F(DownstreamFixture, LinearProbeKeepsTheEncoderFrozen) {
   EXPECT_TRUE(after.tensors.count("head.0.running_mean") && after.tensors.count("head.1.weight"));
   EXPECT_FALSE(after.tensors.count("fc_norm.weight")) << "the probe reads the cls token after norm";
   EXPECT_GT(after.tensors.at("head.0.running_var").sub(1).abs().max().item<double>(), 0) << "BatchNorm statistics updated";
+  // A file that lacks encoder weights is refused, although the encoder is frozen.
+  io::NamedTensors partial;
+  for (const auto& [name, t] : before.tensors) {
+    if (name.rfind("blocks.1.", 0) != 0) partial.emplace_back(name, t);
+  }
+  io::write_safetensors(dir_ + "/partial.safetensors", partial, {});
+  train::ClassifyRequest incomplete;
+  incomplete.init = dir_ + "/partial.safetensors";
+  EXPECT_THROW(train::run_classify(classify_config("probe2", true, {"model.img_size=16", "model.embed_dim=32", "model.depth=2",
+                                                                    "model.num_heads=2", "train.epochs=1"}),
+                                   torch::kCPU, incomplete),
+               Error);
   // LARS momentum is in the state file.
   auto state = io::read_safetensors(dir_ + "/probe/checkpoint-last.state.safetensors");
   EXPECT_TRUE(state.tensors.count("optim.head.1.weight.momentum_buffer"));

@@ -36,8 +36,9 @@ class Config {
   void set(const std::string& key, const std::string& value);
 
   bool has(const std::string& key) const;
-  // Copies the values of `other`'s keys that start with `prefix` and that this schema declares
-  // too (e.g. the data.* of a checkpoint's stored config); returns how many.
+  // Copies the values of `other`'s keys that start with `prefix` into keys this schema declares
+  // and that still hold their defaults (e.g. the data.* of a checkpoint's stored config under
+  // the user's own settings); returns how many.
   int copy_from(const Config& other, const std::string& prefix);
   // True while the key holds its declared default (not changed by a file or --set).
   bool is_default(const std::string& key) const;

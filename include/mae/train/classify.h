@@ -51,6 +51,7 @@ std::map<std::string, std::string> vit_checkpoint_metadata(const core::Config& c
 // The class names stored by vit_checkpoint_metadata (empty when absent).
 std::vector<std::string> stored_class_names(const std::map<std::string, std::string>& metadata);
 
+// `config` must outlive the task (it is read as training goes).
 class ClassifyTask : public Task {
  public:
   ClassifyTask(const core::Config& config, torch::Device device, int64_t num_classes, std::vector<std::string> class_names);
@@ -65,6 +66,8 @@ class ClassifyTask : public Task {
   // Loads starting weights (report logged) and re-initialises a head the source did not have.
   io::LoadReport init_from(const std::string& path, bool non_strict);
   eval::ClassificationMetrics evaluate();
+  // On resume: the best top-1 so far, from the run's checkpoint-best.
+  void restore_best(const std::string& run_dir);
   const eval::ClassificationMetrics& last_metrics() const { return last_; }
   double best_top1() const { return best_top1_; }
 

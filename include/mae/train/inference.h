@@ -14,8 +14,14 @@
 
 namespace mae::train {
 
-// The schema of these commands (the fine-tuning keys plus knn.*) with the checkpoint's data.* and
-// model shape adopted; the caller applies the user's --config / --set on top.
+// The schema of these commands: the fine-tuning keys plus knn.*.
+core::Config inference_schema();
+// Fills the keys the user left at their defaults from our checkpoint's metadata: its data.*, the
+// model's shape (with_head: also class count, pooling, head kind), and the feature pooling
+// (knn.pool = mean for a fine-tuned global-pool model, which has fc_norm and no norm). Call after
+// applying the user's --config / --set. Files without our metadata change nothing.
+void adopt_checkpoint(const std::string& checkpoint, bool with_head, core::Config* config);
+// inference_schema() + adopt_checkpoint.
 core::Config inference_config(const std::string& checkpoint, bool with_head);
 
 // Points the val split at images the user names: a folder (scanned recursively) or a list file
@@ -45,7 +51,7 @@ eval::ClassificationMetrics run_knn(const core::Config& config, const std::strin
 struct EmbedRequest {
   std::string checkpoint;
   std::string output;         // .safetensors ("features", "indices") or .npy; paths in <output>.paths.txt
-  std::string pool = "cls";   // cls or mean
+  std::string pool;           // cls or mean; "": knn.pool (adopt_checkpoint picks the checkpoint's)
   std::string split = "val";
 };
 // Returns the number of images embedded.

@@ -13,6 +13,7 @@ namespace {
 struct InferenceState {
   CommonOptions common;
   std::string checkpoint;
+  std::string input, root;  // --input / --root of the commands that read new images
   core::Config schema = train::inference_schema();
 };
 
@@ -24,10 +25,14 @@ void add_checkpoint(CLI::App* cmd, InferenceState* s) {
 }
 
 // The user's choices first (--input, --config, --set), then the checkpoint fills what they left.
-std::pair<core::Config, torch::Device> resolve(const InferenceState& s, bool with_head, const std::string& input = "",
-                                               const std::string& root = "") {
+void add_image_input(CLI::App* cmd, InferenceState* s) {
+  cmd->add_option("--input", s->input, "a folder of images or a list file (default: the checkpoint's val split)");
+  cmd->add_option("--root", s->root, "folder the list file's paths are relative to (default: the list's folder)");
+}
+
+std::pair<core::Config, torch::Device> resolve(const InferenceState& s, bool with_head) {
   core::Config config = train::inference_schema();
-  if (!input.empty()) train::use_image_input(input, root, &config);
+  if (!s.input.empty()) train::use_image_input(s.input, s.root, &config);
   const auto device = apply_common_options(s.common, &config);
   train::adopt_checkpoint(s.checkpoint, with_head, &config);
   return {std::move(config), device};
@@ -59,18 +64,16 @@ Runner register_eval(CLI::App& app) {
 Runner register_predict(CLI::App& app) {
   struct State : InferenceState {
     train::PredictRequest request;
-    std::string input, root;
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("predict", "top-k class names and probabilities per image");
   add_checkpoint(cmd, s.get());
-  cmd->add_option("--input", s->input, "a folder of images or a list file (default: the checkpoint's val split)");
-  cmd->add_option("--root", s->root, "folder the list file's paths are relative to (default: the list's folder)");
+  add_image_input(cmd, s.get());
   cmd->add_option("--output", s->request.output, "file to write (default: standard output)");
   cmd->add_option("--format", s->request.format, "jsonl or csv")->capture_default_str();
   cmd->add_option("--top-k", s->request.top_k, "classes per image")->capture_default_str();
   return [s]() {
-    auto [config, device] = resolve(*s, true, s->input, s->root);
+    auto [config, device] = resolve(*s, true);
     s->request.checkpoint = s->checkpoint;
     const int64_t n = train::run_predict(config, s->request, device);
     core::log_info(str("predicted ", n, " image(s)"));
@@ -96,20 +99,18 @@ Runner register_knn(CLI::App& app) {
 Runner register_embed(CLI::App& app) {
   struct State : InferenceState {
     train::EmbedRequest request;
-    std::string input, root;
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("embed", "encoder features of images to .safetensors or .npy (+ a list of paths)");
   add_checkpoint(cmd, s.get());
-  cmd->add_option("--input", s->input, "a folder of images or a list file (default: the checkpoint's val split)");
-  cmd->add_option("--root", s->root, "folder the list file's paths are relative to (default: the list's folder)");
+  add_image_input(cmd, s.get());
   cmd->add_option("--output", s->request.output, "features file: .safetensors or .npy")->required();
   cmd->add_option("--pool", s->request.pool,
                   "cls (token after the final norm) or mean (patch tokens + fc_norm); default: knn.pool, which is "
                   "mean for a fine-tuned global-pool checkpoint and cls otherwise");
   cmd->add_option("--split", s->request.split, "without --input: val or train")->capture_default_str();
   return [s]() {
-    auto [config, device] = resolve(*s, false, s->input, s->root);
+    auto [config, device] = resolve(*s, false);
     s->request.checkpoint = s->checkpoint;
     const int64_t n = train::run_embed(config, s->request, device);
     core::log_info(str("wrote ", n, " feature vectors to ", s->request.output, " and their paths to ", s->request.output,

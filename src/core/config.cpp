@@ -101,7 +101,8 @@ void flatten(const YAML::Node& node, const std::string& prefix,
     std::string joined;
     for (const auto& item : node) {
       MAE_CHECK_USAGE(item.IsScalar(), origin, ": key '", prefix, "' holds a nested list; expected numbers");
-      joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      if (!joined.empty()) joined += ',';
+      joined += item.as<std::string>();
     }
     out->emplace_back(prefix, joined);
   } else if (node.IsScalar()) {
@@ -135,6 +136,7 @@ void Config::add(const std::string& key, ValueType type, const std::string& defa
 
 void Config::set_default(const std::string& key, const std::string& value) {
   set(key, value);
+  assigned_.erase(key);
   for (auto& o : options_) {
     if (o.key == key) o.default_value = values_.at(key);
   }
@@ -142,12 +144,12 @@ void Config::set_default(const std::string& key, const std::string& value) {
 
 bool Config::has(const std::string& key) const { return values_.count(key) > 0; }
 
-bool Config::is_default(const std::string& key) const { return values_.at(option(key).key) == option(key).default_value; }
+bool Config::is_default(const std::string& key) const { return assigned_.count(option(key).key) == 0; }
 
 int Config::copy_from(const Config& other, const std::string& prefix) {
   int copied = 0;
   for (const auto& [key, value] : other.values_) {
-    if (key.compare(0, prefix.size(), prefix) == 0 && has(key) && is_default(key)) values_[key] = value, ++copied;
+    if (key.compare(0, prefix.size(), prefix) == 0 && has(key) && is_default(key)) set(key, value), ++copied;
   }
   return copied;
 }
@@ -174,6 +176,7 @@ void Config::set(const std::string& key, const std::string& raw) {
   }
   MAE_CHECK_USAGE(ok, "config key '", key, "' expects a ", type_name(o.type), ", got '", value, "'");
   values_[key] = value;
+  assigned_.insert(key);
 }
 
 void Config::set_assignment(const std::string& assignment) {

@@ -48,9 +48,10 @@ core::Config finetune_config() {
   c.add("finetune.head_init_std", ValueType::kFloat, "2e-5", "std of a new head's weight (official: 2e-5 finetune, 0.01 linprobe)");
   c.add("finetune.eval_every", ValueType::kInt, "1", "evaluate on the val split every N epochs (and after the last)");
   c.add("optim.layer_decay", ValueType::kFloat, "0.75", "layer-wise lr decay (1: off)");
-  // The built-in default: the small Fashion-MNIST ViT of `mae pretrain`, fine-tuned briefly with
-  // label smoothing and flips (the full recipe's RandAugment / Mixup / CutMix / RandomErasing need
-  // longer schedules to pay off: configs/finetune_vit_base_imagenet.yaml).
+  // The built-in default: the small Fashion-MNIST ViT of `mae pretrain`, fine-tuned briefly on
+  // whole images with flips and label smoothing (random crops of 28 px images, RandAugment, Mixup,
+  // CutMix and RandomErasing need longer schedules to pay off:
+  // configs/finetune_vit_base_patch16_imagenet.yaml has the full recipe).
   c.set_default("model.name", "vit_tiny_patch4");
   c.set_default("model.img_size", "28");
   c.set_default("model.in_chans", "1");
@@ -58,6 +59,9 @@ core::Config finetune_config() {
   c.set_default("model.depth", "6");
   c.set_default("model.num_heads", "4");
   c.set_default("data.num_workers", "1");
+  c.set_default("data.crop_scale", "1,1");
+  c.set_default("data.crop_ratio", "1,1");
+  c.set_default("data.eval_resize_ratio", "1");  // evaluated on whole images too
   c.set_default("train.epochs", "6");
   c.set_default("train.output_dir", "runs/finetune");
   c.set_default("optim.blr", "1e-3");
@@ -71,6 +75,9 @@ core::Config finetune_config() {
 core::Config linprobe_config() {
   core::Config c = finetune_config();
   c.set_default("finetune.mode", "linprobe");
+  c.set_default("data.crop_scale", "0.2,1.0");  // RandomResizedCrop + flip, as the official probe
+  c.set_default("data.crop_ratio", "0.75,1.3333333333333333");
+  c.set_default("data.eval_resize_ratio", "1.1428571428571428");  // resize 256 / crop 224
   c.set_default("finetune.head_init_std", "0.01");
   c.set_default("model.global_pool", "false");
   c.set_default("model.drop_path", "0");
@@ -121,28 +128,16 @@ void adopt_data_config(const std::map<std::string, std::string>& metadata, core:
 
 std::map<std::string, std::string> vit_checkpoint_metadata(const core::Config& config, const models::VisionTransformerOptions& o,
                                                            const std::vector<std::string>& class_names) {
-  auto list = [](const std::vector<double>& v) {
-    std::ostringstream out;
-    for (size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << v[i];
-    return out.str();
-  };
-  return {{kConfigKey, config.to_yaml()},
-          {"model", "vit"},
-          {"img_h", std::to_string(o.img_h)},
-          {"img_w", std::to_string(o.img_w)},
-          {"patch_size", std::to_string(o.patch_size)},
-          {"in_chans", std::to_string(o.in_chans)},
-          {"embed_dim", std::to_string(o.embed_dim)},
-          {"depth", std::to_string(o.depth)},
-          {"num_heads", std::to_string(o.num_heads)},
-          {"mlp_ratio", std::to_string(o.mlp_ratio)},
-          {"norm_eps", std::to_string(o.norm_eps)},
-          {"num_classes", std::to_string(o.num_classes)},
-          {"global_pool", o.global_pool ? "true" : "false"},
-          {"probe_head", o.probe_head ? "true" : "false"},
-          {"class_names", nlohmann::json(class_names).dump()},
-          {"mean", list(config.get_float_list("data.mean"))},
-          {"std", list(config.get_float_list("data.std"))}};
+  auto facts = encoder_facts(o);
+  facts.insert({{kConfigKey, config.to_yaml()},
+                {"model", "vit"},
+                {"num_classes", std::to_string(o.num_classes)},
+                {"global_pool", o.global_pool ? "true" : "false"},
+                {"probe_head", o.probe_head ? "true" : "false"},
+                {"class_names", nlohmann::json(class_names).dump()},
+                {"mean", join_values(config.get_float_list("data.mean"))},
+                {"std", join_values(config.get_float_list("data.std"))}});
+  return facts;
 }
 
 std::vector<std::string> stored_class_names(const std::map<std::string, std::string>& metadata) {

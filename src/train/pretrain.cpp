@@ -23,11 +23,6 @@ namespace {
 
 constexpr uint64_t kMaskStream = 0x6d61736bull;  // "mask"
 
-std::string join(const std::vector<double>& values) {
-  std::ostringstream out;
-  for (size_t i = 0; i < values.size(); ++i) out << (i ? "," : "") << values[i];
-  return out.str();
-}
 
 }  // namespace
 
@@ -56,25 +51,18 @@ core::Config pretrain_config() {
 }
 
 std::map<std::string, std::string> mae_checkpoint_metadata(const core::Config& config, const models::MaeViTOptions& o) {
-  return {{kConfigKey, config.to_yaml()},
-          {"model", "mae"},
-          {"model_name", config.get_string("model.name")},
-          {"img_h", std::to_string(o.img_h)},
-          {"img_w", std::to_string(o.img_w)},
-          {"patch_size", std::to_string(o.patch_size)},
-          {"in_chans", std::to_string(o.in_chans)},
-          {"embed_dim", std::to_string(o.embed_dim)},
-          {"depth", std::to_string(o.depth)},
-          {"num_heads", std::to_string(o.num_heads)},
-          {"decoder_embed_dim", std::to_string(o.decoder_embed_dim)},
-          {"decoder_depth", std::to_string(o.decoder_depth)},
-          {"decoder_num_heads", std::to_string(o.decoder_num_heads)},
-          {"mlp_ratio", std::to_string(o.mlp_ratio)},
-          {"norm_eps", std::to_string(o.norm_eps)},
-          {"norm_pix_loss", o.norm_pix_loss ? "true" : "false"},
-          {"mask_ratio", std::to_string(config.get_float("model.mask_ratio"))},
-          {"mean", join(config.get_float_list("data.mean"))},
-          {"std", join(config.get_float_list("data.std"))}};
+  auto facts = encoder_facts(o);
+  facts.insert({{kConfigKey, config.to_yaml()},
+                {"model", "mae"},
+                {"model_name", config.get_string("model.name")},
+                {"decoder_embed_dim", std::to_string(o.decoder_embed_dim)},
+                {"decoder_depth", std::to_string(o.decoder_depth)},
+                {"decoder_num_heads", std::to_string(o.decoder_num_heads)},
+                {"norm_pix_loss", o.norm_pix_loss ? "true" : "false"},
+                {"mask_ratio", std::to_string(config.get_float("model.mask_ratio"))},
+                {"mean", join_values(config.get_float_list("data.mean"))},
+                {"std", join_values(config.get_float_list("data.std"))}});
+  return facts;
 }
 
 PretrainTask::PretrainTask(const core::Config& config, torch::Device device)

@@ -101,3 +101,22 @@ TEST(ModelConfig, OverridesApplyOverPreset) {
   c.set_assignment("model.patch_size=5");  // 28 % 5 != 0
   EXPECT_THROW(mae::models::mae_options_from_config(c), mae::UsageError);
 }
+
+TEST(Config, IsDefaultMeansNeverAssignedAndCopyFromFillsOnlyThose) {
+  mae::core::Config c;
+  c.add("data.a", mae::core::ValueType::kInt, "1", "");
+  c.add("data.b", mae::core::ValueType::kInt, "2", "");
+  c.add("model.c", mae::core::ValueType::kInt, "3", "");
+  c.set_default("data.b", "5");
+  EXPECT_TRUE(c.is_default("data.b"));
+  c.set("data.a", "1");  // the default's value, but given by the user
+  EXPECT_FALSE(c.is_default("data.a"));
+  mae::core::Config other = c;
+  other.set("data.a", "10");
+  other.set("data.b", "20");
+  other.set("model.c", "30");
+  EXPECT_EQ(c.copy_from(other, "data."), 1);
+  EXPECT_EQ(c.get_int("data.a"), 1);   // the user's value stays
+  EXPECT_EQ(c.get_int("data.b"), 20);  // filled
+  EXPECT_EQ(c.get_int("model.c"), 3);  // another prefix
+}

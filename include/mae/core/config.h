@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,8 @@ class Config {
   // and that still hold their defaults (e.g. the data.* of a checkpoint's stored config under
   // the user's own settings); returns how many.
   int copy_from(const Config& other, const std::string& prefix);
-  // True while the key holds its declared default (not changed by a file or --set).
+  // True while no file, --set or set() has given the key a value (set_default does not count),
+  // even if one gave it the default's value.
   bool is_default(const std::string& key) const;
   int64_t get_int(const std::string& key) const;
   double get_float(const std::string& key) const;
@@ -58,6 +60,7 @@ class Config {
   const ConfigOption& option(const std::string& key) const;
   std::vector<ConfigOption> options_;
   std::map<std::string, std::string> values_;
+  std::set<std::string> assigned_;  // keys given a value by set()
 };
 
 // The valid key closest to `key` by edit distance (for "did you mean" messages).

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,28 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
 // for shape; throws mae::Error naming the file and the first mismatch.
 void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const std::vector<ParamGroup>* groups, TrainState* state);
+
+// "0.485,0.456,0.406": how lists (mean, std) are stored in the metadata.
+inline std::string join_values(const std::vector<double>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::ostringstream item;
+    item << values[i];
+    out += (i ? "," : "") + item.str();
+  }
+  return out;
+}
+
+// The shape facts both model kinds store (img_h, img_w, patch_size, in_chans, embed_dim, depth,
+// num_heads, mlp_ratio, norm_eps) from MaeViTOptions or VisionTransformerOptions.
+template <typename ModelOptions>
+std::map<std::string, std::string> encoder_facts(const ModelOptions& o) {
+  return {{"img_h", std::to_string(o.img_h)},         {"img_w", std::to_string(o.img_w)},
+          {"patch_size", std::to_string(o.patch_size)}, {"in_chans", std::to_string(o.in_chans)},
+          {"embed_dim", std::to_string(o.embed_dim)},   {"depth", std::to_string(o.depth)},
+          {"num_heads", std::to_string(o.num_heads)},   {"mlp_ratio", std::to_string(o.mlp_ratio)},
+          {"norm_eps", std::to_string(o.norm_eps)}};
+}
 
 // Metadata of a checkpoint's weights file (config, shape facts).
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& weights_path);

@@ -11,4 +11,4 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 ninja -C build-fuzz fuzz_safetensors fuzz_pickle fuzz_pth
 ninja -C build mae_slow_tests
-MAE_FUZZ_BIN_DIR=$PWD/build-fuzz/fuzz MAE_FUZZ_SECONDS=${MAE_FUZZ_SECONDS:-60} build/bin/mae_slow_tests --gtest_filter='FuzzTargets.*'
+MAE_FUZZ_BIN_DIR=$PWD/build-fuzz/bin MAE_FUZZ_SECONDS=${MAE_FUZZ_SECONDS:-60} build/bin/mae_slow_tests --gtest_filter='FuzzTargets.*'

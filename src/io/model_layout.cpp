@@ -1,16 +1,21 @@
 #include "model_layout.h"
 
 #include "mae/io/key_schemes.h"
+#include "mae/models/mae_vit.h"
 #include "mae/models/patch_embed.h"
 
 namespace mae::io {
 
 ModelLayout describe_model(torch::nn::Module& model) {
   ModelLayout m;
+  // Only the pretraining model has fixed sin-cos tables (pos_embed, decoder_pos_embed without
+  // gradient). Frozen parameters elsewhere (a linear probe's encoder, partial fine-tuning, a frozen
+  // ViT pos_embed) are ordinary weights: loaded, and resized for another grid.
+  const bool has_fixed_tables = dynamic_cast<const models::MaskedAutoencoderViTImpl*>(&model) != nullptr;
   for (const auto& p : model.named_parameters(/*recurse=*/true)) {
     m.order.push_back(p.key());
     m.tensors.emplace(p.key(), p.value());
-    if (!p.value().requires_grad()) m.fixed.insert(p.key());
+    if (has_fixed_tables && !p.value().requires_grad()) m.fixed.insert(p.key());
   }
   for (const auto& b : model.named_buffers(/*recurse=*/true)) {
     m.order.push_back(b.key());

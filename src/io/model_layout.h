@@ -18,7 +18,7 @@ enum class HeadKind { kNone, kLinear, kProbe };  // no head, head.{weight,bias},
 struct ModelLayout {
   std::vector<std::string> order;              // parameter then buffer names, registration order
   std::map<std::string, torch::Tensor> tensors;
-  std::set<std::string> fixed;                 // parameters with requires_grad false (sin-cos tables)
+  std::set<std::string> fixed;                 // a MaskedAutoencoderViT's parameters without gradient (sin-cos tables)
   bool has_decoder = false, has_norm = false, has_fc_norm = false;
   HeadKind head = HeadKind::kNone;
   std::optional<Grid> grid;                    // from the patch_embed submodule

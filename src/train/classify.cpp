@@ -207,17 +207,7 @@ io::LoadReport ClassifyTask::init_from(const std::string& path, bool non_strict)
   io::LoadOptions load;
   load.non_strict = non_strict;
   load.reinit_mismatched_head = true;  // a head for other classes starts fresh
-  // Frozen parameters would look like fixed tables to the loader: load with all of them trainable.
-  std::vector<std::pair<torch::Tensor, bool>> flags;
-  for (auto& p : model_->parameters()) flags.emplace_back(p, p.requires_grad()), p.requires_grad_(true);
-  io::LoadReport report;
-  try {
-    report = io::load_weights(*model_, path, load);
-  } catch (...) {
-    for (auto& [p, flag] : flags) p.requires_grad_(flag);
-    throw;
-  }
-  for (auto& [p, flag] : flags) p.requires_grad_(flag);
+  const io::LoadReport report = io::load_weights(*model_, path, load);
   const bool new_head = report.expected_missing_group("head") != nullptr;
   if (new_head) model_->reset_head(config_.get_float("finetune.head_init_std"));
   core::log_info("initialised from " + path + ":\n" + report.to_string() +
@@ -329,7 +319,6 @@ LoadedViT load_vit(const core::Config& config, const std::string& weights_path, 
 ClassifyResult run_classify(core::Config config, const torch::Device& device, const ClassifyRequest& request) {
   std::string init = request.init.empty() ? config.get_string("finetune.init") : request.init;
   if (!request.init.empty()) config.set("finetune.init", request.init);
-  const bool resuming = !request.resume.empty();
   adopt_model_shape(mae_metadata(init), /*with_head=*/false, &config);
 
   const int64_t data_classes = data::num_classes(config, data::Split::kTrain);
@@ -360,7 +349,7 @@ ClassifyResult run_classify(core::Config config, const torch::Device& device, co
                      options.batch_size * options.accum_iter * options.world_size, " / 256)"));
 
   Trainer trainer(options, task, *loader, device);
-  const bool resumed = resuming && trainer.resume(request.resume);
+  const bool resumed = trainer.resume(request.resume);
   if (resumed) task.restore_best(options.run_dir);
   if (!resumed && !init.empty()) {
     task.init_from(init, request.non_strict);

@@ -145,10 +145,10 @@ int64_t run_predict(const core::Config& config, const PredictRequest& request, c
 }
 
 eval::ClassificationMetrics run_knn(const core::Config& config, const std::string& checkpoint, const torch::Device& device) {
+  const std::string& pool = config.get_string("knn.pool");
+  MAE_CHECK_USAGE(pool == "cls" || pool == "mean", "knn.pool must be cls or mean, got '", pool, "'");
   core::Config c = config;
-  c.set("model.global_pool", config.get_string("knn.pool") == "mean" ? "true" : "false");
-  MAE_CHECK_USAGE(config.get_string("knn.pool") == "cls" || config.get_string("knn.pool") == "mean",
-                  "knn.pool must be cls or mean");
+  c.set("model.global_pool", pool == "mean" ? "true" : "false");
   auto loaded = load_vit(c, checkpoint, device, /*with_head=*/false);
   const auto& o = loaded.model->options();
   return knn_accuracy([&](const torch::Tensor& x) { return loaded.model->forward(x); }, c, o.in_chans, o.img_h, o.img_w, device);

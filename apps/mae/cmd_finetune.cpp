@@ -1,6 +1,7 @@
 // mae finetune / mae linprobe: a classifier from a pretraining checkpoint (or any weights), or from
 // scratch; the built-in default fine-tunes the small Fashion-MNIST ViT.
 #include "command.h"
+#include "mae/dist/process_group.h"
 #include "mae/train/classify.h"
 
 namespace mae::app {
@@ -17,6 +18,7 @@ Runner register_classify(CLI::App& app, const char* name, const char* help, core
   s->config = schema();
   CLI::App* cmd = app.add_subcommand(name, help);
   add_common_options(cmd, &s->common, s->config);
+  add_distributed_options(cmd, &s->common);
   cmd->add_option("--init", s->request.init,
                   "start from these weights: a `mae pretrain` checkpoint as is, or official MAE / timm / EasyCV / "
                   "HuggingFace files (same as --set finetune.init=...)");
@@ -25,8 +27,9 @@ Runner register_classify(CLI::App& app, const char* name, const char* help, core
   cmd->add_option("--resume", s->request.resume, "continue a run: 'auto' or a checkpoint path");
   return [s]() {
     if (!s->output.empty()) s->common.sets.push_back("train.output_dir=" + s->output);
-    const auto device = apply_common_options(s->common, &s->config);
+    const auto device = start_distributed(s->common, apply_common_options(s->common, &s->config));
     train::run_classify(s->config, device, s->request);
+    dist::finish();
     return 0;
   };
 }

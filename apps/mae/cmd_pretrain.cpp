@@ -1,5 +1,6 @@
 // mae pretrain: MAE pretraining (the built-in default trains on Fashion-MNIST).
 #include "command.h"
+#include "mae/dist/process_group.h"
 #include "mae/train/pretrain.h"
 
 namespace mae::app {
@@ -14,6 +15,7 @@ Runner register_pretrain(CLI::App& app) {
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("pretrain", "MAE pretraining of a ViT (default: a small model on Fashion-MNIST)");
   add_common_options(cmd, &s->common, s->config);
+  add_distributed_options(cmd, &s->common);
   cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
   cmd->add_option("--resume", s->request.resume,
                   "continue a run: 'auto' (newest valid checkpoint in the run folder) or a checkpoint path");
@@ -23,8 +25,9 @@ Runner register_pretrain(CLI::App& app) {
   return [s]() {
     MAE_CHECK_USAGE(s->request.resume.empty() || s->request.init.empty(), "--resume and --init exclude each other");
     if (!s->output.empty()) s->common.sets.push_back("train.output_dir=" + s->output);
-    const auto device = apply_common_options(s->common, &s->config);
+    const auto device = start_distributed(s->common, apply_common_options(s->common, &s->config));
     train::run_pretrain(s->config, device, s->request);
+    dist::finish();
     return 0;
   };
 }

@@ -1,6 +1,10 @@
 #include "command.h"
 
+#include <cstdlib>
+#include <thread>
+
 #include "mae/core/runtime.h"
+#include "mae/dist/process_group.h"
 
 namespace mae::app {
 
@@ -19,6 +23,31 @@ torch::Device apply_common_options(const CommonOptions& o, core::Config* config)
   for (const auto& assignment : o.sets) config->set_assignment(assignment);
   core::configure_threads(o.threads);
   return core::resolve_device(o.device);
+}
+
+void add_distributed_options(CLI::App* cmd, CommonOptions* o) {
+  cmd->add_option("--dist-timeout", o->dist_timeout,
+                  "distributed runs: seconds a rank waits for the others before it stops with an error naming the missing rank")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dist-backend", o->dist_backend, "distributed runs: auto (NCCL on CUDA, else Gloo), gloo or nccl")
+      ->capture_default_str();
+}
+
+torch::Device start_distributed(const CommonOptions& o, torch::Device device) {
+  const dist::Environment env = dist::read_environment();
+  if (!env.distributed()) return device;
+  const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+  const int local_processes = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
+  if (o.threads == 0 && local_processes > 1 && !device.is_cuda()) {
+    // Processes sharing a machine share its cores.
+    const int cores = std::max(1u, std::thread::hardware_concurrency());
+    core::configure_threads(std::max(1, cores / local_processes));
+  }
+  dist::GroupOptions group;
+  group.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.dist_timeout * 1000));
+  group.backend = o.dist_backend;
+  return dist::init(env, device, group);
 }
 
 }  // namespace mae::app

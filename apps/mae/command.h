@@ -17,6 +17,8 @@ struct CommonOptions {
   std::vector<std::string> sets;   // --set key=value, applied after the file, in order
   std::string device = "auto";     // --device
   int threads = 0;                 // --threads (0: one per available core)
+  double dist_timeout = 600;       // --dist-timeout (seconds)
+  std::string dist_backend = "auto";  // --dist-backend
 };
 
 // Adds --config, --set, --device and --threads to `cmd`, and lists every config key with its
@@ -26,6 +28,13 @@ void add_common_options(CLI::App* cmd, CommonOptions* options, const core::Confi
 // Loads --config then applies each --set onto `config`, sets the thread count, and returns the
 // resolved device.
 torch::Device apply_common_options(const CommonOptions& options, core::Config* config);
+
+// Training commands: --dist-timeout and --dist-backend.
+void add_distributed_options(CLI::App* cmd, CommonOptions* options);
+// Joins the data-parallel job that torchrun, SLURM or `mae launch` describe in the environment
+// (nothing happens for a single process); returns this rank's device. Call after
+// apply_common_options, and dist::finish() when the command's work is done.
+torch::Device start_distributed(const CommonOptions& options, torch::Device device);
 
 // A subcommand: registered on the app, run when selected. Returns the process exit code.
 using Runner = std::function<int()>;
@@ -39,5 +48,6 @@ Runner register_predict(CLI::App& app);
 Runner register_knn(CLI::App& app);
 Runner register_embed(CLI::App& app);
 Runner register_export(CLI::App& app);
+Runner register_launch(CLI::App& app);
 
 }  // namespace mae::app

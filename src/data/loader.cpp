@@ -37,7 +37,7 @@ void keep_this_thread_single_threaded() {
 }
 
 ShardOptions shard_options(const LoaderOptions& o) {
-  return ShardOptions{o.seed, o.shuffle, o.drop_last, o.rank, o.world_size};
+  return ShardOptions{o.seed, o.shuffle, o.drop_last, o.rank, o.world_size, o.pad_shards};
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "mae/data/sampler.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "mae/core/error.h"
@@ -13,8 +14,9 @@ constexpr uint64_t kShuffleStream = 0x5348554646ull;  // "SHUFF"
 int64_t shard_size(int64_t dataset_size, const ShardOptions& options) {
   MAE_CHECK_USAGE(options.world_size >= 1 && options.rank >= 0 && options.rank < options.world_size,
                   "data sharding: rank ", options.rank, " is outside world size ", options.world_size);
-  return options.drop_last ? dataset_size / options.world_size
-                           : (dataset_size + options.world_size - 1) / options.world_size;
+  if (options.drop_last) return dataset_size / options.world_size;
+  if (!options.pad) return (std::max<int64_t>(dataset_size - options.rank, 0) + options.world_size - 1) / options.world_size;
+  return (dataset_size + options.world_size - 1) / options.world_size;
 }
 
 std::vector<int64_t> shard_indices(int64_t dataset_size, int64_t epoch, const ShardOptions& options) {

@@ -7,6 +7,7 @@
 
 #include "mae/core/atomic_file.h"
 #include "mae/core/error.h"
+#include "mae/dist/process_group.h"
 #include "mae/io/png_writer.h"
 
 namespace mae::eval {
@@ -48,6 +49,19 @@ void ClassificationMeter::add(const torch::Tensor& scores_in, const torch::Tenso
   count_ += labels.size(0);
 }
 
+void ClassificationMeter::all_reduce() {
+  auto counts = torch::tensor({static_cast<double>(count_), static_cast<double>(correct1_), static_cast<double>(correctk_),
+                               loss_sum_, with_loss_ ? 0.0 : 1.0},
+                              torch::kFloat64);
+  dist::all_reduce_sum(counts, "evaluation metrics");
+  dist::all_reduce_sum(confusion_, "evaluation confusion matrix");
+  count_ = std::llround(counts[0].item<double>());
+  correct1_ = std::llround(counts[1].item<double>());
+  correctk_ = std::llround(counts[2].item<double>());
+  loss_sum_ = counts[3].item<double>();
+  with_loss_ = counts[4].item<double>() == 0;
+}
+
 ClassificationMetrics ClassificationMeter::result() const {
   ClassificationMetrics m;
   m.count = count_;
@@ -66,6 +80,7 @@ ClassificationMetrics evaluate(const ForwardFn& forward, data::Loader& loader, c
   ClassificationMeter meter(num_classes);
   data::Batch batch;
   while (loader.next(&batch)) meter.add(forward(batch.images.to(device)), batch.labels);
+  meter.all_reduce();
   MAE_CHECK_USAGE(meter.result().count > 0, "the evaluation split is empty; check data.val_files");
   return meter.result();
 }

@@ -12,6 +12,7 @@
 #include "mae/core/rng.h"
 #include "mae/core/runtime.h"
 #include "mae/data/factory.h"
+#include "mae/dist/process_group.h"
 #include "mae/data/mixup.h"
 #include "mae/io/load_state_dict.h"
 #include "mae/io/weights_file.h"
@@ -169,6 +170,9 @@ ClassifyTask::ClassifyTask(const core::Config& config, torch::Device device, int
   data::LoaderOptions lo = data::loader_options(config, data::Split::kVal);
   lo.batch_size = config.get_int("train.batch_size");
   lo.seed = seed_;
+  lo.rank = dist::rank();  // evaluation is sharded without repeats and reduced over the ranks
+  lo.world_size = dist::world_size();
+  lo.pad_shards = false;
   val_loader_ = data::make_loader(config, data::Split::kVal, o.in_chans, o.img_h, o.img_w, lo);
   MAE_CHECK_USAGE(val_loader_->dataset_size() > 0, "the val split is empty; check data.val_files");
 }
@@ -282,7 +286,7 @@ void ClassifyTask::end_epoch(int64_t epoch, const std::string& run_dir, Scalars*
     auto metadata = checkpoint_metadata();
     metadata["val_top1"] = std::to_string(m.top1);
     metadata["epoch"] = std::to_string(epoch + 1);
-    save_checkpoint(stem_of_run(run_dir, "checkpoint-best"), *model_, metadata);
+    if (core::is_main_process()) save_checkpoint(stem_of_run(run_dir, "checkpoint-best"), *model_, metadata);
   }
   summary->emplace_back("best_top1", best_top1_);
 }
@@ -332,7 +336,7 @@ ClassifyResult run_classify(core::Config config, const torch::Device& device, co
 
   TrainerOptions options = trainer_options_from_config(config);
   std::filesystem::create_directories(options.run_dir);
-  std::ofstream(options.run_dir + "/config.yaml") << config.to_yaml();
+  if (core::is_main_process()) std::ofstream(options.run_dir + "/config.yaml") << config.to_yaml();
   core::log_info("resolved config (saved to " + options.run_dir + "/config.yaml):\n" + config.to_yaml());
   core::log_info(core::describe_runtime() + ", device " + device.str());
 
@@ -342,6 +346,8 @@ ClassifyResult run_classify(core::Config config, const torch::Device& device, co
   lo.batch_size = options.batch_size;
   lo.seed = options.seed;
   lo.pin_memory = device.is_cuda();
+  lo.rank = dist::rank();
+  lo.world_size = dist::world_size();
   auto loader = data::make_loader(config, data::Split::kTrain, o.in_chans, o.img_h, o.img_w, lo);
   core::log_info(str(config.get_string("finetune.mode"), ": ", o.img_h, "x", o.img_w, "x", o.in_chans, ", patch ",
                      o.patch_size, ", ", o.embed_dim, "d x ", o.depth, ", ", o.global_pool ? "global pool + fc_norm" : "cls token",

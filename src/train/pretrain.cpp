@@ -11,6 +11,7 @@
 #include "mae/core/rng.h"
 #include "mae/core/runtime.h"
 #include "mae/data/factory.h"
+#include "mae/dist/process_group.h"
 #include "mae/eval/reconstruction.h"
 #include "mae/io/load_state_dict.h"
 #include "mae/io/png_writer.h"
@@ -92,6 +93,7 @@ std::map<std::string, std::string> PretrainTask::checkpoint_metadata() {
 }
 
 void PretrainTask::end_epoch(int64_t epoch, const std::string& run_dir, Scalars* summary) {
+  if (!core::is_main_process()) return;  // pictures and the k-NN monitor: rank 0 alone
   const bool last = epoch + 1 == config_.get_int("train.epochs");
   auto due = [&](int64_t every) { return last || (every > 0 && (epoch + 1) % every == 0); };
   if (config_.get_int("visualize.num_images") > 0 && due(config_.get_int("visualize.every"))) {
@@ -145,7 +147,7 @@ TrainResult run_pretrain(const core::Config& config, const torch::Device& device
   TrainerOptions options = trainer_options_from_config(config);
   const std::string& run_dir = options.run_dir;
   std::filesystem::create_directories(run_dir);
-  std::ofstream(run_dir + "/config.yaml") << config.to_yaml();
+  if (core::is_main_process()) std::ofstream(run_dir + "/config.yaml") << config.to_yaml();
   core::log_info("resolved config (saved to " + run_dir + "/config.yaml):\n" + config.to_yaml());
   core::log_info(core::describe_runtime() + ", device " + device.str());
 
@@ -156,6 +158,8 @@ TrainResult run_pretrain(const core::Config& config, const torch::Device& device
   lo.num_workers = static_cast<int>(config.get_int("data.num_workers"));
   lo.seed = options.seed;
   lo.pin_memory = device.is_cuda();
+  lo.rank = dist::rank();
+  lo.world_size = dist::world_size();
   auto loader = data::make_loader(config, data::Split::kTrain, o.in_chans, o.img_h, o.img_w, lo);
 
   const int64_t effective_batch = options.batch_size * options.accum_iter * options.world_size;

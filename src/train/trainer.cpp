@@ -8,6 +8,7 @@
 #include "mae/core/log.h"
 #include "mae/core/rng.h"
 #include "mae/core/runtime.h"
+#include "mae/dist/process_group.h"
 #include "mae/train/precision.h"
 #include "mae/train/schedule.h"
 
@@ -47,6 +48,7 @@ Trainer::Trainer(TrainerOptions options, Task& task, data::Loader& loader, torch
     optimizer_ = make_adamw(groups_, options_.beta1, options_.beta2);
   }
   for (const auto& g : groups_) trainable_.insert(trainable_.end(), g.params.begin(), g.params.end());
+  sync_ = std::make_unique<dist::GradientSync>(trainable_, options_.bucket_mb);
   std::filesystem::create_directories(options_.run_dir);
 }
 
@@ -71,14 +73,16 @@ bool Trainer::resume(const std::string& request) {
 }
 
 void Trainer::save(bool numbered) {
-  if (!core::is_main_process()) return;
-  const auto metadata = task_.checkpoint_metadata();
-  if (numbered) {
-    save_checkpoint(checkpoint_stem(options_.run_dir, state_.epoch), task_.model(), metadata, optimizer_.get(), &groups_, &state_);
-    prune_checkpoints(options_.run_dir, options_.keep_last);
-  }
   const std::string last = last_checkpoint_stem(options_.run_dir);
-  save_checkpoint(last, task_.model(), metadata, optimizer_.get(), &groups_, &state_);
+  if (core::is_main_process()) {  // the ranks hold identical weights and optimizer states
+    const auto metadata = task_.checkpoint_metadata();
+    if (numbered) {
+      save_checkpoint(checkpoint_stem(options_.run_dir, state_.epoch), task_.model(), metadata, optimizer_.get(), &groups_, &state_);
+      prune_checkpoints(options_.run_dir, options_.keep_last);
+    }
+    save_checkpoint(last, task_.model(), metadata, optimizer_.get(), &groups_, &state_);
+  }
+  dist::barrier("checkpoint " + last);  // every rank may now roll back to it
   last_good_stem_ = last;
 }
 
@@ -130,7 +134,13 @@ TrainResult Trainer::fit() {
   std::unique_ptr<MetricsLog> metrics;
   if (core::is_main_process()) metrics = std::make_unique<MetricsLog>(options_.run_dir, options_.jsonl, options_.tensorboard);
   Progress progress(options_.progress, options_.epochs, steps_per_epoch, options_.log_every);
+  dist::broadcast_module(task_.model());  // identical starting weights on every rank
   if (last_good_stem_.empty()) save(false);  // the point a non-finite rollback returns to
+  const bool distributed = sync_->active();
+  if (distributed) {
+    core::log_info(str("gradient sync: ", sync_->num_buckets(), " bucket(s) of up to ", options_.bucket_mb, " MiB, ",
+                       sync_->bytes_per_step() / 1e6, " MB all-reduced per optimizer step, started during backward"));
+  }
 
   TrainResult result;
   const auto run_start = Clock::now();
@@ -145,7 +155,7 @@ TrainResult Trainer::fit() {
 
     const auto epoch_start = Clock::now();
     auto window_start = epoch_start;
-    double window_loss = 0, epoch_loss = 0, grad_norm = 0, lr = 0, window_wait_mark = 0;
+    double window_loss = 0, epoch_loss = 0, grad_norm = 0, lr = 0, window_wait_mark = 0, window_comm_mark = sync_->exposed_seconds();
     int64_t window_steps = 0, window_samples = 0, epoch_steps = 0;
     bool window_nonfinite = false, rolled_back = false;
     Scalars extra, shown;
@@ -162,17 +172,27 @@ TrainResult Trainer::fit() {
         AutocastGuard autocast(device_, bf16);
         loss = task_.loss(b, epoch, &extra);
       }
-      const double loss_value = loss.item<double>();
-      if (std::isfinite(loss_value)) {
+      double loss_value = loss.item<double>();
+      const bool final_micro_step = (i + 1) % options_.accum_iter == 0;
+      if (!std::isfinite(loss_value)) window_nonfinite = true;
+      if (std::isfinite(loss_value) || distributed) {  // every rank must join the gradient all-reduce
+        sync_->arm(final_micro_step);
         (loss / static_cast<double>(options_.accum_iter)).backward();
-      } else {
-        window_nonfinite = true;
       }
       if (!first_loss_seen && std::isfinite(loss_value)) result.first_loss = loss_value, first_loss_seen = true;
       window_samples += b.images.size(0);
-      if ((i + 1) % options_.accum_iter != 0) continue;
+      if (!final_micro_step) continue;
 
+      if (distributed) {
+        sync_->finish();
+        // One decision for all ranks: skip when any rank saw a non-finite loss; log the mean loss.
+        auto agreed = torch::tensor({window_nonfinite ? 1.0 : 0.0, window_nonfinite ? 0.0 : loss_value}, torch::kFloat64);
+        dist::all_reduce_sum(agreed, "loss");
+        window_nonfinite = agreed[0].item<double>() > 0;
+        loss_value = agreed[1].item<double>() / options_.world_size;
+      }
       ++state_.iteration;
+      dist::set_progress(state_.iteration);
       ++steps_this_process;
       if (step(window_nonfinite ? NAN : loss_value, &grad_norm)) {
         consecutive_nonfinite = 0;
@@ -202,6 +222,7 @@ TrainResult Trainer::fit() {
                            {"img_per_s", window_samples * options_.world_size / std::max(elapsed, 1e-9)},
                            {"data_wait", wait / std::max(elapsed, 1e-9)},
                            {"peak_mem_mb", core::peak_memory_mb(device_)}};
+        if (distributed) scalars.emplace_back("comm_wait", (sync_->exposed_seconds() - window_comm_mark) / std::max(elapsed, 1e-9));
         scalars.insert(scalars.end(), extra.begin(), extra.end());
         if (metrics) metrics->write(state_.iteration, epoch + static_cast<double>(i + 1) / steps_per_epoch, scalars);
         shown = scalars;
@@ -209,6 +230,7 @@ TrainResult Trainer::fit() {
         window_loss = 0, window_steps = 0, window_samples = 0;
         window_start = Clock::now();
         window_wait_mark = loader_.wait_seconds();
+        window_comm_mark = sync_->exposed_seconds();
       }
       progress.update(epoch, i, shown);
       extra.clear();
@@ -229,7 +251,7 @@ TrainResult Trainer::fit() {
     result.last_epoch_loss = epoch_steps > 0 ? epoch_loss / epoch_steps : NAN;
     Scalars summary = {{"loss", result.last_epoch_loss}, {"seconds", epoch_seconds}, {"data_wait", wait_share}};
     if (loader_.skipped_samples() > 0) summary.emplace_back("skipped_samples", static_cast<double>(loader_.skipped_samples()));
-    if (core::is_main_process()) task_.end_epoch(epoch, options_.run_dir, &summary);
+    task_.end_epoch(epoch, options_.run_dir, &summary);
     if (wait_share > 0.25) {
       core::log_warning(str("epoch ", epoch + 1, ": ", static_cast<int>(100 * wait_share),
                             "% of the time was spent waiting for data; raise data.num_workers or lower the augmentation cost"));
@@ -247,6 +269,11 @@ TrainResult Trainer::fit() {
   result.steps = state_.iteration;
   result.skipped_steps = state_.skipped_steps;
   result.seconds = seconds_since(run_start);
+  result.comm_wait_seconds = sync_->exposed_seconds();
+  if (distributed) {
+    core::log_info(str("gradient sync: ", sync_->launches(), " bucket all-reduces; the steps waited ", result.comm_wait_seconds,
+                       " s for them after backward (", 100 * result.comm_wait_seconds / std::max(result.seconds, 1e-9), " % of the run)"));
+  }
   return result;
 }
 

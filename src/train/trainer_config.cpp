@@ -2,6 +2,7 @@
 #include "mae/train/trainer.h"
 
 #include "mae/core/error.h"
+#include "mae/dist/process_group.h"
 
 namespace mae::train {
 
@@ -21,6 +22,7 @@ void add_trainer_config(core::Config& c) {
   c.add("train.nonfinite_action", ValueType::kString, "stop", "after rolling back: stop, or continue with a lower lr");
   c.add("train.nonfinite_lr_factor", ValueType::kFloat, "0.5", "lr factor applied on each rollback with 'continue'");
   c.add("train.max_steps", ValueType::kInt, "0", "stop after N optimizer steps without saving, as if interrupted (0: off)");
+  c.add("train.bucket_mb", ValueType::kFloat, "25", "distributed: gradient all-reduce bucket size in MiB (as DDP's bucket_cap_mb)");
   c.add("optim.blr", ValueType::kFloat, "1.5e-4", "base lr; lr = blr * batch * accum_iter * world_size / 256");
   c.add("optim.lr", ValueType::kFloat, "0", "absolute lr (0: derive from optim.blr)");
   c.add("optim.min_lr", ValueType::kFloat, "0", "lr at the end of the cosine");
@@ -50,6 +52,8 @@ TrainerOptions trainer_options_from_config(const core::Config& c) {
   o.nonfinite_action = c.get_string("train.nonfinite_action");
   o.nonfinite_lr_factor = c.get_float("train.nonfinite_lr_factor");
   o.max_steps = c.get_int("train.max_steps");
+  o.bucket_mb = c.get_float("train.bucket_mb");
+  o.world_size = dist::world_size();
   o.blr = c.get_float("optim.blr");
   o.lr = c.get_float("optim.lr");
   o.min_lr = c.get_float("optim.min_lr");
@@ -63,6 +67,7 @@ TrainerOptions trainer_options_from_config(const core::Config& c) {
   o.jsonl = c.get_bool("log.jsonl");
   o.tensorboard = c.get_bool("log.tensorboard");
   MAE_CHECK_USAGE(o.batch_size > 0, "train.batch_size must be positive, got ", o.batch_size);
+  MAE_CHECK_USAGE(o.bucket_mb > 0, "train.bucket_mb must be positive, got ", o.bucket_mb);
   MAE_CHECK_USAGE(o.nonfinite_patience > 0, "train.nonfinite_patience must be positive");
   return o;
 }

@@ -45,6 +45,31 @@ TEST(DataSampler, PaddingRepeatsTheFirstSamplesLikeDistributedSampler) {
   EXPECT_THROW(mae::data::shard_indices(10, 0, o), mae::UsageError);
 }
 
+TEST(DataSampler, UnpaddedShardsCoverEverySampleOnceForEvaluation) {
+  ShardOptions o;
+  o.seed = 3;
+  o.drop_last = false;
+  o.pad = false;
+  o.world_size = 4;
+  std::vector<int64_t> all;
+  std::vector<int64_t> sizes;
+  for (int64_t rank = 0; rank < 4; ++rank) {
+    o.rank = rank;
+    const auto shard = mae::data::shard_indices(10, 1, o);
+    EXPECT_EQ(static_cast<int64_t>(shard.size()), mae::data::shard_size(10, o));
+    sizes.push_back(static_cast<int64_t>(shard.size()));
+    all.insert(all.end(), shard.begin(), shard.end());
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{3, 3, 2, 2}));
+  std::sort(all.begin(), all.end());
+  std::vector<int64_t> expected(10);
+  for (int64_t i = 0; i < 10; ++i) expected[i] = i;
+  EXPECT_EQ(all, expected);  // each of the 10 samples exactly once
+  o.world_size = 16;  // more ranks than samples: the last ranks read nothing
+  o.rank = 12;
+  EXPECT_TRUE(mae::data::shard_indices(10, 1, o).empty());
+}
+
 TEST(DataSampler, ShuffleDependsOnSeedAndEpochOnly) {
   ShardOptions o;
   o.seed = 1;

@@ -8,7 +8,8 @@
 //                      dropped, a different tail each epoch) and only full batches;
 //   drop_last = false: each rank reads ceil(N / world_size) samples (the permutation is padded with
 //                      its own first samples, so up to world_size - 1 samples repeat) and the last
-//                      batch may be short.
+//                      batch may be short; with pad_shards = false (evaluation) the shards are
+//                      uneven instead (rank r reads ceil((N - r) / world_size)) and nothing repeats.
 // An unreadable sample is replaced by the next readable dataset index, counted and logged once.
 #pragma once
 
@@ -43,6 +44,7 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = true;
   int64_t rank = 0, world_size = 1;  // sharding (see the top of this file)
+  bool pad_shards = true;
   bool pin_memory = false;           // honoured only when CUDA is available
 };
 

@@ -29,6 +29,9 @@ class ClassificationMeter {
   // with_loss false: scores are not logits (k-NN votes); the loss stays NaN.
   void add(const torch::Tensor& scores, const torch::Tensor& labels, bool with_loss = true);
   ClassificationMetrics result() const;
+  // In a distributed job: sums every rank's counts, so each rank holds the whole set's metrics
+  // (exact when the ranks evaluated disjoint shards). A no-op in a single process.
+  void all_reduce();
 
  private:
   int64_t num_classes_, count_ = 0, correct1_ = 0, correctk_ = 0;
@@ -39,7 +42,8 @@ class ClassificationMeter {
 
 using ForwardFn = std::function<torch::Tensor(const torch::Tensor&)>;
 
-// Runs `forward` (in no-grad mode) over every batch of the loader's current epoch.
+// Runs `forward` (in no-grad mode) over every batch of the loader's current epoch; in a distributed
+// job, over this rank's shard, then reduced over the ranks (every rank must call it).
 ClassificationMetrics evaluate(const ForwardFn& forward, data::Loader& loader, const torch::Device& device,
                                int64_t num_classes);
 

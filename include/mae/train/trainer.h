@@ -13,6 +13,7 @@
 
 #include "mae/core/config.h"
 #include "mae/data/loader.h"
+#include "mae/dist/gradient_sync.h"
 #include "mae/train/checkpoint.h"
 #include "mae/train/metrics_log.h"
 #include "mae/train/param_groups.h"
@@ -29,7 +30,8 @@ class Task {
   virtual std::vector<ParamGroup> param_groups(double weight_decay) = 0;
   // Written into every checkpoint's weights file (config, shape facts).
   virtual std::map<std::string, std::string> checkpoint_metadata() = 0;
-  // After each epoch (on rank 0): evaluation, pictures. May add to the epoch summary.
+  // After each epoch, on every rank (a distributed evaluation needs them all; writing files is
+  // rank 0's): evaluation, pictures. May add to the epoch summary.
   virtual void end_epoch(int64_t epoch, const std::string& run_dir, Scalars* summary) {}
 };
 
@@ -40,7 +42,9 @@ struct TrainerOptions {
   double weight_decay = 0.05;
   std::string optimizer = "adamw";  // or "lars" (linear probe)
   double beta1 = 0.9, beta2 = 0.95;
-  int64_t batch_size = 64, accum_iter = 1, world_size = 1;
+  int64_t batch_size = 64, accum_iter = 1;
+  int64_t world_size = 1;  // processes of a data-parallel job (set from dist::world_size())
+  double bucket_mb = 25;   // gradient all-reduce bucket size
   double clip_grad = 0;  // 0: off
   std::string precision = "fp32";
   uint64_t seed = 0;
@@ -67,6 +71,7 @@ struct TrainResult {
   int64_t skipped_steps = 0;
   double first_loss = 0, last_loss = 0, last_epoch_loss = 0;  // first step, last logged window, last epoch
   double seconds = 0;
+  double comm_wait_seconds = 0;  // distributed: time the step waited for gradient all-reduces
   bool stopped_early = false;  // max_steps reached
 };
 
@@ -99,6 +104,7 @@ class Trainer {
   std::vector<ParamGroup> groups_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<torch::Tensor> trainable_;
+  std::unique_ptr<dist::GradientSync> sync_;  // averages gradients over ranks (inactive alone)
   TrainState state_;
   std::string last_good_stem_;
 };

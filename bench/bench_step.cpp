@@ -2,10 +2,12 @@
 // prints one JSON line in the format of bench/step_reference.py, so that bench/run_step_bench.sh
 // can put both side by side. Legend: B batch, C channels, H x W image.
 #include <chrono>
+#include <cmath>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/version.h>
 
 #include "mae/core/runtime.h"
@@ -13,8 +15,43 @@
 #include "mae/train/param_groups.h"
 #include "mae/train/precision.h"
 
+namespace {
+
+// Multiply-adds of one forward pass of one image: every Linear, the patch embedding and the two
+// attention matmuls (q k^T, attn v); norms, GELU and softmax are left out (they are not GEMMs).
+double forward_macs(const mae::models::MaeViTOptions& o, double mask_ratio) {
+  const double l = static_cast<double>(o.num_patches());
+  const double keep = std::floor(l * (1.0 - mask_ratio));
+  const double pp = static_cast<double>(o.patch_size * o.patch_size * o.in_chans);
+  auto blocks = [&](double tokens, double d, int64_t depth) {
+    const double per_token = 4 * d * d + 2 * o.mlp_ratio * d * d + 2 * tokens * d;  // qkv+proj, mlp, attention
+    return static_cast<double>(depth) * tokens * per_token;
+  };
+  const double d = static_cast<double>(o.embed_dim), dd = static_cast<double>(o.decoder_embed_dim);
+  return l * pp * d                                  // patch embedding (all patches, as the official code)
+         + blocks(1 + keep, d, o.depth)              // encoder on the kept patches + cls
+         + (1 + keep) * d * dd                       // decoder_embed
+         + blocks(1 + l, dd, o.decoder_depth)        // decoder on all patches + cls
+         + (1 + l) * dd * pp;                        // decoder_pred
+}
+
+// The fp32 GEMM rate of this machine and thread count (2048^3, as bench/run_step_bench.sh).
+double gemm_gflops(const torch::Device& device) {
+  const auto a = torch::randn({2048, 2048}, torch::TensorOptions().device(device));
+  const auto b = torch::randn({2048, 2048}, torch::TensorOptions().device(device));
+  auto c = torch::mm(a, b);
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const int n = device.is_cuda() ? 50 : 5;
+  const auto t = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) c = torch::mm(a, b);
+  if (device.is_cuda()) torch::cuda::synchronize();
+  return 2.0 * 2048 * 2048 * 2048 * n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count() / 1e9;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::string preset = "base", attn = "fused", dtype = "fp32", device_spec = "cpu";
+  std::string preset = "base", attn = "fused", dtype = "fp32", device_spec = "cpu", profile;
   int64_t img = 224, img_h = 0, img_w = 0, patch = 0, in_chans = 3, batch = 8;
   int64_t decoder_dim = 0, decoder_depth = 0, decoder_heads = 0;
   int threads = 0, steps = 5, warmup = 2;
@@ -39,6 +76,7 @@ int main(int argc, char** argv) {
   app.add_flag("--norm-pix-loss", norm_pix_loss);
   app.add_option("--dtype", dtype, "fp32 or bf16 (autocast)")->capture_default_str();
   app.add_option("--device", device_spec, "cpu, cuda, auto")->capture_default_str();
+  app.add_option("--profile", profile, "write a Chrome trace of one extra step to this file (bench/profile_summary.py sums it by op)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -95,7 +133,18 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < steps; ++i) step();
     sync();
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double elapsed_steps = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!profile.empty()) {
+      torch::autograd::profiler::RecordProfile guard(profile);
+      step();
+      sync();
+    }
+    const double elapsed = elapsed_steps;
+    // Forward + backward = 3 x forward (the input gradient of the patch embedding is not computed:
+    // a slight overcount).
+    const double step_gflop = 3 * 2 * forward_macs(o, mask_ratio) * static_cast<double>(batch) / 1e9;
+    const double achieved = step_gflop * steps / elapsed;
+    const double peak = gemm_gflops(device);
     nlohmann::json out = {{"impl", "mae-" + attn},
                           {"torch", TORCH_VERSION},
                           {"device", device.str()},
@@ -107,7 +156,11 @@ int main(int argc, char** argv) {
                           {"peak_mem_mb", mae::core::peak_memory_mb(device)},
                           {"forward_ms", 1000.0 * phase[0] / steps},
                           {"backward_ms", 1000.0 * phase[1] / steps},
-                          {"optimizer_ms", 1000.0 * phase[2] / steps}};
+                          {"optimizer_ms", 1000.0 * phase[2] / steps},
+                          {"step_gflop", step_gflop},
+                          {"achieved_gflops", achieved},
+                          {"gemm_peak_gflops", peak},
+                          {"peak_share", achieved / peak}};
     std::cout << out.dump() << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -28,8 +28,11 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, bool
 
 std::vector<torch::Tensor> AttentionImpl::split_heads(const torch::Tensor& x) {
   const int64_t n = x.size(0), t = x.size(1);
-  // [N, T, 3D] -> [3, N, h, T, D/h]
-  return qkv->forward(x).reshape({n, t, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
+  // [N, T, 3D] -> 3 x [N, h, T, D/h], views into the projection's output. Splitting the last dim
+  // (not unbinding a permuted copy) makes the backward one concatenation of the three gradients.
+  auto parts = qkv->forward(x).split(num_heads_ * head_dim_, -1);
+  for (auto& p : parts) p = p.view({n, t, num_heads_, head_dim_}).transpose(1, 2);
+  return parts;
 }
 
 torch::Tensor AttentionImpl::forward_plain(const torch::Tensor& x) {

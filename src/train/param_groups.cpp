@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "mae/train/fused_adamw.h"
 #include "mae/train/lars.h"
 
 namespace mae::train {
@@ -71,14 +72,16 @@ std::vector<ParamGroup> layer_decay_groups(const torch::nn::Module& model, doubl
 }
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<ParamGroup>& groups, double beta1, double beta2,
-                                                double eps) {
+                                                double eps, bool fused) {
   std::vector<torch::optim::OptimizerParamGroup> torch_groups;
   for (const auto& g : groups) {
     auto options = std::make_unique<torch::optim::AdamWOptions>(0.0);
     options->betas({beta1, beta2}).eps(eps).weight_decay(g.weight_decay);
     torch_groups.emplace_back(g.params, std::move(options));
   }
-  return std::make_unique<torch::optim::AdamW>(torch_groups, torch::optim::AdamWOptions(0.0).betas({beta1, beta2}).eps(eps));
+  const auto defaults = torch::optim::AdamWOptions(0.0).betas({beta1, beta2}).eps(eps);
+  if (fused && fused_adamw_available()) return std::make_unique<FusedAdamW>(torch_groups, defaults);
+  return std::make_unique<torch::optim::AdamW>(torch_groups, defaults);
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_lars(const std::vector<ParamGroup>& groups, double momentum,

@@ -45,7 +45,7 @@ Trainer::Trainer(TrainerOptions options, Task& task, data::Loader& loader, torch
   if (options_.optimizer == "lars") {
     optimizer_ = make_lars(groups_);
   } else {
-    optimizer_ = make_adamw(groups_, options_.beta1, options_.beta2);
+    optimizer_ = make_adamw(groups_, options_.beta1, options_.beta2, 1e-8, options_.fused_optimizer);
   }
   for (const auto& g : groups_) trainable_.insert(trainable_.end(), g.params.begin(), g.params.end());
   sync_ = std::make_unique<dist::GradientSync>(trainable_, options_.bucket_mb);

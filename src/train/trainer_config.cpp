@@ -29,6 +29,7 @@ void add_trainer_config(core::Config& c) {
   c.add("optim.weight_decay", ValueType::kFloat, "0.05", "AdamW weight decay (not on biases and 1-D parameters)");
   c.add("optim.no_weight_decay", ValueType::kString, "", "extra parameter names without weight decay, comma-separated");
   c.add("optim.optimizer", ValueType::kString, "adamw", "adamw, or lars (momentum 0.9, trust 1e-3: the linear probe's)");
+  c.add("optim.fused", ValueType::kBool, "true", "AdamW update as one fused kernel per group (false: LibTorch's per-parameter loop)");
   c.add("optim.betas", ValueType::kFloatList, "0.9,0.95", "AdamW betas");
   c.add("log.every", ValueType::kInt, "20", "optimizer steps between metric records");
   c.add("log.progress", ValueType::kString, "auto", "auto, bar, lines or none");
@@ -59,6 +60,7 @@ TrainerOptions trainer_options_from_config(const core::Config& c) {
   o.min_lr = c.get_float("optim.min_lr");
   o.weight_decay = c.get_float("optim.weight_decay");
   o.optimizer = c.get_string("optim.optimizer");
+  o.fused_optimizer = c.get_bool("optim.fused");
   const auto betas = c.get_float_list("optim.betas");
   MAE_CHECK_USAGE(betas.size() == 2, "optim.betas needs two values, got ", betas.size());
   o.beta1 = betas[0], o.beta2 = betas[1];

@@ -241,14 +241,36 @@ TEST_F(PretrainFixture, InitFromEncoderOnlyWeightsKeepsFreshDecoder) {
 }
 
 TEST_F(PretrainFixture, Bf16AutocastOnCpuTracksFp32Loss) {
-  auto fp32 = train::run_pretrain(config("fp32", {"train.epochs=3", "visualize.num_images=0"}), torch::kCPU, {});
-  auto bf16 = train::run_pretrain(config("bf16", {"train.epochs=3", "visualize.num_images=0", "train.precision=bf16"}),
+  // 13 epochs of 8 steps: 104 optimizer steps, the loss logged every 2.
+  auto fp32 = train::run_pretrain(config("fp32", {"train.epochs=13", "visualize.num_images=0"}), torch::kCPU, {});
+  auto bf16 = train::run_pretrain(config("bf16", {"train.epochs=13", "visualize.num_images=0", "train.precision=bf16"}),
                                   torch::kCPU, {});
+  EXPECT_EQ(bf16.steps, 104);
   EXPECT_EQ(bf16.skipped_steps, 0);
-  EXPECT_LT(bf16.last_epoch_loss, 0.8 * bf16.first_loss);
-  // bf16 keeps 8 bits of mantissa: the losses agree to a few per cent, not to float precision.
-  EXPECT_NEAR(bf16.first_loss, fp32.first_loss, 0.02 * fp32.first_loss);
-  EXPECT_NEAR(bf16.last_epoch_loss, fp32.last_epoch_loss, 0.05 * fp32.last_epoch_loss);
+  EXPECT_LT(bf16.last_epoch_loss, 0.7 * bf16.first_loss);
+  // bf16 keeps 8 bits of mantissa: the curves agree to a few per cent, not to float precision.
+  auto losses = [&](const std::string& run) {
+    std::vector<double> out;
+    std::ifstream in(dir_ + "/" + run + "/metrics.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      const auto record = nlohmann::json::parse(line);
+      if (record.contains("loss")) out.push_back(record["loss"].get<double>());
+    }
+    return out;
+  };
+  const auto a = losses("fp32"), b = losses("bf16");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 50u);
+  double worst = 0, mean = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double rel = std::abs(b[i] - a[i]) / a[i];
+    worst = std::max(worst, rel);
+    mean += rel / static_cast<double>(a.size());
+  }
+  std::cout << "bf16 vs fp32 loss: worst relative gap " << worst << ", mean " << mean << "\n";
+  EXPECT_LT(worst, 0.05) << "largest relative gap between the bf16 and fp32 loss curves";
+  EXPECT_LT(mean, 0.02) << "mean relative gap between the bf16 and fp32 loss curves";
+  EXPECT_NEAR(bf16.last_epoch_loss, fp32.last_epoch_loss, 0.03 * fp32.last_epoch_loss);
   // The weights stay fp32 (autocast only lowers the matmuls).
   EXPECT_EQ(last_weights(dir_ + "/bf16").tensors.at("blocks.0.attn.qkv.weight").scalar_type(), torch::kFloat32);
 }

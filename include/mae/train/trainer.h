@@ -41,6 +41,7 @@ struct TrainerOptions {
   double blr = 1.5e-4, lr = 0, min_lr = 0;  // lr > 0 overrides blr scaling
   double weight_decay = 0.05;
   std::string optimizer = "adamw";  // or "lars" (linear probe)
+  bool fused_optimizer = true;       // AdamW as one kernel per group (fused_adamw.h)
   double beta1 = 0.9, beta2 = 0.95;
   int64_t batch_size = 64, accum_iter = 1;
   int64_t world_size = 1;  // processes of a data-parallel job (set from dist::world_size())

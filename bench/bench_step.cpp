@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "mae/core/runtime.h"
+#include "mae/models/block.h"
 #include "mae/models/presets.h"
 #include "mae/train/param_groups.h"
 #include "mae/train/precision.h"
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   int64_t decoder_dim = 0, decoder_depth = 0, decoder_heads = 0;
   int threads = 0, steps = 5, warmup = 2;
   double mask_ratio = 0.75;
-  bool norm_pix_loss = false;
+  bool norm_pix_loss = false, grad_checkpointing = false;
   CLI::App app{"MAE pretraining step benchmark (prints one JSON line)"};
   app.add_option("--preset", preset, "tiny, small, base, large or huge")->capture_default_str();
   app.add_option("--img", img, "square image size")->capture_default_str();
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup)->capture_default_str();
   app.add_option("--mask-ratio", mask_ratio)->capture_default_str();
   app.add_flag("--norm-pix-loss", norm_pix_loss);
+  app.add_flag("--grad-checkpointing", grad_checkpointing, "recompute block activations in backward");
   app.add_option("--dtype", dtype, "fp32 or bf16 (autocast)")->capture_default_str();
   app.add_option("--device", device_spec, "cpu, cuda, auto")->capture_default_str();
   app.add_option("--profile", profile, "write a Chrome trace of one extra step to this file (bench/profile_summary.py sums it by op)");
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
     torch::manual_seed(0);
     mae::models::MaskedAutoencoderViT model(o);
     model->to(device);
+    mae::models::set_grad_checkpointing(*model, grad_checkpointing);
     const auto groups = mae::train::weight_decay_groups(*model, 0.05, {});
     auto optimizer = mae::train::make_adamw(groups, 0.9, 0.95);
     mae::train::set_lr(*optimizer, groups, 1e-4);
@@ -145,7 +148,7 @@ int main(int argc, char** argv) {
     const double step_gflop = 3 * 2 * forward_macs(o, mask_ratio) * static_cast<double>(batch) / 1e9;
     const double achieved = step_gflop * steps / elapsed;
     const double peak = gemm_gflops(device);
-    nlohmann::json out = {{"impl", "mae-" + attn},
+    nlohmann::json out = {{"impl", "mae-" + attn + (grad_checkpointing ? "-ckpt" : "")},
                           {"torch", TORCH_VERSION},
                           {"device", device.str()},
                           {"dtype", dtype},

@@ -3,7 +3,11 @@
 #   mae-fused       this project (scaled_dot_product_attention)
 #   mae-plain       this project, explicit attention matmuls
 #   pytorch-explicit  the official code's formulation (q @ k^T, softmax, @ v), reference (a)
+#   mae-fused-ckpt  this project with activation checkpointing (memory vs speed)
 #   pytorch-sdpa      the same model with F.scaled_dot_product_attention, reference (b)
+#   pytorch-sdpa-fusedadamw  reference (b) with AdamW(fused=True): the best plain PyTorch
+# Our rows also carry the achieved GFLOP/s (model FLOPs, see bench_step.cpp) and its share of the
+# fp32 GEMM peak measured in the same process.
 # Usage: bench/run_step_bench.sh [--device cpu|cuda] [--dtype fp32|bf16] [--threads N] [--quick]
 # Prints a table with the ratios and appends rows to bench/results/step_<device>_<dtype>_torch<ver>.csv.
 set -euo pipefail
@@ -49,30 +53,38 @@ echo "machine: $cpu, $(nproc) cores, threads $threads, device $device, dtype $dt
 mkdir -p bench/results
 torch_ver=$("$bin" --preset tiny --img 32 --patch 16 --batch 1 --steps 1 --warmup 0 --device "$device" | sed -n 's/.*"torch":"\([^"]*\)".*/\1/p')
 csv="bench/results/step_${device}_${dtype}_torch${torch_ver}.csv"
-[ -f "$csv" ] || echo "date,config,impl,device,dtype,threads,batch,img_per_s,step_ms,peak_mem_mb,machine" >"$csv"
+header="date,config,impl,device,dtype,threads,batch,img_per_s,step_ms,peak_mem_mb,machine,achieved_gflops,gemm_peak_share"
+[ -f "$csv" ] || echo "$header" >"$csv"
 
 for entry in "${configs[@]}"; do
   name=${entry%%|*} args=${entry#*|}
   declare -A ips=()
   run() {  # impl json-line
     local impl=$1 line=$2
-    local v=$(echo "$line" | "${python:-python3}" -c 'import json,sys; d=json.loads(sys.stdin.read()); print(d["img_per_s"], d["step_ms"], d["peak_mem_mb"])')
-    read -r i s m <<<"$v"
+    local v=$(echo "$line" | "${python:-python3}" -c 'import json,sys; d=json.loads(sys.stdin.read()); print(d["img_per_s"], d["step_ms"], d["peak_mem_mb"], round(d.get("achieved_gflops", 0), 1), round(d.get("peak_share", 0), 3))')
+    read -r i s m g share <<<"$v"
     ips[$impl]=$i
-    printf "  %-18s %10.2f img/s %10.1f ms/step %9.0f MiB\n" "$impl" "$i" "$s" "$m"
-    echo "$(date -u +%F),$name,$impl,$device,$dtype,$threads,$(echo "$args" | sed -n 's/.*--batch \([0-9]*\).*/\1/p'),$i,$s,$m,\"$cpu\"" >>"$csv"
+    if [ "$g" != "0" ]; then
+      printf "  %-24s %10.2f img/s %10.1f ms/step %9.0f MiB  %7.1f GFLOP/s = %5.1f %% of GEMM peak\n" "$impl" "$i" "$s" "$m" "$g" "$(awk "BEGIN{print $share * 100}")"
+    else
+      printf "  %-24s %10.2f img/s %10.1f ms/step %9.0f MiB\n" "$impl" "$i" "$s" "$m"
+      g="" share=""
+    fi
+    echo "$(date -u +%F),$name,$impl,$device,$dtype,$threads,$(echo "$args" | sed -n 's/.*--batch \([0-9]*\).*/\1/p'),$i,$s,$m,\"$cpu\",$g,$share" >>"$csv"
   }
   echo "$name ($args)"
   for attn in fused plain; do
     run "mae-$attn" "$("$bin" $args $steps --threads "$threads" --attn $attn --dtype "$dtype" --device "$device")"
   done
+  run "mae-fused-ckpt" "$("$bin" $args $steps --threads "$threads" --dtype "$dtype" --device "$device" --grad-checkpointing)"
   if [ -n "$python" ]; then
     for attn in explicit sdpa; do
       run "pytorch-$attn" "$("$python" bench/step_reference.py $args $steps --threads "$threads" --attn $attn --dtype "$dtype" --device "$device")"
     done
+    run "pytorch-sdpa-fusedadamw" "$("$python" bench/step_reference.py $args $steps --threads "$threads" --attn sdpa --fused-adamw --dtype "$dtype" --device "$device")"
     "${python}" -c "
-f, e, s = ${ips[mae-fused]}, ${ips[pytorch-explicit]}, ${ips[pytorch-sdpa]}
-print(f'  ratio mae-fused / pytorch-explicit = {f/e:.2f}x, / pytorch-sdpa = {f/s:.2f}x')"
+f, e, s, b = ${ips[mae-fused]}, ${ips[pytorch-explicit]}, ${ips[pytorch-sdpa]}, ${ips[pytorch-sdpa-fusedadamw]}
+print(f'  ratio mae-fused / pytorch-explicit = {f/e:.2f}x, / pytorch-sdpa = {f/s:.2f}x, / pytorch-sdpa-fusedadamw = {f/b:.2f}x')"
   fi
   unset ips
 done

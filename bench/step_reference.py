@@ -36,6 +36,7 @@ def parse_args():
     ap.add_argument("--norm-pix-loss", action="store_true")
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32", help="bf16 = autocast around forward")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--fused-adamw", action="store_true", help="torch.optim.AdamW(fused=True)")
     a = ap.parse_args()
     if a.steps < 1 or a.warmup < 0 or a.batch < 1:
         ap.error("need --steps >= 1, --warmup >= 0, --batch >= 1")
@@ -55,7 +56,8 @@ def main():
     h, w = a.img_h or a.img, a.img_w or a.img
     model = MaskedAutoencoderViT(img_size=(h, w), in_chans=a.in_chans, norm_pix_loss=a.norm_pix_loss,
                                  attn=a.attn, **cfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05,
+                            fused=True if a.fused_adamw else None)
     imgs = torch.randn(a.batch, a.in_chans, h, w, device=dev)  # [B, C, H, W], reused every step
 
     def step():
@@ -81,7 +83,7 @@ def main():
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB; includes torch import
-    print(json.dumps({"impl": f"pytorch-{a.attn}", "torch": torch.__version__, "device": a.device,
+    print(json.dumps({"impl": f"pytorch-{a.attn}" + ("-fusedadamw" if a.fused_adamw else ""), "torch": torch.__version__, "device": a.device,
                       "dtype": a.dtype, "threads": a.threads, "batch": a.batch,
                       "img_per_s": round(a.batch * a.steps / elapsed, 3),
                       "step_ms": round(1000 * elapsed / a.steps, 3), "peak_mem_mb": round(peak_mb, 1)}))

@@ -20,11 +20,13 @@ WeightsFile read_weights(const std::string& path) {
       return out;
     }
     const std::string head = source->read_string(0, std::min<uint64_t>(source->size(), 9), "file header");
-    MAE_CHECK(head.empty() || static_cast<unsigned char>(head[0]) != 0x80, path,
+    // safetensors: an 8-byte little-endian header length, then the JSON header. Its first byte may
+    // be 0x80 (a header of 128 + 256k bytes), so it is recognised before the pickle test.
+    const bool safetensors = head.size() == 9 && head[8] == '{';
+    MAE_CHECK(safetensors || head.empty() || static_cast<unsigned char>(head[0]) != 0x80, path,
               ": a PyTorch checkpoint in the legacy format (before PyTorch 1.6); load it in PyTorch and save it "
               "again with torch.save, or convert it to safetensors");
-    MAE_CHECK(head.size() == 9 && head[8] == '{', path,
-              ": neither safetensors nor a torch.save zip archive; give a .safetensors or .pth file");
+    MAE_CHECK(safetensors, path, ": neither safetensors nor a torch.save zip archive; give a .safetensors or .pth file");
   }
   SafetensorsFile st = read_safetensors(path);
   for (auto& [name, t] : st.tensors) out.tensors.emplace_back(name, t);

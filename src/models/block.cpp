@@ -2,6 +2,10 @@
 
 #include <cmath>
 
+#include <ATen/autocast_mode.h>
+
+#include "mae/core/torch_version.h"
+
 namespace mae::models {
 
 torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
@@ -21,9 +25,78 @@ BlockImpl::BlockImpl(const BlockOptions& o) : drop_path_(o.drop_path) {
   mlp = register_module("mlp", Mlp(o.dim, hidden));
 }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+torch::Tensor BlockImpl::forward_plain(const torch::Tensor& x) {
   auto y = x + drop_path(attn->forward(norm1->forward(x)), drop_path_, is_training());
   return y + drop_path(mlp->forward(norm2->forward(y)), drop_path_, is_training());
+}
+
+namespace {
+
+// The checkpointed block as one autograd node: forward runs the block without recording (the
+// Function machinery disables grad), backward re-runs it with grad on and back-propagates through
+// the re-run, which also accumulates the block's parameter gradients (reentrant, as
+// torch.utils.checkpoint(use_reentrant=True)). The block is held by raw pointer: the model
+// outlives its backward pass.
+struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, BlockImpl* block) {
+    [[maybe_unused]] const auto device_type = x.device().type();
+    ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
+#if MAE_TORCH_AT_LEAST(2, 4)
+    ctx->saved_data["autocast"] = at::autocast::is_autocast_enabled(device_type);
+    ctx->saved_data["autocast_dtype"] = at::autocast::get_autocast_dtype(device_type);
+#endif
+    if (block->is_training() && block->drop_path_rate() > 0) {
+      ctx->saved_data["rng"] = at::globalContext().defaultGenerator(x.device()).get_state();
+    }
+    ctx->save_for_backward({x});
+    return block->forward_plain(x);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grad) {
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
+    [[maybe_unused]] const auto device_type = x.device().type();
+    // Replay the forward's random draws, then give the generator its current state back.
+    at::Generator generator = at::globalContext().defaultGenerator(x.device());
+    torch::Tensor rng_now;
+    if (ctx->saved_data.count("rng")) {
+      rng_now = generator.get_state();
+      generator.set_state(ctx->saved_data["rng"].toTensor());
+    }
+#if MAE_TORCH_AT_LEAST(2, 4)  // the recompute runs under the forward's autocast state
+    const bool autocast_was = at::autocast::is_autocast_enabled(device_type);
+    const auto autocast_dtype_was = at::autocast::get_autocast_dtype(device_type);
+    at::autocast::set_autocast_enabled(device_type, ctx->saved_data["autocast"].toBool());
+    at::autocast::set_autocast_dtype(device_type, ctx->saved_data["autocast_dtype"].toScalarType());
+#endif
+    torch::Tensor input = x.detach().requires_grad_(true), output;
+    {
+      torch::AutoGradMode enable(true);
+      output = block->forward_plain(input);
+    }
+#if MAE_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_enabled(device_type, autocast_was);
+    at::autocast::set_autocast_dtype(device_type, autocast_dtype_was);
+#endif
+    if (rng_now.defined()) generator.set_state(rng_now);
+    torch::autograd::backward({output}, {grad[0]});
+    return {input.grad(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+  if (grad_checkpointing_ && is_training() && torch::GradMode::is_enabled() && x.requires_grad()) {
+    return CheckpointedBlock::apply(x, this);
+  }
+  return forward_plain(x);
+}
+
+void set_grad_checkpointing(torch::nn::Module& model, bool on) {
+  for (auto& m : model.modules(/*include_self=*/true)) {
+    if (auto* block = m->as<Block>()) block->set_grad_checkpointing(on);
+  }
 }
 
 torch::nn::ModuleList make_blocks(torch::nn::Module& owner, const std::string& name, int64_t depth,

@@ -1,6 +1,7 @@
 #include "mae/models/mae_vit.h"
 
 #include "mae/core/error.h"
+#include "mae/models/linear.h"
 #include "mae/models/pos_embed.h"
 
 namespace mae::models {
@@ -117,14 +118,14 @@ Masking MaskedAutoencoderViTImpl::forward_encoder(const torch::Tensor& imgs, dou
 }
 
 torch::Tensor MaskedAutoencoderViTImpl::forward_decoder(const torch::Tensor& latent, const torch::Tensor& ids_restore) {
-  auto x = decoder_embed->forward(latent);  // [N, 1+K, Dd]
+  auto x = linear(decoder_embed, latent);  // [N, 1+K, Dd]
   const int64_t n = x.size(0), l = ids_restore.size(1), dd = x.size(2);
   auto mask_tokens = mask_token.expand({n, l + 1 - x.size(1), dd});
   auto x_ = torch::cat({x.narrow(1, 1, x.size(1) - 1), mask_tokens}, 1);          // [N, L, Dd] shuffled order
   x_ = torch::gather(x_, 1, ids_restore.unsqueeze(-1).expand({n, l, dd}));       // original order
   x = torch::cat({x.narrow(1, 0, 1), x_}, 1) + decoder_pos_embed;                 // [N, 1+L, Dd]
   for (const auto& blk : *decoder_blocks) x = blk->as<Block>()->forward(x);
-  x = decoder_pred->forward(decoder_norm->forward(x));  // [N, 1+L, p*p*C]
+  x = linear(decoder_pred, decoder_norm->forward(x));  // [N, 1+L, p*p*C]
   return x.narrow(1, 1, l);
 }
 

@@ -79,7 +79,7 @@ void add_encoder_keys(core::Config& c) {
   c.add("model.depth", ValueType::kInt, "0", "encoder blocks (0: the preset's)");
   c.add("model.num_heads", ValueType::kInt, "0", "encoder heads (0: the preset's)");
   c.add("model.mlp_ratio", ValueType::kFloat, "4.0", "MLP hidden width / width");
-  c.add("model.fused_attn", ValueType::kBool, "true", "use scaled_dot_product_attention (false: explicit matmuls)");
+  c.add("model.fused_attn", ValueType::kBool, "true", "use scaled_dot_product_attention where it is faster: CUDA, CPU fp32 (false: explicit matmuls everywhere)");
 }
 
 // A size key: 0 keeps the preset's value. So does a key left at the built-in default when the

@@ -1,14 +1,13 @@
 #include "mae/train/fused_adamw.h"
 
-#include <torch/version.h>
-
 #include "mae/core/error.h"
+#include "mae/core/torch_version.h"
 #include "mae/train/param_groups.h"
 
 namespace mae::train {
 
 bool fused_adamw_available() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if MAE_TORCH_AT_LEAST(2, 4)
   return true;
 #else
   return false;
@@ -16,7 +15,7 @@ bool fused_adamw_available() {
 }
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if MAE_TORCH_AT_LEAST(2, 4)
   torch::NoGradGuard no_grad;
   torch::Tensor loss;
   if (closure) {

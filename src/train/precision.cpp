@@ -1,7 +1,7 @@
 #include "mae/train/precision.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
+#include "mae/core/torch_version.h"
 
 #include "mae/core/error.h"
 
@@ -14,7 +14,7 @@ bool wants_bf16(const std::string& precision) {
 }
 
 // LibTorch >= 2.4 takes the device type; the per-device setters before it are not supported here.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if MAE_TORCH_AT_LEAST(2, 4)
 #define MAE_AUTOCAST_BY_DEVICE 1
 #endif
 

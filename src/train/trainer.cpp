@@ -9,6 +9,7 @@
 #include "mae/core/rng.h"
 #include "mae/core/runtime.h"
 #include "mae/dist/process_group.h"
+#include "mae/models/block.h"
 #include "mae/train/precision.h"
 #include "mae/train/schedule.h"
 
@@ -38,6 +39,7 @@ Trainer::Trainer(TrainerOptions options, Task& task, data::Loader& loader, torch
   MAE_CHECK_USAGE(options_.nonfinite_action == "stop" || options_.nonfinite_action == "continue",
                   "train.nonfinite_action must be stop or continue, got '", options_.nonfinite_action, "'");
   wants_bf16(options_.precision);  // validates
+  models::set_grad_checkpointing(task_.model(), options_.grad_checkpointing);
   groups_ = task_.param_groups(options_.weight_decay);
   MAE_CHECK(!groups_.empty(), "the model has no trainable parameters");
   MAE_CHECK_USAGE(options_.optimizer == "adamw" || options_.optimizer == "lars",

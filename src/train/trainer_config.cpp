@@ -22,6 +22,7 @@ void add_trainer_config(core::Config& c) {
   c.add("train.nonfinite_action", ValueType::kString, "stop", "after rolling back: stop, or continue with a lower lr");
   c.add("train.nonfinite_lr_factor", ValueType::kFloat, "0.5", "lr factor applied on each rollback with 'continue'");
   c.add("train.max_steps", ValueType::kInt, "0", "stop after N optimizer steps without saving, as if interrupted (0: off)");
+  c.add("train.grad_checkpointing", ValueType::kBool, "false", "recompute each block's activations in backward: less memory, ~1/3 more compute");
   c.add("train.bucket_mb", ValueType::kFloat, "25", "distributed: gradient all-reduce bucket size in MiB (as DDP's bucket_cap_mb)");
   c.add("optim.blr", ValueType::kFloat, "1.5e-4", "base lr; lr = blr * batch * accum_iter * world_size / 256");
   c.add("optim.lr", ValueType::kFloat, "0", "absolute lr (0: derive from optim.blr)");
@@ -54,6 +55,7 @@ TrainerOptions trainer_options_from_config(const core::Config& c) {
   o.nonfinite_lr_factor = c.get_float("train.nonfinite_lr_factor");
   o.max_steps = c.get_int("train.max_steps");
   o.bucket_mb = c.get_float("train.bucket_mb");
+  o.grad_checkpointing = c.get_bool("train.grad_checkpointing");
   o.world_size = dist::world_size();
   o.blr = c.get_float("optim.blr");
   o.lr = c.get_float("optim.lr");

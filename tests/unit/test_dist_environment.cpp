@@ -61,7 +61,10 @@ TEST(DistEnvironment, SlurmFallback) {
   } catch (const mae::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("MASTER_ADDR"), std::string::npos) << e.what();
   }
+  // A single SLURM task is an ordinary run; torchrun with one process still joins a group (NCCL
+  // with world size 1 is how one GPU's job is launched by torchrun).
   EXPECT_FALSE(read_environment(from({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}})).distributed());
+  EXPECT_TRUE(read_environment(from({{"RANK", "0"}, {"WORLD_SIZE", "1"}})).distributed());
 }
 
 TEST(DistEnvironment, MalformedVariablesAreNamed) {

@@ -136,6 +136,16 @@ TEST(InteropPth, ReadWeightsTellsFormatsApart) {
   EXPECT_EQ(read_weights(st).format, "safetensors");
   EXPECT_EQ(read_weights(st).tensors.at(0).first, "w");
   EXPECT_NE(error_of([&] { read_weights(legacy); }).find("legacy format"), std::string::npos);
+  // A safetensors header whose length ends in byte 0x80 (like a pickle's first byte) is still safetensors.
+  std::string padded;
+  for (size_t pad = 0; pad < 256; ++pad) {
+    padded = serialize_safetensors({{"w", torch::ones({2})}}, {{"note", std::string(pad, 'x')}});
+    if (static_cast<unsigned char>(padded[0]) == 0x80) break;
+  }
+  ASSERT_EQ(static_cast<unsigned char>(padded[0]), 0x80);
+  const std::string st80 = write("b.safetensors", padded);
+  EXPECT_EQ(read_weights(st80).format, "safetensors");
+  std::remove(st80.c_str());
   EXPECT_NE(error_of([&] { read_weights(junk); }).find("neither safetensors nor a torch.save zip"), std::string::npos);
   EXPECT_NE(error_of([&] { read_weights(dir + "absent.pth"); }).find("cannot open"), std::string::npos);
   for (const auto& p : {pth, st, legacy, junk}) std::remove(p.c_str());

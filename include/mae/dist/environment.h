@@ -15,7 +15,9 @@ struct Environment {
   int master_port = 29500;
   std::string source = "none";  // "torchrun", "slurm" or "none"
 
-  bool distributed() const { return world_size > 1; }
+  // A job of several processes, or one that torchrun (or `mae launch`) started, even alone:
+  // it then goes through c10d too (one process per GPU with NCCL, world size 1 included).
+  bool distributed() const { return world_size > 1 || source == "torchrun"; }
 };
 
 // `getenv` is injectable for tests. Throws UsageError for malformed or inconsistent values,

@@ -18,8 +18,8 @@ namespace mae::dist {
 
 class GradientSync {
  public:
-  // Registers hooks on `params` (all on one device, one dtype). Nothing is done when the world
-  // has one process.
+  // Registers hooks on `params` (all on one device, one dtype). Nothing is done when no process
+  // group was initialised.
   GradientSync(std::vector<torch::Tensor> params, double bucket_mb = 25.0);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;

@@ -1,7 +1,8 @@
 // Multi-head self-attention (timm's Attention): qkv projection, softmax(q k^T * scale) v, proj.
 // Two paths computing the same function: `plain` (explicit matmuls, the official code's
 // formulation, kept as the reference) and `fused` (scaled_dot_product_attention, LibTorch >= 2.0,
-// which picks flash / memory-efficient kernels). Legend: N batch, T tokens, D width, h heads.
+// which picks flash / memory-efficient kernels; on CPU in bf16 the plain path is used, faster there).
+// Legend: N batch, T tokens, D width, h heads.
 #pragma once
 
 #include <cstdint>

@@ -30,15 +30,30 @@ class BlockImpl : public torch::nn::Module {
   explicit BlockImpl(const BlockOptions& options);
   // x: [N, T, D] -> [N, T, D]
   torch::Tensor forward(const torch::Tensor& x);
+  // The block's computation itself (forward() adds activation checkpointing around it).
+  torch::Tensor forward_plain(const torch::Tensor& x);
+
+  // Activation checkpointing (timm's set_grad_checkpointing): in training, keep only the block's
+  // input and recompute its activations during backward, with the same random draws (drop path)
+  // and autocast state. Saves memory for one more forward of compute. Applies only when the
+  // input requires grad (a block after frozen ones runs plainly).
+  void set_grad_checkpointing(bool on) { grad_checkpointing_ = on; }
+  bool grad_checkpointing() const { return grad_checkpointing_; }
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
   Mlp mlp{nullptr};
 
+  double drop_path_rate() const { return drop_path_; }
+
  private:
   double drop_path_;
+  bool grad_checkpointing_ = false;
 };
 TORCH_MODULE(Block);
+
+// Turns activation checkpointing on or off in every Block of `model`.
+void set_grad_checkpointing(torch::nn::Module& model, bool on);
 
 // Registers `depth` blocks under `name` ("blocks", "decoder_blocks"); drop path rises linearly
 // from 0 to `drop_path_rate` over the depth, as timm does.

@@ -46,6 +46,7 @@ struct TrainerOptions {
   int64_t batch_size = 64, accum_iter = 1;
   int64_t world_size = 1;  // processes of a data-parallel job (set from dist::world_size())
   double bucket_mb = 25;   // gradient all-reduce bucket size
+  bool grad_checkpointing = false;  // activation checkpointing of every transformer block
   double clip_grad = 0;  // 0: off
   std::string precision = "fp32";
   uint64_t seed = 0;

@@ -1,0 +1,174 @@
+// The CUDA paths against their CPU or plain twins: fused attention (flash / memory-efficient via
+// scaled_dot_product_attention) vs explicit matmuls, the fused AdamW kernel vs LibTorch's loop,
+// a bf16-autocast MAE step vs fp32, activation checkpointing (CUDA generator replay), and the
+// NCCL backend in a one-process job. Every test skips without a CUDA device.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "common/tensor_compare.h"
+#include "mae/models/block.h"
+#include "mae/models/mae_vit.h"
+#include "mae/models/vision_transformer.h"
+#include "mae/train/fused_adamw.h"
+#include "mae/train/param_groups.h"
+#include "mae/train/precision.h"
+
+using namespace mae;
+using mae::testing::tensors_close;
+
+#define REQUIRE_CUDA() \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
+
+namespace {
+
+models::MaeViTOptions small_mae(bool fused) {
+  models::MaeViTOptions o;
+  o.img_h = o.img_w = 32;
+  o.patch_size = 4;
+  o.embed_dim = 64;
+  o.depth = 2;
+  o.num_heads = 4;
+  o.decoder_embed_dim = 32;
+  o.decoder_depth = 1;
+  o.decoder_num_heads = 4;
+  o.norm_pix_loss = true;
+  o.fused_attn = fused;
+  return o;
+}
+
+std::map<std::string, torch::Tensor> grads_of(torch::nn::Module& m) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : m.named_parameters()) {
+    if (p.value().grad().defined()) out[p.key()] = p.value().grad().to(torch::kCPU, torch::kFloat64);
+  }
+  return out;
+}
+
+// Loss and gradients of one MAE step on CUDA with fixed data and masking.
+std::pair<double, std::map<std::string, torch::Tensor>> cuda_step(bool fused, bool bf16, bool checkpointing) {
+  torch::manual_seed(5);
+  models::MaskedAutoencoderViT model(small_mae(fused));
+  model->to(torch::kCUDA);
+  models::set_grad_checkpointing(*model, checkpointing);
+  const auto imgs = torch::randn({8, 3, 32, 32}).to(torch::kCUDA);
+  const auto noise = torch::rand({8, 64}).to(torch::kCUDA);
+  torch::Tensor loss;
+  {
+    train::AutocastGuard autocast(torch::kCUDA, bf16);
+    loss = model->forward(imgs, 0.75, noise).loss;
+  }
+  loss.backward();
+  return {loss.item<double>(), grads_of(*model)};
+}
+
+void expect_close(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b, double rtol,
+                  double atol) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, g] : a) EXPECT_TRUE(tensors_close(name, b.at(name), g, rtol, atol));
+}
+
+}  // namespace
+
+TEST(Gpu, FusedAttentionMatchesExplicitOnCuda) {
+  REQUIRE_CUDA();
+  const auto [plain_loss, plain] = cuda_step(false, false, false);
+  const auto [fused_loss, fused] = cuda_step(true, false, false);
+  EXPECT_NEAR(fused_loss, plain_loss, 1e-5 * std::abs(plain_loss));
+  expect_close(plain, fused, 1e-3, 1e-5);  // TF32 may be on for the plain matmuls
+}
+
+TEST(Gpu, Bf16AutocastStepTracksFp32) {
+  REQUIRE_CUDA();
+  const auto [fp32_loss, fp32] = cuda_step(true, false, false);
+  const auto [bf16_loss, bf16] = cuda_step(true, true, false);
+  EXPECT_NEAR(bf16_loss, fp32_loss, 0.02 * std::abs(fp32_loss));
+  for (const auto& [name, g] : fp32) {
+    const double rel = (bf16.at(name) - g).norm().item<double>() / (g.norm().item<double>() + 1e-12);
+    EXPECT_LT(rel, 0.1) << name;
+  }
+}
+
+TEST(Gpu, CheckpointedBlocksMatchPlainOnCuda) {
+  REQUIRE_CUDA();
+  const auto [plain_loss, plain] = cuda_step(true, true, false);
+  const auto [ckpt_loss, ckpt] = cuda_step(true, true, true);
+  EXPECT_DOUBLE_EQ(plain_loss, ckpt_loss);
+  expect_close(plain, ckpt, 1e-5, 1e-7);
+  // Drop path draws from the CUDA generator are replayed in the recompute.
+  auto vit_grads = [](bool checkpointing) {
+    models::VisionTransformerOptions o;
+    o.img_h = o.img_w = 32;
+    o.patch_size = 8;
+    o.embed_dim = 64;
+    o.depth = 3;
+    o.num_heads = 4;
+    o.num_classes = 3;
+    o.drop_path_rate = 0.5;
+    torch::manual_seed(2);
+    models::VisionTransformer vit(o);
+    vit->to(torch::kCUDA);
+    vit->train();
+    models::set_grad_checkpointing(*vit, checkpointing);
+    torch::manual_seed(3);
+    vit->forward(torch::randn({8, 3, 32, 32}).to(torch::kCUDA)).pow(2).mean().backward();
+    return grads_of(*vit);
+  };
+  expect_close(vit_grads(false), vit_grads(true), 1e-5, 1e-7);
+}
+
+TEST(Gpu, FusedAdamWMatchesTheLoopOnCuda) {
+  REQUIRE_CUDA();
+  auto make = [] {
+    torch::manual_seed(9);
+    std::vector<torch::Tensor> p{torch::randn({64, 33}).to(torch::kCUDA).requires_grad_(), torch::randn({33}).to(torch::kCUDA).requires_grad_()};
+    return p;
+  };
+  auto pa = make(), pb = make();
+  auto group = [](std::vector<torch::Tensor>& p) {
+    train::ParamGroup g;
+    g.params = p;
+    g.weight_decay = 0.05;
+    return std::vector<train::ParamGroup>{g};
+  };
+  auto ga = group(pa), gb = group(pb);
+  auto fused = train::make_adamw(ga, 0.9, 0.95, 1e-8, true);
+  auto plain = train::make_adamw(gb, 0.9, 0.95, 1e-8, false);
+  ASSERT_NE(dynamic_cast<train::FusedAdamW*>(fused.get()), nullptr);
+  for (int k = 0; k < 5; ++k) {
+    torch::manual_seed(20 + k);
+    for (size_t i = 0; i < pa.size(); ++i) {
+      const auto g = torch::randn_like(pa[i]);
+      pa[i].mutable_grad() = g.clone();
+      pb[i].mutable_grad() = g.clone();
+    }
+    train::set_lr(*fused, ga, 1e-2);
+    train::set_lr(*plain, gb, 1e-2);
+    fused->step();
+    plain->step();
+  }
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(tensors_close("param", pa[i].cpu(), pb[i].cpu(), 1e-5, 1e-6));
+}
+
+TEST(Gpu, NcclRunsAOneProcessJob) {
+  REQUIRE_CUDA();
+  const std::string dir = ::testing::TempDir() + "mae_gpu_nccl";
+  std::filesystem::remove_all(dir);
+  const std::string command = std::string(MAE_BINARY) + " launch --nproc 1 -- pretrain --device cuda --set train.max_steps=10 " +
+                              "--set train.batch_size=64 --set log.every=5 --set log.progress=lines --set visualize.num_images=0 " +
+                              "--set train.precision=bf16 --output " + dir + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_NE(output.find("distributed: 1 processes (nccl"), std::string::npos) << output;
+  EXPECT_NE(output.find("10 step(s)"), std::string::npos) << output;
+  std::filesystem::remove_all(dir);
+}

@@ -36,10 +36,12 @@ double forward_macs(const mae::models::MaeViTOptions& o, double mask_ratio) {
          + (1 + l) * dd * pp;                        // decoder_pred
 }
 
-// The fp32 GEMM rate of this machine and thread count (2048^3, as bench/run_step_bench.sh).
-double gemm_gflops(const torch::Device& device) {
-  const auto a = torch::randn({2048, 2048}, torch::TensorOptions().device(device));
-  const auto b = torch::randn({2048, 2048}, torch::TensorOptions().device(device));
+// The GEMM rate of this machine and thread count in the dtype the step's matmuls run in (2048^3;
+// bf16 under autocast).
+double gemm_gflops(const torch::Device& device, bool bf16) {
+  const auto options = torch::TensorOptions().device(device).dtype(bf16 ? torch::kBFloat16 : torch::kFloat32);
+  const auto a = torch::randn({2048, 2048}, options);
+  const auto b = torch::randn({2048, 2048}, options);
   auto c = torch::mm(a, b);
   if (device.is_cuda()) torch::cuda::synchronize();
   const int n = device.is_cuda() ? 50 : 5;
@@ -147,7 +149,7 @@ int main(int argc, char** argv) {
     // a slight overcount).
     const double step_gflop = 3 * 2 * forward_macs(o, mask_ratio) * static_cast<double>(batch) / 1e9;
     const double achieved = step_gflop * steps / elapsed;
-    const double peak = gemm_gflops(device);
+    const double peak = gemm_gflops(device, bf16);
     nlohmann::json out = {{"impl", "mae-" + attn + (grad_checkpointing ? "-ckpt" : "")},
                           {"torch", TORCH_VERSION},
                           {"device", device.str()},

@@ -65,7 +65,7 @@ for entry in "${configs[@]}"; do
     read -r i s m g share <<<"$v"
     ips[$impl]=$i
     if [ "$g" != "0" ]; then
-      printf "  %-24s %10.2f img/s %10.1f ms/step %9.0f MiB  %7.1f GFLOP/s = %5.1f %% of GEMM peak\n" "$impl" "$i" "$s" "$m" "$g" "$(awk "BEGIN{print $share * 100}")"
+      printf "  %-24s %10.2f img/s %10.1f ms/step %9.0f MiB  %7.1f GFLOP/s = %5.1f %% of the $dtype GEMM peak\n" "$impl" "$i" "$s" "$m" "$g" "$(awk "BEGIN{print $share * 100}")"
     else
       printf "  %-24s %10.2f img/s %10.1f ms/step %9.0f MiB\n" "$impl" "$i" "$s" "$m"
       g="" share=""

@@ -2,9 +2,7 @@
 // set (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), for users
 // without torchrun. When one exits with an error the others are stopped, and its exit code is
 // returned.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,26 +13,10 @@
 
 #include "command.h"
 #include "mae/core/error.h"
+#include "mae/dist/environment.h"
 
 namespace mae::app {
 namespace {
-
-// A port the kernel considers free now (the small race with another program is accepted, as in
-// torchrun's standalone mode).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  MAE_CHECK(fd >= 0, "mae launch: cannot open a socket to find a free port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  MAE_CHECK(ok, "mae launch: cannot find a free port; pass --master-port");
-  return ntohs(addr.sin_port);
-}
 
 int exit_code_of(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -66,7 +48,7 @@ Runner register_launch(CLI::App& app) {
     const std::string sub = s->command.front();
     MAE_CHECK_USAGE(sub == "pretrain" || sub == "finetune" || sub == "linprobe", "mae launch runs pretrain, finetune or linprobe, got '",
                     sub, "'");
-    const int port = s->master_port > 0 ? s->master_port : free_port();
+    const int port = s->master_port > 0 ? s->master_port : dist::free_port();
     std::vector<std::string> argv_strings{"/proc/self/exe"};
     argv_strings.insert(argv_strings.end(), s->command.begin(), s->command.end());
     std::vector<char*> argv;

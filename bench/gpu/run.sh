@@ -41,7 +41,7 @@ log "built in $(( $(date +%s) - start )) s against $prefix"
 
 # 2. GPU tests (skip cleanly without a device).
 ctest --test-dir "$build" -L gpu --output-on-failure >"$out/ctest_gpu.log" 2>&1
-log "gpu tests: $(grep -E 'tests passed|tests failed' "$out/ctest_gpu.log" | tail -1)"
+log "gpu tests: $(grep -E 'tests passed|tests failed' "$out/ctest_gpu.log" | tail -1), $(grep -c '(Skipped)' "$out/ctest_gpu.log") skipped"
 "$build/bin/mae_unit_tests" --gtest_filter='*Cuda*' >>"$out/ctest_gpu.log" 2>&1 || log "unit CUDA tests failed (see ctest_gpu.log)"
 
 if ! "$build/bin/mae" --version | grep -q "CUDA [0-9]" || ! "$python" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then

@@ -1,5 +1,9 @@
 #include "mae/dist/environment.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "mae/core/error.h"
@@ -52,6 +56,21 @@ Environment read_environment(const std::function<const char*(const char*)>& gete
                     " tasks: export MASTER_ADDR (the first node's host name) and MASTER_PORT before srun; see docs/distributed.md");
   }
   return env;
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  MAE_CHECK(fd >= 0, "cannot open a socket to find a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  MAE_CHECK(ok, "cannot find a free port; set MASTER_PORT");
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace mae::dist

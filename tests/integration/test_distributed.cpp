@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mae/dist/environment.h"
 #include "mae/io/safetensors.h"
 #include "mae/train/checkpoint.h"
 #include "mae/train/classify.h"
@@ -178,7 +179,7 @@ TEST_F(DistributedFixture, AccumulationAllReducesOnlyOnTheFinalMicroStep) {
 TEST_F(DistributedFixture, AKilledRankStopsTheOtherWithinTheTimeoutNamingIt) {
   auto args = command("pretrain", config("killed", {"train.epochs=500", "visualize.num_images=0"}), "killed");
   args.back() = "20";  // --dist-timeout
-  const std::string port = std::to_string(29700 + ::getpid() % 200);
+  const std::string port = std::to_string(dist::free_port());
   auto env = [&](int rank) {
     return std::map<std::string, std::string>{{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(rank)},
                                               {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
@@ -208,7 +209,7 @@ TEST_F(DistributedFixture, AKilledRankStopsTheOtherWithinTheTimeoutNamingIt) {
 TEST_F(DistributedFixture, AHungRankIsNamedWhenTheTimeoutExpires) {
   auto args = command("pretrain", config("hung", {"train.epochs=500", "visualize.num_images=0"}), "hung");
   args.back() = "4";  // --dist-timeout
-  const std::string port = std::to_string(29500 + ::getpid() % 200);
+  const std::string port = std::to_string(dist::free_port());
   auto env = [&](int rank) {
     return std::map<std::string, std::string>{{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
                                               {"MASTER_PORT", port}};

@@ -24,4 +24,8 @@ struct Environment {
 // naming the variable.
 Environment read_environment(const std::function<const char*(const char*)>& getenv = nullptr);
 
+// A TCP port on the loopback interface that is free now (for a local job's MASTER_PORT; the small
+// race with another program taking it is accepted, as in torchrun's standalone mode).
+int free_port();
+
 }  // namespace mae::dist

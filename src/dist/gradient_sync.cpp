@@ -82,11 +82,13 @@ void GradientSync::arm(bool sync) {
     b->launched = false;
     b->work.reset();
   }
+  ready_.assign(params_.size(), 0);
   next_launch_ = 0;
 }
 
 void GradientSync::mark_ready(size_t param) {
-  if (!armed_) return;
+  if (!armed_ || ready_[param]) return;  // a parameter counts once per step
+  ready_[param] = 1;
   Bucket& b = *buckets_[bucket_of_[param]];
   if (b.launched || b.pending == 0) return;
   if (--b.pending == 0) launch_ready_buckets();

@@ -15,6 +15,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <c10/core/impl/VirtualGuardImpl.h>
+
 #include "mae/core/error.h"
 #include "mae/core/log.h"
 
@@ -32,6 +34,7 @@ struct Group {
   std::string name = "none";
   std::atomic<int64_t> step{0};
   std::atomic<bool> stop{false};
+  std::thread heartbeat;
 };
 // Never destroyed: a failed job must be able to exit without joining c10d's threads.
 Group* g_group = nullptr;
@@ -53,46 +56,57 @@ void heartbeat_loop(c10::intrusive_ptr<c10d::Store> store, Group* group) {
   }
 }
 
-// Which ranks look dead or stuck, from their heartbeats.
+// Which ranks look dead or stuck, from their heartbeats: a rank whose heartbeat does not change
+// over 1.5 s (it is written every 0.5 s) is dead or frozen; no clocks of different machines are
+// compared.
 std::string diagnose() {
   const Group& g = *g_group;
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let a dead rank's heartbeat go stale
-  std::ostringstream out;
-  // The main thread's own connection (a new one would retry for the whole timeout when rank 0,
-  // the store's host, is gone); nothing else uses it after start-up.
+  const std::string store_gone = "rank 0 (it hosts the rendezvous store at " + g.env.master_addr + ":" +
+                                 std::to_string(g.env.master_port) + ") is unreachable: it has exited or its machine is down";
+  // This thread's own connection to the store (a new one would retry for the whole timeout when
+  // rank 0, the store's host, is gone).
   const c10::intrusive_ptr<c10d::Store>& store = g.store;
-  store->setTimeout(Millis(3000));
-  std::vector<std::string> stale, behind;
+  auto read_all = [&](std::vector<std::string>* values) {
+    values->assign(static_cast<size_t>(g.env.world_size), "");
+    for (int r = 0; r < g.env.world_size; ++r) {
+      if (r == g.env.rank || !store->check({heartbeat_key(r)})) continue;
+      const auto v = store->get(heartbeat_key(r));
+      (*values)[static_cast<size_t>(r)] = std::string(v.begin(), v.end());
+    }
+  };
+  std::vector<std::string> before, after;
+  try {
+    store->setTimeout(Millis(3000));
+    read_all(&before);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    read_all(&after);
+  } catch (const std::exception&) {
+    return g.env.rank == 0 ? "" : store_gone;
+  }
+  std::vector<std::string> silent, behind;
   for (int r = 0; r < g.env.world_size; ++r) {
     if (r == g.env.rank) continue;
-    try {
-      if (!store->check({heartbeat_key(r)})) {
-        stale.push_back(str("rank ", r, " (never started)"));
-        continue;
-      }
-      const auto value = store->get(heartbeat_key(r));
-      std::istringstream in(std::string(value.begin(), value.end()));
-      int64_t step = 0, ms = 0;
-      in >> step >> ms;
-      const double age = static_cast<double>(now_ms() - ms) / 1000.0;
-      // Heartbeats come every 0.5 s and we waited 1.5 s before looking: only a dead or frozen
-      // rank's is older than 1.2 s.
-      if (age > 1.2) {
-        stale.push_back(str("rank ", r, " (silent for ", static_cast<int64_t>(age), " s, last at step ", step, ")"));
-      } else if (step != g.step.load()) {
-        behind.push_back(str("rank ", r, " (alive, at step ", step, ")"));
-      }
-    } catch (const std::exception&) {
-      return "rank 0 (it hosts the rendezvous store at " + g.env.master_addr + ":" + std::to_string(g.env.master_port) +
-             ") is unreachable: it has exited or its machine is down";
+    const auto& now = after[static_cast<size_t>(r)];
+    int64_t step = 0;
+    std::istringstream(now) >> step;
+    if (now.empty()) {
+      silent.push_back(str("rank ", r, " (never started)"));
+    } else if (now == before[static_cast<size_t>(r)]) {
+      silent.push_back(str("rank ", r, " (silent for 1.5 s, last at step ", step, ")"));
+    } else if (step != g.step.load()) {
+      behind.push_back(str("rank ", r, " (alive, at step ", step, ")"));
     }
   }
-  if (!stale.empty()) {
-    for (size_t i = 0; i < stale.size(); ++i) out << (i ? ", " : "") << stale[i];
-    out << (stale.size() == 1 ? " has died or hangs" : " have died or hang");
+  std::ostringstream out;
+  if (!silent.empty()) {
+    for (size_t i = 0; i < silent.size(); ++i) out << (i ? ", " : "") << silent[i];
+    out << (silent.size() == 1 ? " has died or hangs" : " have died or hang");
   } else if (!behind.empty()) {
     for (size_t i = 0; i < behind.size(); ++i) out << (i ? ", " : "") << behind[i];
     out << "; this rank is at step " << g.step.load() << " (a rank is stuck outside the collective)";
+  } else {
+    out << "every rank is alive at step " << g.step.load() << ": one spent longer than --dist-timeout outside the collectives "
+        << "(e.g. rank 0's k-NN monitor or pictures at an epoch end); raise --dist-timeout";
   }
   return out.str();
 }
@@ -139,9 +153,14 @@ torch::Device init(const Environment& env, torch::Device device, const GroupOpti
   const std::string backend = options.backend == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : options.backend;
   MAE_CHECK_USAGE(backend == "gloo" || backend == "nccl", "distributed backend must be auto, gloo or nccl, got '", backend, "'");
   MAE_CHECK_USAGE(backend == "gloo" || device.is_cuda(), "the NCCL backend needs a CUDA device; use --device cuda or the gloo backend");
+  MAE_CHECK_USAGE(backend == "nccl" || !device.is_cuda(), "the gloo backend with a CUDA device would copy every gradient to the CPU; ",
+                  "use --dist-backend nccl (or auto) for GPUs");
   if (device.is_cuda()) {
     MAE_CHECK_USAGE(env.local_rank < static_cast<int>(torch::cuda::device_count()), "LOCAL_RANK ", env.local_rank, " but only ",
                     torch::cuda::device_count(), " CUDA device(s) are visible; start one process per GPU");
+    // The current device, so that pinned buffers, NCCL and every implicit allocation use this
+    // rank's GPU rather than GPU 0.
+    c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).setDevice(device);
   }
   auto group = std::make_unique<Group>();
   group->env = env;
@@ -189,7 +208,7 @@ torch::Device init(const Environment& env, torch::Device device, const GroupOpti
   group->name = backend;
   g_group = group.release();
   core::set_log_rank(env.rank, env.world_size);
-  std::thread(heartbeat_loop, g_group->store->clone(), g_group).detach();
+  g_group->heartbeat = std::thread(heartbeat_loop, g_group->store->clone(), g_group);
   core::log_info(str("distributed: ", env.world_size, " processes (", backend, ", from ", env.source, " variables), rendezvous at ",
                      env.master_addr, ":", env.master_port, ", timeout ", options.timeout.count() / 1000, " s"));
   barrier("start-up");
@@ -259,6 +278,13 @@ void broadcast_module(torch::nn::Module& module) {
   broadcast(tensors, 0, "broadcast of rank 0's initial weights");
 }
 
+void broadcast_buffers(torch::nn::Module& module) {
+  if (!g_group) return;
+  std::vector<torch::Tensor> tensors;
+  for (auto& b : module.buffers()) tensors.push_back(b.detach());
+  if (!tensors.empty()) broadcast(tensors, 0, "broadcast of rank 0's buffers");
+}
+
 void set_progress(int64_t step) {
   if (g_group) g_group->step.store(step);
 }
@@ -267,6 +293,7 @@ void finish() {
   if (!g_group) return;
   barrier("end of the job");
   g_group->stop.store(true);
+  if (g_group->heartbeat.joinable()) g_group->heartbeat.join();
 }
 
 }  // namespace mae::dist

@@ -68,6 +68,7 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     const auto autocast_dtype_was = at::autocast::get_autocast_dtype(device_type);
     at::autocast::set_autocast_enabled(device_type, ctx->saved_data["autocast"].toBool());
     at::autocast::set_autocast_dtype(device_type, ctx->saved_data["autocast_dtype"].toScalarType());
+    at::autocast::increment_nesting();  // the casts of the recompute are cleared below, not kept for the next step
 #endif
     torch::Tensor input = x.detach().requires_grad_(true), output;
     {
@@ -75,6 +76,9 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
       output = block->forward_plain(input);
     }
 #if MAE_TORCH_AT_LEAST(2, 4)
+    // The cast cache holds bf16 copies of the weights; left filled, the next forward (after the
+    // optimizer step) would reuse this step's weights.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
     at::autocast::set_autocast_enabled(device_type, autocast_was);
     at::autocast::set_autocast_dtype(device_type, autocast_dtype_was);
 #endif

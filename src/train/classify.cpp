@@ -265,6 +265,7 @@ std::map<std::string, std::string> ClassifyTask::checkpoint_metadata() {
 
 eval::ClassificationMetrics ClassifyTask::evaluate() {
   const bool was_training = model_->is_training();
+  dist::broadcast_buffers(*model_);  // rank 0's BatchNorm statistics (the probe head), which it saves
   model_->eval();
   val_loader_->set_epoch(0);
   last_ = eval::evaluate([&](const torch::Tensor& x) { return model_->forward(x); }, *val_loader_, device_,

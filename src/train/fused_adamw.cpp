@@ -16,15 +16,17 @@ bool fused_adamw_available() {
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
 #if MAE_TORCH_AT_LEAST(2, 4)
-  torch::NoGradGuard no_grad;
   torch::Tensor loss;
   if (closure) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
+  for (const auto& group : param_groups()) {  // the kernel below runs without max_exp_avg_sqs
+    if (static_cast<const torch::optim::AdamWOptions&>(group.options()).amsgrad()) return torch::optim::AdamW::step(closure);
+  }
+  torch::NoGradGuard no_grad;
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
-    if (o.amsgrad()) return torch::optim::AdamW::step(closure);  // the kernel below runs without max_exp_avg_sqs
     std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps, stale;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;

@@ -137,6 +137,19 @@ TrainResult Trainer::fit() {
   if (core::is_main_process()) metrics = std::make_unique<MetricsLog>(options_.run_dir, options_.jsonl, options_.tensorboard);
   Progress progress(options_.progress, options_.epochs, steps_per_epoch, options_.log_every);
   dist::broadcast_module(task_.model());  // identical starting weights on every rank
+  if (dist::initialized()) {
+    // Every rank must have resumed from the same checkpoint (they all read the run folder).
+    // Equal everywhere iff the sums of the values and of their squares agree (zero variance).
+    const double e = static_cast<double>(state_.epoch), s = static_cast<double>(state_.iteration);
+    auto sums = torch::tensor({e, s, e * e, s * s}, torch::kFloat64);
+    dist::all_reduce_sum(sums, "resume position check");
+    const double w = dist::world_size();
+    const bool same = sums[2].item<double>() * w == std::pow(sums[0].item<double>(), 2) &&
+                      sums[3].item<double>() * w == std::pow(sums[1].item<double>(), 2);
+    MAE_CHECK(same, "rank ", dist::rank(), " starts at epoch ", state_.epoch, ", step ",
+              state_.iteration, " but the ranks disagree: every rank must read the same run folder ", options_.run_dir,
+              " (a shared file system) for checkpoints and --resume");
+  }
   if (last_good_stem_.empty()) save(false);  // the point a non-finite rollback returns to
   const bool distributed = sync_->active();
   if (distributed) {
@@ -149,7 +162,11 @@ TrainResult Trainer::fit() {
   int64_t consecutive_nonfinite = 0, steps_this_process = 0;
   bool first_loss_seen = false;
   for (int64_t epoch = state_.epoch; epoch < options_.epochs; ++epoch) {
-    torch::manual_seed(core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch)}));
+    // Each rank its own stream (drop path), as the official code's seed + rank; rank 0's is the
+    // single-process one.
+    const auto rank = static_cast<uint64_t>(dist::rank());
+    torch::manual_seed(rank == 0 ? core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch)})
+                                 : core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch), rank}));
     loader_.set_epoch(epoch);
     task_.model().train();
     optimizer_->zero_grad(true);

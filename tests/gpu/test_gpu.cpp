@@ -2,14 +2,12 @@
 // scaled_dot_product_attention) vs explicit matmuls, the fused AdamW kernel vs LibTorch's loop,
 // a bf16-autocast MAE step vs fp32, activation checkpointing (CUDA generator replay), and the
 // NCCL backend in a one-process job. Every test skips without a CUDA device.
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "common/named_grads.h"
+#include "common/run_command.h"
 #include "common/tensor_compare.h"
 #include "mae/models/block.h"
 #include "mae/models/mae_vit.h"
@@ -41,14 +39,6 @@ models::MaeViTOptions small_mae(bool fused) {
   return o;
 }
 
-std::map<std::string, torch::Tensor> grads_of(torch::nn::Module& m) {
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& p : m.named_parameters()) {
-    if (p.value().grad().defined()) out[p.key()] = p.value().grad().to(torch::kCPU, torch::kFloat64);
-  }
-  return out;
-}
-
 // Loss and gradients of one MAE step on CUDA with fixed data and masking.
 std::pair<double, std::map<std::string, torch::Tensor>> cuda_step(bool fused, bool bf16, bool checkpointing) {
   torch::manual_seed(5);
@@ -63,7 +53,7 @@ std::pair<double, std::map<std::string, torch::Tensor>> cuda_step(bool fused, bo
     loss = model->forward(imgs, 0.75, noise).loss;
   }
   loss.backward();
-  return {loss.item<double>(), grads_of(*model)};
+  return {loss.item<double>(), mae::testing::named_grads(*model)};
 }
 
 void expect_close(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b, double rtol,
@@ -116,7 +106,7 @@ TEST(Gpu, CheckpointedBlocksMatchPlainOnCuda) {
     models::set_grad_checkpointing(*vit, checkpointing);
     torch::manual_seed(3);
     vit->forward(torch::randn({8, 3, 32, 32}).to(torch::kCUDA)).pow(2).mean().backward();
-    return grads_of(*vit);
+    return mae::testing::named_grads(*vit);
   };
   expect_close(vit_grads(false), vit_grads(true), 1e-5, 1e-7);
 }
@@ -160,14 +150,9 @@ TEST(Gpu, NcclRunsAOneProcessJob) {
   std::filesystem::remove_all(dir);
   const std::string command = std::string(MAE_BINARY) + " launch --nproc 1 -- pretrain --device cuda --set train.max_steps=10 " +
                               "--set train.batch_size=64 --set log.every=5 --set log.progress=lines --set visualize.num_images=0 " +
-                              "--set train.precision=bf16 --output " + dir + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+                              "--set train.precision=bf16 --output " + dir;
+  const auto [code, output] = mae::testing::run_command(command);
+  EXPECT_EQ(code, 0) << output;
   EXPECT_NE(output.find("distributed: 1 processes (nccl"), std::string::npos) << output;
   EXPECT_NE(output.find("10 step(s)"), std::string::npos) << output;
   std::filesystem::remove_all(dir);

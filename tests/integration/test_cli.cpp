@@ -1,13 +1,10 @@
 // The `mae` command as a user meets it: help, version, exit codes, error lines; every shipped
 // config loads.
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "common/run_command.h"
 #include "mae/core/error.h"
 #include "mae/models/presets.h"
 #include "mae/train/classify.h"
@@ -15,21 +12,7 @@
 
 namespace {
 
-struct Run {
-  int code;
-  std::string output;
-};
-
-Run run(const std::string& args) {
-  const std::string command = std::string(MAE_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+mae::testing::CommandResult run(const std::string& args) { return mae::testing::run_command(std::string(MAE_BINARY) + " " + args); }
 
 }  // namespace
 

@@ -91,6 +91,30 @@ class DistributedFixture : public mae::testing::PretrainFixture {
     }
     return c;
   }
+  // Two ranks of a long pretraining started by hand (no launcher to stop them), with their logs in
+  // rank0.log / rank1.log; returns once training runs (rank 0 wrote its first checkpoint-last and a
+  // few steps passed).
+  struct TwoRanks {
+    pid_t rank0, rank1;
+    std::string checkpoint;
+  };
+  TwoRanks start_two_ranks(const std::string& name, int timeout_seconds) {
+    auto args = command("pretrain", config(name, {"train.epochs=500", "visualize.num_images=0"}), name);
+    args.back() = std::to_string(timeout_seconds);  // --dist-timeout
+    const std::string port = std::to_string(dist::free_port());
+    auto env = [&](int rank) {
+      return std::map<std::string, std::string>{{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(rank)},
+                                                {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
+    };
+    TwoRanks ranks{spawn(args, env(0), dir_ + "/rank0.log"), spawn(args, env(1), dir_ + "/rank1.log"),
+                   dir_ + "/" + name + "/checkpoint-last.safetensors"};
+    for (int i = 0; i < 600 && !std::filesystem::exists(ranks.checkpoint); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(std::filesystem::exists(ranks.checkpoint)) << read_text(dir_ + "/rank0.log");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    return ranks;
+  }
   // The last value of `name` in a run's metrics.jsonl.
   double last_metric(const std::string& run, const std::string& name) {
     std::ifstream in(dir_ + "/" + run + "/metrics.jsonl");
@@ -177,24 +201,11 @@ TEST_F(DistributedFixture, AccumulationAllReducesOnlyOnTheFinalMicroStep) {
 }
 
 TEST_F(DistributedFixture, AKilledRankStopsTheOtherWithinTheTimeoutNamingIt) {
-  auto args = command("pretrain", config("killed", {"train.epochs=500", "visualize.num_images=0"}), "killed");
-  args.back() = "20";  // --dist-timeout
-  const std::string port = std::to_string(dist::free_port());
-  auto env = [&](int rank) {
-    return std::map<std::string, std::string>{{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(rank)},
-                                              {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
-  };
-  const pid_t rank0 = spawn(args, env(0), dir_ + "/rank0.log");
-  const pid_t rank1 = spawn(args, env(1), dir_ + "/rank1.log");
-  // Training has started once rank 0 wrote its first checkpoint-last; let a few steps pass.
-  const std::string last = dir_ + "/killed/checkpoint-last.safetensors";
-  for (int i = 0; i < 600 && !std::filesystem::exists(last); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_TRUE(std::filesystem::exists(last)) << read_text(dir_ + "/rank0.log");
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  ::kill(rank1, SIGKILL);
-  ::waitpid(rank1, nullptr, 0);
+  const auto ranks = start_two_ranks("killed", 20);
+  ::kill(ranks.rank1, SIGKILL);
+  ::waitpid(ranks.rank1, nullptr, 0);
   const auto killed_at = std::chrono::steady_clock::now();
-  const int code = wait_exit(rank0, 60);
+  const int code = wait_exit(ranks.rank0, 60);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   const std::string log = read_text(dir_ + "/rank0.log");
   EXPECT_NE(code, 0) << log;
@@ -203,27 +214,15 @@ TEST_F(DistributedFixture, AKilledRankStopsTheOtherWithinTheTimeoutNamingIt) {
   EXPECT_NE(log.find("rank 1"), std::string::npos) << log;
   EXPECT_NE(log.find("--resume auto"), std::string::npos) << log;
   // Rank 0's checkpoint stays loadable.
-  EXPECT_FALSE(train::read_checkpoint_metadata(last).empty());
+  EXPECT_FALSE(train::read_checkpoint_metadata(ranks.checkpoint).empty());
 }
 
 TEST_F(DistributedFixture, AHungRankIsNamedWhenTheTimeoutExpires) {
-  auto args = command("pretrain", config("hung", {"train.epochs=500", "visualize.num_images=0"}), "hung");
-  args.back() = "4";  // --dist-timeout
-  const std::string port = std::to_string(dist::free_port());
-  auto env = [&](int rank) {
-    return std::map<std::string, std::string>{{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
-                                              {"MASTER_PORT", port}};
-  };
-  const pid_t rank0 = spawn(args, env(0), dir_ + "/rank0.log");
-  const pid_t rank1 = spawn(args, env(1), dir_ + "/rank1.log");
-  const std::string last = dir_ + "/hung/checkpoint-last.safetensors";
-  for (int i = 0; i < 600 && !std::filesystem::exists(last); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_TRUE(std::filesystem::exists(last)) << read_text(dir_ + "/rank0.log");
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  ::kill(rank1, SIGSTOP);  // alive but silent: no crash for the transport to notice
-  const int code = wait_exit(rank0, 60);
-  ::kill(rank1, SIGKILL);
-  ::waitpid(rank1, nullptr, 0);
+  const auto ranks = start_two_ranks("hung", 4);
+  ::kill(ranks.rank1, SIGSTOP);  // alive but silent: no crash for the transport to notice
+  const int code = wait_exit(ranks.rank0, 60);
+  ::kill(ranks.rank1, SIGKILL);
+  ::waitpid(ranks.rank1, nullptr, 0);
   const std::string log = read_text(dir_ + "/rank0.log");
   EXPECT_NE(code, 0) << log;
   EXPECT_NE(code, -1) << "rank 0 hung with rank 1:\n" << log;
@@ -240,4 +239,25 @@ TEST_F(DistributedFixture, ATwoProcessCheckpointResumesInOneProcess) {
   const std::string log = read_text(dir_ + "/second.log");
   EXPECT_NE(log.find("1 epoch(s) done, 4 step(s)"), std::string::npos) << log;
   EXPECT_NE(log.find("2 epoch(s), 8 step(s)"), std::string::npos) << log;
+}
+
+TEST_F(DistributedFixture, RanksThatResumeFromDifferentPointsStopWithTheReason) {
+  // Rank 0 finds a checkpoint in its run folder, rank 1 (another machine without a shared file
+  // system, simulated by another folder) finds none.
+  ASSERT_EQ(run(command("pretrain", config("a", {"train.epochs=1", "visualize.num_images=0"}), "a"), dir_ + "/a.log"), 0)
+      << read_text(dir_ + "/a.log");
+  const std::string port = std::to_string(dist::free_port());
+  pid_t pids[2];
+  for (int rank = 0; rank < 2; ++rank) {
+    auto args = command("pretrain", config(rank == 0 ? "a" : "b", {"train.epochs=2", "visualize.num_images=0"}), "r" + std::to_string(rank));
+    args.insert(args.end(), {"--resume", "auto"});
+    pids[rank] = spawn(args, {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}},
+                       dir_ + "/rank" + std::to_string(rank) + ".log");
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    const int code = wait_exit(pids[rank], 60);
+    const std::string log = read_text(dir_ + "/rank" + std::to_string(rank) + ".log");
+    EXPECT_EQ(code, 1) << log;
+    EXPECT_NE(log.find("the ranks disagree"), std::string::npos) << log;
+  }
 }

@@ -3,7 +3,7 @@
 // recompute) and under bf16 autocast; and a frozen-input block still trains its parameters.
 #include <gtest/gtest.h>
 
-#include "common/tensor_compare.h"
+#include "common/named_grads.h"
 #include "mae/models/block.h"
 #include "mae/models/mae_vit.h"
 #include "mae/models/vision_transformer.h"
@@ -12,14 +12,6 @@
 using namespace mae::models;
 
 namespace {
-
-std::map<std::string, torch::Tensor> grads_of(torch::nn::Module& m) {
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& p : m.named_parameters()) {
-    if (p.value().grad().defined()) out[p.key()] = p.value().grad().clone();
-  }
-  return out;
-}
 
 void expect_same_grads(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b,
                        double tol) {
@@ -58,7 +50,7 @@ std::pair<double, std::map<std::string, torch::Tensor>> mae_step(bool checkpoint
     loss = model->forward(imgs, 0.75, noise).loss;
   }
   loss.backward();
-  return {loss.item<double>(), grads_of(*model)};
+  return {loss.item<double>(), mae::testing::named_grads(*model)};
 }
 
 }  // namespace
@@ -76,6 +68,33 @@ TEST(GradCheckpointing, MatchesUnderBf16Autocast) {
   const auto [ckpt_loss, ckpt] = mae_step(true, true);
   EXPECT_DOUBLE_EQ(plain_loss, ckpt_loss);  // the recompute runs in bf16 too, or the gradients would drift
   expect_same_grads(plain, ckpt, 1e-5);
+}
+
+TEST(GradCheckpointing, Bf16RecomputeLeavesNoStaleWeightCasts) {
+  // Two bf16 steps with an update between: the second forward must see the updated weights, not
+  // bf16 copies cached by the first step's recompute.
+  auto second_loss = [](bool checkpointing) {
+    torch::manual_seed(7);
+    MaskedAutoencoderViT model(tiny_mae());
+    set_grad_checkpointing(*model, checkpointing);
+    torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.5));
+    const auto imgs = torch::randn({4, 3, 16, 16});
+    const auto noise = torch::rand({4, 16});
+    double loss_value = 0;
+    for (int step = 0; step < 2; ++step) {
+      torch::Tensor loss;
+      {
+        mae::train::AutocastGuard autocast(torch::kCPU, true);
+        loss = model->forward(imgs, 0.75, noise).loss;
+      }
+      loss.backward();
+      sgd.step();
+      sgd.zero_grad();
+      loss_value = loss.item<double>();
+    }
+    return loss_value;
+  };
+  EXPECT_DOUBLE_EQ(second_loss(true), second_loss(false));
 }
 
 TEST(GradCheckpointing, DropPathDrawsAreReplayed) {
@@ -98,7 +117,7 @@ TEST(GradCheckpointing, DropPathDrawsAreReplayed) {
     auto loss = model->forward(x).pow(2).mean();
     loss.backward();
     const double after = torch::rand({1}).item<double>();  // the generator continues where the forward left it
-    return std::make_tuple(loss.item<double>(), grads_of(*model), after);
+    return std::make_tuple(loss.item<double>(), mae::testing::named_grads(*model), after);
   };
   const auto [plain_loss, plain, plain_next] = run(false);
   const auto [ckpt_loss, ckpt, ckpt_next] = run(true);

@@ -45,6 +45,7 @@ class GradientSync {
   std::vector<torch::Tensor> params_;
   std::vector<std::unique_ptr<Bucket>> buckets_;
   std::vector<size_t> bucket_of_, offset_of_;  // per parameter
+  std::vector<char> ready_;                    // per parameter, this step
   bool active_ = false, armed_ = false;
   size_t next_launch_ = 0;
   double exposed_seconds_ = 0;

@@ -41,6 +41,9 @@ void broadcast(std::vector<torch::Tensor>& tensors, int root, const std::string&
 void barrier(const std::string& what);
 // Copies rank 0's parameters and buffers into every rank's module.
 void broadcast_module(torch::nn::Module& module);
+// Copies rank 0's buffers only (BatchNorm running statistics before an evaluation, as DDP's
+// broadcast_buffers).
+void broadcast_buffers(torch::nn::Module& module);
 
 // An all-reduce in flight (the gradient buckets): wait() blocks until it is done.
 class PendingAllReduce {

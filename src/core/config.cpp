@@ -1,8 +1,6 @@
 #include "mae/core/config.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -10,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "mae/core/error.h"
+#include "mae/core/parse.h"
 
 namespace mae::core {
 namespace {
@@ -32,26 +31,6 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-bool parse_int(const std::string& s, int64_t* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  *out = v;
-  return true;
-}
-
-bool parse_float(const std::string& s, double* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s.c_str(), &end);
-  if (errno != 0 || *end != '\0') return false;
-  *out = v;
-  return true;
-}
-
 bool parse_bool(const std::string& s, bool* out) {
   if (s == "true" || s == "True" || s == "1" || s == "yes" || s == "on") return *out = true, true;
   if (s == "false" || s == "False" || s == "0" || s == "no" || s == "off") return *out = false, true;
@@ -69,7 +48,7 @@ bool parse_float_list(std::string s, std::vector<double>* out) {
   std::string item;
   while (std::getline(in, item, ',')) {
     double v = 0;
-    if (!parse_float(trim(item), &v)) return false;
+    if (!parse_double(trim(item), &v)) return false;
     out->push_back(v);
   }
   return !out->empty();
@@ -169,7 +148,7 @@ void Config::set(const std::string& key, const std::string& raw) {
   bool ok = true;
   switch (o.type) {
     case ValueType::kInt: { int64_t v; ok = parse_int(value, &v); break; }
-    case ValueType::kFloat: { double v; ok = parse_float(value, &v); break; }
+    case ValueType::kFloat: { double v; ok = parse_double(value, &v); break; }
     case ValueType::kBool: { bool v; ok = parse_bool(value, &v); break; }
     case ValueType::kFloatList: { std::vector<double> v; ok = parse_float_list(value, &v); break; }
     case ValueType::kString: break;
@@ -221,7 +200,7 @@ int64_t Config::get_int(const std::string& key) const {
 
 double Config::get_float(const std::string& key) const {
   double v = 0;
-  MAE_CHECK(option(key).type == ValueType::kFloat && parse_float(values_.at(key), &v), "config key '", key, "' is not a float");
+  MAE_CHECK(option(key).type == ValueType::kFloat && parse_double(values_.at(key), &v), "config key '", key, "' is not a float");
   return v;
 }
 

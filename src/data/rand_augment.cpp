@@ -6,9 +6,13 @@
 #include <limits>
 
 #include "mae/core/error.h"
+#include "mae/core/parse.h"
 
 namespace mae::data {
 namespace {
+
+using core::parse_double;
+using core::parse_int;
 
 constexpr double kLevelDenominator = 10.0;  // timm's _LEVEL_DENOM: magnitudes are on a 0..10 scale
 
@@ -22,28 +26,6 @@ const std::vector<AugmentOp>& rand_ops(bool increasing) {
       O::kSolarizeAdd, O::kColorIncreasing, O::kContrastIncreasing, O::kBrightnessIncreasing,
       O::kSharpnessIncreasing, O::kShearX, O::kShearY, O::kTranslateXRel, O::kTranslateYRel};
   return increasing ? rising : plain;
-}
-
-bool parse_int(const std::string& text, int64_t* out) {
-  if (text.empty()) return false;
-  size_t used = 0;
-  try {
-    *out = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return used == text.size();
-}
-
-bool parse_double(const std::string& text, double* out) {
-  if (text.empty()) return false;
-  size_t used = 0;
-  try {
-    *out = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return used == text.size();
 }
 
 RandAugmentOptions validated(RandAugmentOptions o) {

@@ -7,15 +7,15 @@
 #include <cstdlib>
 
 #include "mae/core/error.h"
+#include "mae/core/parse.h"
 
 namespace mae::dist {
 namespace {
 
 int parse_count(const char* name, const char* text) {
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  MAE_CHECK_USAGE(end != text && *end == '\0' && value >= 0 && value < (1L << 20), "environment variable ", name, "='", text,
-                  "' is not a non-negative integer");
+  int64_t value = -1;
+  MAE_CHECK_USAGE(core::parse_int(text, &value) && value >= 0 && value < (int64_t{1} << 20), "environment variable ", name, "='",
+                  text, "' is not a non-negative integer");
   return static_cast<int>(value);
 }
 

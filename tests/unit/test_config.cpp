@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/config.h"
+#include "mae/core/parse.h"
 #include "mae/core/error.h"
 #include "mae/models/presets.h"
 
@@ -119,4 +120,17 @@ TEST(Config, IsDefaultMeansNeverAssignedAndCopyFromFillsOnlyThose) {
   EXPECT_EQ(c.get_int("data.a"), 1);   // the user's value stays
   EXPECT_EQ(c.get_int("data.b"), 20);  // filled
   EXPECT_EQ(c.get_int("model.c"), 3);  // another prefix
+}
+
+TEST(CoreParse, WholeStringsOnly) {
+  int64_t i = 0;
+  double d = 0;
+  EXPECT_TRUE(mae::core::parse_int("42", &i));
+  EXPECT_EQ(i, 42);
+  EXPECT_TRUE(mae::core::parse_int("-3", &i));
+  EXPECT_EQ(i, -3);
+  for (const char* bad : {"", "4x", "1.5", "1e3", "x", "99999999999999999999"}) EXPECT_FALSE(mae::core::parse_int(bad, &i)) << bad;
+  EXPECT_TRUE(mae::core::parse_double("1.5e-4", &d));
+  EXPECT_DOUBLE_EQ(d, 1.5e-4);
+  for (const char* bad : {"", "0.1.2", "3k", "e"}) EXPECT_FALSE(mae::core::parse_double(bad, &d)) << bad;
 }

@@ -7,7 +7,7 @@
 #   pytorch-sdpa      the same model with F.scaled_dot_product_attention, reference (b)
 #   pytorch-sdpa-fusedadamw  reference (b) with AdamW(fused=True): the best plain PyTorch
 # Our rows also carry the achieved GFLOP/s (model FLOPs, see bench_step.cpp) and its share of the
-# fp32 GEMM peak measured in the same process.
+# GEMM peak (in the step's dtype) measured in the same process.
 # Usage: bench/run_step_bench.sh [--device cpu|cuda] [--dtype fp32|bf16] [--threads N] [--quick]
 # Prints a table with the ratios and appends rows to bench/results/step_<device>_<dtype>_torch<ver>.csv.
 set -euo pipefail
@@ -39,17 +39,7 @@ fi
 [ "$quick" = 1 ] && steps="--steps 1 --warmup 1"
 
 cpu=$(lscpu | sed -n 's/^Model name:\s*//p' | head -1)
-gemm=$("$python" - "$threads" <<'PY' 2>/dev/null || echo ""
-import sys, time, torch
-torch.set_num_threads(int(sys.argv[1]))
-a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-a @ b
-t = time.perf_counter(); n = 5
-for _ in range(n): a @ b
-print(round(2 * 2048**3 * n / (time.perf_counter() - t) / 1e9, 1))
-PY
-)
-echo "machine: $cpu, $(nproc) cores, threads $threads, device $device, dtype $dtype; fp32 GEMM peak ${gemm:-?} GFLOP/s"
+echo "machine: $cpu, $(nproc) cores, threads $threads, device $device, dtype $dtype (our rows: GEMM peak measured in each process)"
 mkdir -p bench/results
 torch_ver=$("$bin" --preset tiny --img 32 --patch 16 --batch 1 --steps 1 --warmup 0 --device "$device" | sed -n 's/.*"torch":"\([^"]*\)".*/\1/p')
 csv="bench/results/step_${device}_${dtype}_torch${torch_ver}.csv"

@@ -54,11 +54,6 @@ Runner register_launch(CLI::App& app) {
     std::vector<char*> argv;
     for (auto& a : argv_strings) argv.push_back(a.data());
     argv.push_back(nullptr);
-    char self[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-    MAE_CHECK(n > 0, "mae launch: cannot find its own executable");
-    self[n] = '\0';
-
     std::vector<pid_t> children;
     for (int rank = 0; rank < s->nproc; ++rank) {
       const pid_t pid = ::fork();
@@ -70,7 +65,7 @@ Runner register_launch(CLI::App& app) {
         ::setenv("LOCAL_WORLD_SIZE", std::to_string(s->nproc).c_str(), 1);
         ::setenv("MASTER_ADDR", s->master_addr.c_str(), 1);
         ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-        ::execv(self, argv.data());
+        ::execv("/proc/self/exe", argv.data());  // this very binary
         std::perror("mae launch: exec");
         ::_exit(127);
       }

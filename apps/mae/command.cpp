@@ -1,7 +1,6 @@
 #include "command.h"
 
 #include <cstdlib>
-#include <thread>
 
 #include "mae/core/runtime.h"
 #include "mae/dist/process_group.h"
@@ -41,8 +40,7 @@ torch::Device start_distributed(const CommonOptions& o, torch::Device device) {
   const int local_processes = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
   if (o.threads == 0 && local_processes > 1 && !device.is_cuda()) {
     // Processes sharing a machine share its cores.
-    const int cores = std::max(1u, std::thread::hardware_concurrency());
-    core::configure_threads(std::max(1, cores / local_processes));
+    core::configure_threads(std::max(1, core::usable_cores() / local_processes));
   }
   dist::GroupOptions group;
   group.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.dist_timeout * 1000));

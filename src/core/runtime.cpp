@@ -42,7 +42,7 @@ torch::Device resolve_device(const std::string& spec) {
   return device;
 }
 
-static int usable_cores() {
+int usable_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {

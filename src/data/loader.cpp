@@ -9,6 +9,7 @@
 #include <c10/util/ParallelGuard.h>
 
 #include "mae/core/error.h"
+#include "mae/core/runtime.h"
 #include "mae/core/log.h"
 #include "mae/data/sampler.h"
 
@@ -19,12 +20,6 @@ constexpr uint64_t kTransformStream = 0x5452414E53ull;  // "TRANS"
 // After this many unreadable samples in a row the data is broken, not a file here and there.
 constexpr int64_t kMaxConsecutiveBad = 1000;
 
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 // Samples are the unit of parallelism, so LibTorch's kernels inside a worker must not fan out.
 // With the OpenMP backend that takes a team size of 1 for this thread alone: at::set_num_threads
@@ -56,7 +51,7 @@ Loader::Loader(std::shared_ptr<const Source> source, std::shared_ptr<const Sampl
   MAE_CHECK_USAGE(batches_per_epoch_ > 0, "each rank reads ", samples_per_epoch_, " samples per epoch (dataset of ",
                   source_->size(), " over ", options_.world_size, " rank(s)), fewer than one batch of ",
                   options_.batch_size, " with drop_last; lower the batch size");
-  const int workers = options_.num_workers > 0 ? options_.num_workers : available_cores();
+  const int workers = options_.num_workers > 0 ? options_.num_workers : core::usable_cores();
   // Enough samples per hand-out to keep the lock cold on tiny images, few enough to share a batch.
   chunk_ = std::clamp<int64_t>(options_.batch_size / (4 * workers), 1, 32);
   pin_ = options_.pin_memory && torch::cuda::is_available();

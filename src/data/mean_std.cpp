@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "mae/core/error.h"
+#include "mae/core/runtime.h"
 #include "mae/core/log.h"
 #include "mae/data/factory.h"
 #include "mae/data/image_decode.h"
@@ -46,7 +47,7 @@ std::pair<std::vector<double>, std::vector<double>> compute_mean_std(const core:
   const int64_t count = max_samples > 0 ? std::min(max_samples, n) : n;
   const int64_t configured = config.get_int("data.num_workers");
   const int64_t threads = std::max<int64_t>(
-      1, std::min<int64_t>(count, configured > 0 ? configured : std::max(1u, std::thread::hardware_concurrency())));
+      1, std::min<int64_t>(count, configured > 0 ? configured : core::usable_cores()));
   std::vector<Sums> partial(static_cast<size_t>(threads), Sums(in_chans));
   std::atomic<int64_t> next{0};
   std::vector<std::thread> pool;

@@ -13,8 +13,7 @@ namespace mae::dist {
 struct GradientSync::Bucket {
   std::vector<size_t> params;
   torch::Tensor flat;
-  size_t pending = 0;  // parameters not yet ready in this step
-  bool launched = false;
+  size_t pending = 0;  // parameters not yet ready in this step (buckets before next_launch_ are launched)
   std::unique_ptr<PendingAllReduce> work;
 };
 
@@ -79,7 +78,6 @@ void GradientSync::arm(bool sync) {
   if (!armed_) return;
   for (auto& b : buckets_) {
     b->pending = b->params.size();
-    b->launched = false;
     b->work.reset();
   }
   ready_.assign(params_.size(), 0);
@@ -89,9 +87,7 @@ void GradientSync::arm(bool sync) {
 void GradientSync::mark_ready(size_t param) {
   if (!armed_ || ready_[param]) return;  // a parameter counts once per step
   ready_[param] = 1;
-  Bucket& b = *buckets_[bucket_of_[param]];
-  if (b.launched || b.pending == 0) return;
-  if (--b.pending == 0) launch_ready_buckets();
+  if (--buckets_[bucket_of_[param]]->pending == 0) launch_ready_buckets();
 }
 
 void GradientSync::launch_ready_buckets() {
@@ -109,7 +105,6 @@ void GradientSync::launch_ready_buckets() {
       }
     }
     b.work = std::make_unique<PendingAllReduce>(all_reduce_sum_async(b.flat, "gradient all-reduce"));
-    b.launched = true;
     ++launches_;
   }
 }

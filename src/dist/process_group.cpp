@@ -252,13 +252,13 @@ void broadcast(std::vector<torch::Tensor>& tensors, int root, const std::string&
     std::vector<torch::Tensor> one{t};
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
+    c10::intrusive_ptr<c10d::Work> work;
     try {
-      wait_work(g_group->backend->broadcast(one, opts), what);
-    } catch (const Error&) {
-      throw;
+      work = g_group->backend->broadcast(one, opts);
     } catch (const std::exception& e) {
       fail(what, e.what());
     }
+    wait_work(work, what);
     if (!t.is_same(tensor)) tensor.copy_(t);
   }
 }

@@ -27,7 +27,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
   for (auto& group : param_groups()) {
     const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
-    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps, stale;
+    std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       MAE_CHECK(!p.grad().is_sparse(), "AdamW does not support sparse gradients");
@@ -42,7 +42,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       auto& s = static_cast<torch::optim::AdamWParamState&>(*slot);
       auto& counter = steps_[p.unsafeGetTensorImpl()];
       if (!counter.value.defined()) counter.value = torch::zeros({}, p.options().dtype(torch::kFloat32));
-      if (counter.step != s.step()) stale.push_back(counter.value.fill_(static_cast<double>(s.step())));  // fresh or loaded state
+      if (counter.step != s.step()) counter.value.fill_(static_cast<double>(s.step()));  // fresh or loaded state
       s.step(s.step() + 1);
       counter.step = s.step();
       params.push_back(p);

@@ -231,7 +231,9 @@ TrainResult Trainer::fit() {
           break;
         }
       }
-      const bool log_now = state_.iteration % options_.log_every == 0 || i + 1 == steps_per_epoch;
+      const bool last_step = options_.max_steps > 0 && steps_this_process >= options_.max_steps;
+      // The window is written at the log interval, at the epoch's end, and when train.max_steps stops the run.
+      const bool log_now = state_.iteration % options_.log_every == 0 || i + 1 == steps_per_epoch || last_step;
       if (log_now && window_steps > 0) {
         const double elapsed = seconds_since(window_start);
         const double wait = loader_.wait_seconds() - window_wait_mark;
@@ -253,7 +255,7 @@ TrainResult Trainer::fit() {
       }
       progress.update(epoch, i, shown);
       extra.clear();
-      if (options_.max_steps > 0 && steps_this_process >= options_.max_steps) {
+      if (last_step) {
         result.stopped_early = true;
         break;
       }

@@ -81,6 +81,16 @@ TEST_F(PretrainFixture, ResumedRunEqualsUninterruptedBitForBit) {
   auto interrupted = train::run_pretrain(config("resumed", {"train.epochs=3", "train.max_steps=11"}), torch::kCPU, {});
   EXPECT_TRUE(interrupted.stopped_early);
   EXPECT_EQ(interrupted.epochs_completed, 1);
+  {  // the stop writes its last window (step 11, between the log.every=2 records)
+    bool logged = false;
+    std::ifstream metrics(dir_ + "/resumed/metrics.jsonl");
+    for (std::string line; std::getline(metrics, line);) {
+      const auto record = nlohmann::json::parse(line);
+      logged = logged || (record.value("step", 0) == 11 && record.contains("loss"));
+    }
+    EXPECT_TRUE(logged);
+    EXPECT_GT(interrupted.last_loss, 0.0);
+  }
   auto resumed = train::run_pretrain(config("resumed", {"train.epochs=3"}), torch::kCPU, {"auto", ""});
   EXPECT_EQ(resumed.epochs_completed, 3);
   EXPECT_EQ(resumed.steps, 24);

@@ -11,6 +11,9 @@ namespace mae::core {
 // anything else, or when CUDA is asked for and none is available.
 torch::Device resolve_device(const std::string& spec);
 
+// The cores this process may run on (its CPU affinity), at least 1.
+int usable_cores();
+
 // Sets LibTorch's intra-op thread count: `threads` > 0 as given, otherwise one per core this
 // process may run on (LibTorch may otherwise default to 1). Returns the count in effect.
 int configure_threads(int threads);

@@ -13,7 +13,7 @@
 #include "mae/core/runtime.h"
 #include "mae/models/block.h"
 #include "mae/models/presets.h"
-#include "mae/train/param_groups.h"
+#include "mae/optim/param_groups.h"
 #include "mae/train/precision.h"
 
 namespace {
@@ -100,9 +100,9 @@ int main(int argc, char** argv) {
     mae::models::MaskedAutoencoderViT model(o);
     model->to(device);
     mae::models::set_grad_checkpointing(*model, grad_checkpointing);
-    const auto groups = mae::train::weight_decay_groups(*model, 0.05, {});
-    auto optimizer = mae::train::make_adamw(groups, 0.9, 0.95);
-    mae::train::set_lr(*optimizer, groups, 1e-4);
+    const auto groups = mae::optim::weight_decay_groups(*model, 0.05, {});
+    auto optimizer = mae::optim::make_adamw(groups, 0.9, 0.95);
+    mae::optim::set_lr(*optimizer, groups, 1e-4);
     const auto imgs = torch::randn({batch, in_chans, o.img_h, o.img_w}, torch::TensorOptions().device(device));  // [B, C, H, W]
     const bool bf16 = mae::train::wants_bf16(dtype);
 

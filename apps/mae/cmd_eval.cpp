@@ -4,7 +4,7 @@
 #include "command.h"
 #include "mae/core/error.h"
 #include "mae/core/log.h"
-#include "mae/train/inference.h"
+#include "mae/tasks/inference.h"
 
 namespace mae::app {
 namespace {
@@ -13,36 +13,32 @@ namespace {
 struct InferenceState {
   CommonOptions common;
   std::string checkpoint;
-  std::string input, root;  // --input / --root of the commands that read new images
-  core::Config schema = train::inference_schema();
+  config::ImageInput images;  // --input / --root of the commands that read new images
 };
 
 void add_checkpoint(CLI::App* cmd, InferenceState* s) {
   cmd->add_option("checkpoint", s->checkpoint, "weights: our checkpoint, or official / timm / HuggingFace files")
       ->required()
       ->check(CLI::ExistingFile);
-  add_common_options(cmd, &s->common, s->schema);
+  add_common_options(cmd, &s->common, config::inference_schema());
 }
 
 // The user's choices first (--input, --config, --set), then the checkpoint fills what they left.
 void add_image_input(CLI::App* cmd, InferenceState* s) {
-  cmd->add_option("--input", s->input, "a folder of images or a list file (default: the checkpoint's val split)");
-  cmd->add_option("--root", s->root, "folder the list file's paths are relative to (default: the list's folder)");
+  cmd->add_option("--input", s->images.input, "a folder of images or a list file (default: the checkpoint's val split)");
+  cmd->add_option("--root", s->images.root, "folder the list file's paths are relative to (default: the list's folder)");
 }
 
-std::pair<core::Config, torch::Device> resolve(const InferenceState& s, bool with_head) {
-  core::Config config = train::inference_schema();
-  if (!s.input.empty()) train::use_image_input(s.input, s.root, &config);
-  const auto device = apply_common_options(s.common, &config);
-  train::adopt_checkpoint(s.checkpoint, with_head, &config);
-  return {std::move(config), device};
+std::pair<tasks::InferenceOptions, torch::Device> resolve(const InferenceState& s, bool with_head) {
+  const auto device = apply_common_options(s.common);
+  return {config::resolve_inference(s.checkpoint, with_head, s.common.settings, s.images), device};
 }
 
 }  // namespace
 
 Runner register_eval(CLI::App& app) {
   struct State : InferenceState {
-    train::EvalRequest request;
+    tasks::EvalRequest request;
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("eval", "top-1/top-5, per-class accuracy and confusion matrix of a classifier");
@@ -53,7 +49,7 @@ Runner register_eval(CLI::App& app) {
   return [s]() {
     auto [config, device] = resolve(*s, true);
     s->request.checkpoint = s->checkpoint;
-    const auto m = train::run_eval(config, s->request, device);
+    const auto m = tasks::run_eval(config, s->request, device);
     std::cout << eval::metrics_json(m, {}) << "\n";
     core::log_info(str("top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ", m.count, " images",
                        s->request.output_dir.empty() ? "" : "; written to " + s->request.output_dir));
@@ -63,7 +59,7 @@ Runner register_eval(CLI::App& app) {
 
 Runner register_predict(CLI::App& app) {
   struct State : InferenceState {
-    train::PredictRequest request;
+    tasks::PredictRequest request;
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("predict", "top-k class names and probabilities per image");
@@ -75,7 +71,7 @@ Runner register_predict(CLI::App& app) {
   return [s]() {
     auto [config, device] = resolve(*s, true);
     s->request.checkpoint = s->checkpoint;
-    const int64_t n = train::run_predict(config, s->request, device);
+    const int64_t n = tasks::run_predict(config, s->request, device);
     core::log_info(str("predicted ", n, " image(s)"));
     return 0;
   };
@@ -87,10 +83,9 @@ Runner register_knn(CLI::App& app) {
   add_checkpoint(cmd, s.get());
   return [s]() {
     auto [config, device] = resolve(*s, false);
-    const auto m = train::run_knn(config, s->checkpoint, device);
+    const auto m = tasks::run_knn(config, s->checkpoint, device);
     std::cout << eval::metrics_json(m, {}) << "\n";
-    core::log_info(str("k-NN (k ", config.get_int("knn.k"), ", T ", config.get_float("knn.temperature"), ", ",
-                       config.get_string("knn.pool"), "): top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ",
+    core::log_info(str("k-NN (k ", config.knn.k, ", T ", config.knn.temperature, ", ", config.knn.pool, "): top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ",
                        m.count, " images"));
     return 0;
   };
@@ -98,7 +93,7 @@ Runner register_knn(CLI::App& app) {
 
 Runner register_embed(CLI::App& app) {
   struct State : InferenceState {
-    train::EmbedRequest request;
+    tasks::EmbedRequest request;
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("embed", "encoder features of images to .safetensors or .npy (+ a list of paths)");
@@ -112,7 +107,7 @@ Runner register_embed(CLI::App& app) {
   return [s]() {
     auto [config, device] = resolve(*s, false);
     s->request.checkpoint = s->checkpoint;
-    const int64_t n = train::run_embed(config, s->request, device);
+    const int64_t n = tasks::run_embed(config, s->request, device);
     core::log_info(str("wrote ", n, " feature vectors to ", s->request.output, " and their paths to ", s->request.output,
                        ".paths.txt"));
     return 0;

@@ -2,12 +2,12 @@
 #include "command.h"
 #include "mae/core/error.h"
 #include "mae/core/log.h"
-#include "mae/train/export.h"
+#include "mae/tasks/export.h"
 
 namespace mae::app {
 
 Runner register_export(CLI::App& app) {
-  auto request = std::make_shared<train::ExportRequest>();
+  auto request = std::make_shared<tasks::ExportRequest>();
   CLI::App* cmd = app.add_subcommand("export", "write a checkpoint's weights for PyTorch, timm or HuggingFace, with a JSON sidecar");
   cmd->add_option("checkpoint", request->checkpoint, "a checkpoint written by mae pretrain / finetune / linprobe")
       ->required();
@@ -15,7 +15,7 @@ Runner register_export(CLI::App& app) {
   cmd->add_option("--part", request->part, "full, or encoder (no decoder, mask token or head)")->capture_default_str();
   cmd->add_option("--scheme", request->scheme, "official (= timm), huggingface or easycv")->capture_default_str();
   return [request]() {
-    const auto r = train::run_export(*request);
+    const auto r = tasks::run_export(*request);
     core::log_info(str("wrote ", r.tensors, " tensors to ", r.weights, " and the model facts to ", r.sidecar));
     return 0;
   };

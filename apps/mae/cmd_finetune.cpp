@@ -1,35 +1,35 @@
 // mae finetune / mae linprobe: a classifier from a pretraining checkpoint (or any weights), or from
 // scratch; the built-in default fine-tunes the small Fashion-MNIST ViT.
 #include "command.h"
-#include "mae/dist/process_group.h"
-#include "mae/train/classify.h"
+#include "mae/distributed/process_group.h"
+#include "mae/tasks/classify.h"
 
 namespace mae::app {
 namespace {
 
-Runner register_classify(CLI::App& app, const char* name, const char* help, core::Config (*schema)()) {
+Runner register_classify(CLI::App& app, const char* name, const char* help, bool linprobe) {
   struct State {
     CommonOptions common;
-    train::ClassifyRequest request;
-    std::string output;
-    core::Config config;
+    tasks::ClassifyRequest request;
+    std::string init, output;
+    bool linprobe = false;
   };
   auto s = std::make_shared<State>();
-  s->config = schema();
+  s->linprobe = linprobe;
   CLI::App* cmd = app.add_subcommand(name, help);
-  add_common_options(cmd, &s->common, s->config);
+  add_common_options(cmd, &s->common, config::classify_schema(linprobe));
   add_distributed_options(cmd, &s->common);
-  cmd->add_option("--init", s->request.init,
+  cmd->add_option("--init", s->init,
                   "start from these weights: a `mae pretrain` checkpoint as is, or official MAE / timm / EasyCV / "
                   "HuggingFace files (same as --set finetune.init=...)");
   cmd->add_flag("--non-strict", s->request.non_strict, "with --init: accept missing or unexpected keys (they are listed)");
   cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
   cmd->add_option("--resume", s->request.resume, "continue a run: 'auto' or a checkpoint path");
   return [s]() {
-    if (!s->output.empty()) s->common.sets.push_back("train.output_dir=" + s->output);
-    const auto device = start_distributed(s->common, apply_common_options(s->common, &s->config));
-    train::run_classify(s->config, device, s->request);
-    dist::finish();
+    if (!s->output.empty()) s->common.settings.sets.push_back("train.output_dir=" + s->output);
+    const auto device = start_distributed(s->common, apply_common_options(s->common));
+    tasks::run_classify(config::resolve_classify(s->linprobe, s->common.settings, s->init), device, s->request);
+    distributed::finish();
     return 0;
   };
 }
@@ -39,12 +39,12 @@ Runner register_classify(CLI::App& app, const char* name, const char* help, core
 Runner register_finetune(CLI::App& app) {
   return register_classify(app, "finetune",
                            "fine-tune a ViT classifier (all blocks, or the last k: finetune.trainable_blocks)",
-                           &train::finetune_config);
+                           /*linprobe=*/false);
 }
 
 Runner register_linprobe(CLI::App& app) {
   return register_classify(app, "linprobe", "linear probe: frozen encoder, BatchNorm + Linear head, LARS",
-                           &train::linprobe_config);
+                           /*linprobe=*/true);
 }
 
 }  // namespace mae::app

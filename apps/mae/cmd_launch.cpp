@@ -13,7 +13,7 @@
 
 #include "command.h"
 #include "mae/core/error.h"
-#include "mae/dist/environment.h"
+#include "mae/distributed/environment.h"
 
 namespace mae::app {
 namespace {
@@ -48,7 +48,7 @@ Runner register_launch(CLI::App& app) {
     const std::string sub = s->command.front();
     MAE_CHECK_USAGE(sub == "pretrain" || sub == "finetune" || sub == "linprobe", "mae launch runs pretrain, finetune or linprobe, got '",
                     sub, "'");
-    const int port = s->master_port > 0 ? s->master_port : dist::free_port();
+    const int port = s->master_port > 0 ? s->master_port : distributed::free_port();
     std::vector<std::string> argv_strings{"/proc/self/exe"};
     argv_strings.insert(argv_strings.end(), s->command.begin(), s->command.end());
     std::vector<char*> argv;

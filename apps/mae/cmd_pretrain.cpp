@@ -1,20 +1,19 @@
 // mae pretrain: MAE pretraining (the built-in default trains on Fashion-MNIST).
 #include "command.h"
-#include "mae/dist/process_group.h"
-#include "mae/train/pretrain.h"
+#include "mae/distributed/process_group.h"
+#include "mae/tasks/pretrain.h"
 
 namespace mae::app {
 
 Runner register_pretrain(CLI::App& app) {
   struct State {
     CommonOptions common;
-    train::PretrainRequest request;
+    tasks::PretrainRequest request;
     std::string output;
-    core::Config config = train::pretrain_config();
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("pretrain", "MAE pretraining of a ViT (default: a small model on Fashion-MNIST)");
-  add_common_options(cmd, &s->common, s->config);
+  add_common_options(cmd, &s->common, config::pretrain_schema());
   add_distributed_options(cmd, &s->common);
   cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
   cmd->add_option("--resume", s->request.resume,
@@ -24,10 +23,10 @@ Runner register_pretrain(CLI::App& app) {
   cmd->add_flag("--non-strict", s->request.non_strict, "with --init: accept missing or unexpected keys (they are listed)");
   return [s]() {
     MAE_CHECK_USAGE(s->request.resume.empty() || s->request.init.empty(), "--resume and --init exclude each other");
-    if (!s->output.empty()) s->common.sets.push_back("train.output_dir=" + s->output);
-    const auto device = start_distributed(s->common, apply_common_options(s->common, &s->config));
-    train::run_pretrain(s->config, device, s->request);
-    dist::finish();
+    if (!s->output.empty()) s->common.settings.sets.push_back("train.output_dir=" + s->output);
+    const auto device = start_distributed(s->common, apply_common_options(s->common));
+    tasks::run_pretrain(config::resolve_pretrain(s->common.settings), device, s->request);
+    distributed::finish();
     return 0;
   };
 }

@@ -1,13 +1,16 @@
 // mae visualize: reconstruction pictures of a pretraining checkpoint.
 #include "command.h"
 #include "mae/core/runtime.h"
-#include "mae/train/visualize.h"
+#include "mae/config/settings.h"
+#include "mae/tasks/visualize.h"
+#include "mae/train/checkpoint.h"
 
 namespace mae::app {
 
 Runner register_visualize(CLI::App& app) {
   struct State {
-    train::VisualizeRequest request;
+    tasks::VisualizeRequest request;
+    config::UserSettings settings;
     std::string device = "auto";
     int threads = 0;
   };
@@ -22,12 +25,13 @@ Runner register_visualize(CLI::App& app) {
                   "per image the masked patch indices: one line each, or a reconstruction.json from an earlier run")
       ->check(CLI::ExistingFile);
   cmd->add_option("--split", s->request.split, "val or train")->capture_default_str();
-  cmd->add_option("--set", s->request.overrides, "override a key of the checkpoint's config, e.g. data.root=...");
+  cmd->add_option("--set", s->settings.sets, "override a key of the checkpoint's config, e.g. data.root=...");
   cmd->add_option("--device", s->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", s->threads, "CPU threads (0: one per core)")->capture_default_str();
   return [s]() {
     core::configure_threads(s->threads);
-    train::run_visualize(s->request, core::resolve_device(s->device));
+    const std::string weights = train::checkpoint_stem_of(s->request.checkpoint) + ".safetensors";
+    tasks::run_visualize(config::resolve_visualize(weights, s->settings), s->request, core::resolve_device(s->device));
     return 0;
   };
 }

@@ -3,23 +3,21 @@
 #include <cstdlib>
 
 #include "mae/core/runtime.h"
-#include "mae/dist/process_group.h"
+#include "mae/distributed/process_group.h"
 
 namespace mae::app {
 
-void add_common_options(CLI::App* cmd, CommonOptions* o, const core::Config& schema) {
-  cmd->add_option("--config", o->config_file, "YAML config file (keys below); --set overrides it")
+void add_common_options(CLI::App* cmd, CommonOptions* o, const config::Config& schema) {
+  cmd->add_option("--config", o->settings.file, "YAML config file (keys below); --set overrides it")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--set", o->sets, "override one config key, e.g. --set optim.blr=1e-4 (repeatable)");
+  cmd->add_option("--set", o->settings.sets, "override one config key, e.g. --set optim.blr=1e-4 (repeatable)");
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads for LibTorch (0: one per available core)")
       ->capture_default_str();
   cmd->footer("\nConfig keys (--config FILE / --set key=value):\n" + schema.help_text());
 }
 
-torch::Device apply_common_options(const CommonOptions& o, core::Config* config) {
-  if (!o.config_file.empty()) config->load_yaml_file(o.config_file);
-  for (const auto& assignment : o.sets) config->set_assignment(assignment);
+torch::Device apply_common_options(const CommonOptions& o) {
   core::configure_threads(o.threads);
   return core::resolve_device(o.device);
 }
@@ -34,7 +32,7 @@ void add_distributed_options(CLI::App* cmd, CommonOptions* o) {
 }
 
 torch::Device start_distributed(const CommonOptions& o, torch::Device device) {
-  const dist::Environment env = dist::read_environment();
+  const distributed::Environment env = distributed::read_environment();
   if (!env.distributed()) return device;
   const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
   const int local_processes = local_world != nullptr ? std::max(1, std::atoi(local_world)) : 1;
@@ -42,10 +40,10 @@ torch::Device start_distributed(const CommonOptions& o, torch::Device device) {
     // Processes sharing a machine share its cores.
     core::configure_threads(std::max(1, core::usable_cores() / local_processes));
   }
-  dist::GroupOptions group;
+  distributed::GroupOptions group;
   group.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.dist_timeout * 1000));
   group.backend = o.dist_backend;
-  return dist::init(env, device, group);
+  return distributed::init(env, device, group);
 }
 
 }  // namespace mae::app

@@ -8,13 +8,13 @@
 
 #include <CLI/CLI.hpp>
 
-#include "mae/core/config.h"
+#include "mae/config/config.h"
+#include "mae/config/settings.h"
 
 namespace mae::app {
 
 struct CommonOptions {
-  std::string config_file;         // --config FILE (YAML)
-  std::vector<std::string> sets;   // --set key=value, applied after the file, in order
+  config::UserSettings settings;   // --config FILE (YAML), then each --set key=value in order
   std::string device = "auto";     // --device
   int threads = 0;                 // --threads (0: one per available core)
   double dist_timeout = 600;       // --dist-timeout (seconds)
@@ -23,17 +23,16 @@ struct CommonOptions {
 
 // Adds --config, --set, --device and --threads to `cmd`, and lists every config key with its
 // default in the command's --help.
-void add_common_options(CLI::App* cmd, CommonOptions* options, const core::Config& schema);
+void add_common_options(CLI::App* cmd, CommonOptions* options, const config::Config& schema);
 
-// Loads --config then applies each --set onto `config`, sets the thread count, and returns the
-// resolved device.
-torch::Device apply_common_options(const CommonOptions& options, core::Config* config);
+// Sets the thread count and returns the resolved device.
+torch::Device apply_common_options(const CommonOptions& options);
 
 // Training commands: --dist-timeout and --dist-backend.
 void add_distributed_options(CLI::App* cmd, CommonOptions* options);
 // Joins the data-parallel job that torchrun, SLURM or `mae launch` describe in the environment
 // (nothing happens for a single process); returns this rank's device. Call after
-// apply_common_options, and dist::finish() when the command's work is done.
+// apply_common_options, and distributed::finish() when the command's work is done.
 torch::Device start_distributed(const CommonOptions& options, torch::Device device);
 
 // A subcommand: registered on the app, run when selected. Returns the process exit code.

@@ -39,13 +39,13 @@ void accumulate(const torch::Tensor& pixels, Sums* sums) {
 
 }  // namespace
 
-std::pair<std::vector<double>, std::vector<double>> compute_mean_std(const core::Config& config, Split split,
+std::pair<std::vector<double>, std::vector<double>> compute_mean_std(const DataOptions& options, Split split,
                                                                      int64_t in_chans, int64_t max_samples) {
   MAE_CHECK_USAGE(in_chans == 1 || in_chans == 3, "mean/std: ", in_chans, " channels asked; images give 1 or 3");
-  const auto source = make_source(config, split);
+  const auto source = make_source(options.source, split);
   const int64_t n = source->size();
   const int64_t count = max_samples > 0 ? std::min(max_samples, n) : n;
-  const int64_t configured = config.get_int("data.num_workers");
+  const int64_t configured = options.num_workers;
   const int64_t threads = std::max<int64_t>(
       1, std::min<int64_t>(count, configured > 0 ? configured : core::usable_cores()));
   std::vector<Sums> partial(static_cast<size_t>(threads), Sums(in_chans));

@@ -117,30 +117,6 @@ float mix_one(torch::Tensor& images, const torch::Tensor& original, int64_t i, i
   return lam;
 }
 
-std::vector<double> parse_minmax(const std::string& text) {
-  std::string s = text;
-  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '[' || c == ']' || c == ' '; }), s.end());
-  std::vector<double> values;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    size_t used = 0;
-    double v = 0;
-    bool ok = !item.empty();
-    try {
-      if (ok) v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      ok = false;
-    }
-    MAE_CHECK_USAGE(ok && used == item.size(), "aug.cutmix_minmax '", text,
-                    "' must be two numbers min,max (e.g. 0.2,0.8) or empty");
-    values.push_back(v);
-  }
-  MAE_CHECK_USAGE(values.empty() || values.size() == 2, "aug.cutmix_minmax '", text, "' has ", values.size(),
-                  " values; give two, min,max (e.g. 0.2,0.8), or none");
-  return values;
-}
-
 }  // namespace
 
 Mixup::Mixup(MixupOptions options) : options_(std::move(options)) {
@@ -242,32 +218,6 @@ torch::Tensor soft_target_cross_entropy(const torch::Tensor& logits, const torch
   const auto dtype = logits.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
   const auto log_probs = torch::log_softmax(logits, -1, dtype);
   return (-targets.to(dtype) * log_probs).sum(-1).mean();
-}
-
-void add_mixup_config(core::Config& config) {
-  using core::ValueType;
-  config.add("aug.mixup", ValueType::kFloat, "0", "mixup: Beta(alpha, alpha) weight of the mix (0: off)");
-  config.add("aug.cutmix", ValueType::kFloat, "0", "cutmix: Beta(alpha, alpha) area kept (0: off)");
-  config.add("aug.cutmix_minmax", ValueType::kString, "",
-             "cutmix box sides as fractions min,max of the image (turns cutmix on, alpha ignored); empty: off");
-  config.add("aug.mixup_prob", ValueType::kFloat, "1.0", "chance that a batch is mixed (mixup or cutmix)");
-  config.add("aug.mixup_switch_prob", ValueType::kFloat, "0.5", "chance of cutmix instead of mixup when both are on");
-  config.add("aug.mixup_mode", ValueType::kString, "batch",
-             "batch: one mix per batch; pair: per pair of samples; elem: per sample");
-  config.add("aug.smoothing", ValueType::kFloat, "0.1", "label smoothing of the (mixed) targets");
-}
-
-MixupOptions mixup_options_from_config(const core::Config& config, int64_t num_classes) {
-  MixupOptions o;
-  o.mixup_alpha = config.get_float("aug.mixup");
-  o.cutmix_alpha = config.get_float("aug.cutmix");
-  o.cutmix_minmax = parse_minmax(config.get_string("aug.cutmix_minmax"));
-  o.prob = config.get_float("aug.mixup_prob");
-  o.switch_prob = config.get_float("aug.mixup_switch_prob");
-  o.mode = config.get_string("aug.mixup_mode");
-  o.label_smoothing = config.get_float("aug.smoothing");
-  o.num_classes = num_classes;
-  return o;
 }
 
 }  // namespace mae::data

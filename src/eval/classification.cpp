@@ -7,7 +7,7 @@
 
 #include "mae/core/atomic_file.h"
 #include "mae/core/error.h"
-#include "mae/dist/process_group.h"
+#include "mae/distributed/process_group.h"
 #include "mae/io/png_writer.h"
 
 namespace mae::eval {
@@ -53,8 +53,8 @@ void ClassificationMeter::all_reduce() {
   auto counts = torch::tensor({static_cast<double>(count_), static_cast<double>(correct1_), static_cast<double>(correctk_),
                                loss_sum_, with_loss_ ? 0.0 : 1.0},
                               torch::kFloat64);
-  dist::all_reduce_sum(counts, "evaluation metrics");
-  dist::all_reduce_sum(confusion_, "evaluation confusion matrix");
+  distributed::all_reduce_sum(counts, "evaluation metrics");
+  distributed::all_reduce_sum(confusion_, "evaluation confusion matrix");
   count_ = std::llround(counts[0].item<double>());
   correct1_ = std::llround(counts[1].item<double>());
   correctk_ = std::llround(counts[2].item<double>());

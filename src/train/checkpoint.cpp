@@ -12,7 +12,7 @@
 
 #include "mae/core/error.h"
 #include "mae/io/safetensors.h"
-#include "mae/train/lars.h"
+#include "mae/optim/lars.h"
 
 namespace mae::train {
 namespace fs = std::filesystem;
@@ -20,19 +20,19 @@ namespace fs = std::filesystem;
 namespace {
 
 // Per parameter: AdamW's exp_avg, exp_avg_sq and step, or LARS's momentum_buffer.
-io::NamedTensors optimizer_tensors(const torch::optim::Optimizer& optimizer, const std::vector<ParamGroup>& groups) {
+io::NamedTensors optimizer_tensors(const torch::optim::Optimizer& optimizer, const std::vector<optim::ParamGroup>& groups) {
   io::NamedTensors out;
   auto& state = const_cast<torch::optim::Optimizer&>(optimizer).state();
   for (const auto& g : groups) {
     for (size_t i = 0; i < g.params.size(); ++i) {
-      auto it = state.find(optimizer_state_key(g.params[i]));
+      auto it = state.find(optim::optimizer_state_key(g.params[i]));
       if (it == state.end()) continue;
       const std::string prefix = "optim." + g.names[i] + ".";
       if (const auto* adam = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get())) {
         out.emplace_back(prefix + "exp_avg", adam->exp_avg());
         out.emplace_back(prefix + "exp_avg_sq", adam->exp_avg_sq());
         out.emplace_back(prefix + "step", torch::tensor(adam->step(), torch::kInt64));
-      } else if (const auto* lars = dynamic_cast<const LarsParamState*>(it->second.get())) {
+      } else if (const auto* lars = dynamic_cast<const optim::LarsParamState*>(it->second.get())) {
         out.emplace_back(prefix + "momentum_buffer", lars->momentum_buffer());
       } else {
         throw Error("checkpoint: cannot save the state of this optimizer (AdamW and LARS are supported)");
@@ -54,10 +54,10 @@ std::unique_ptr<torch::optim::OptimizerParamState> restore_param_state(const tor
               "' has shape ", it->second.sizes(), " but the parameter has ", param.sizes());
     return &it->second;
   };
-  if (dynamic_cast<const Lars*>(&optimizer)) {
+  if (dynamic_cast<const optim::Lars*>(&optimizer)) {
     const auto* mu = find("momentum_buffer");
     if (!mu) return nullptr;  // no step taken for this parameter yet
-    auto s = std::make_unique<LarsParamState>();
+    auto s = std::make_unique<optim::LarsParamState>();
     s->momentum_buffer(mu->to(param.options()));
     return s;
   }
@@ -93,7 +93,7 @@ std::string checkpoint_stem_of(const std::string& path) {
 
 void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
                      const std::map<std::string, std::string>& metadata, const torch::optim::Optimizer* optimizer,
-                     const std::vector<ParamGroup>* groups, const TrainState* state) {
+                     const std::vector<optim::ParamGroup>* groups, const TrainState* state) {
   const auto files = CheckpointFiles::from_stem(stem);
   if (state || (optimizer && groups)) {
     io::NamedTensors tensors;
@@ -115,7 +115,7 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
 }
 
 void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const std::vector<ParamGroup>* groups, TrainState* state) {
+                     const std::vector<optim::ParamGroup>* groups, TrainState* state) {
   const auto files = CheckpointFiles::from_stem(stem);
   auto weights = io::read_safetensors(files.weights);
   io::SafetensorsFile train_file;
@@ -160,7 +160,7 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
     for (const auto& g : *groups) {
       for (size_t i = 0; i < g.params.size(); ++i) {
         auto s = restore_param_state(*optimizer, train_file.tensors, g.names[i], g.params[i], files.state);
-        if (s) opt_state[optimizer_state_key(g.params[i])] = std::move(s);
+        if (s) opt_state[optim::optimizer_state_key(g.params[i])] = std::move(s);
       }
     }
   }

@@ -8,10 +8,10 @@
 #include "mae/core/log.h"
 #include "mae/core/rng.h"
 #include "mae/core/runtime.h"
-#include "mae/dist/process_group.h"
+#include "mae/distributed/process_group.h"
 #include "mae/models/block.h"
 #include "mae/train/precision.h"
-#include "mae/train/schedule.h"
+#include "mae/optim/schedule.h"
 
 namespace mae::train {
 namespace {
@@ -29,28 +29,56 @@ data::Batch to_device(const data::Batch& b, const torch::Device& device) {
 }  // namespace
 
 double TrainerOptions::effective_lr() const {
-  return lr > 0 ? lr : scaled_lr(blr, batch_size, accum_iter, world_size);
+  return lr > 0 ? lr : optim::scaled_lr(blr, batch_size, accum_iter, world_size);
+}
+
+std::string describe_lr(const TrainerOptions& o) {
+  const int64_t effective_batch = o.batch_size * o.accum_iter * o.world_size;
+  const std::string batch = str("effective batch ", effective_batch, " = ", o.batch_size, " per process x ", o.accum_iter,
+                                " accum x ", o.world_size, " process(es)");
+  if (o.lr > 0) return str(batch, "; lr ", o.lr, " (optim.lr, absolute: optim.blr ", o.blr, " is not used)");
+  return str(batch, "; base lr ", o.blr, ", lr ", o.effective_lr(), " (= blr * ", effective_batch, " / 256)");
+}
+
+void TrainerOptions::validate() const {
+  MAE_CHECK_USAGE(epochs > 0, "train.epochs must be positive, got ", epochs);
+  MAE_CHECK_USAGE(batch_size > 0, "train.batch_size must be positive, got ", batch_size);
+  MAE_CHECK_USAGE(accum_iter > 0, "train.accum_iter must be positive, got ", accum_iter);
+  MAE_CHECK_USAGE(warmup_epochs >= 0, "train.warmup_epochs must be >= 0, got ", warmup_epochs);
+  MAE_CHECK_USAGE(blr > 0 || lr > 0, "optim.blr (or optim.lr) must be positive");
+  MAE_CHECK_USAGE(lr >= 0 && min_lr >= 0, "optim.lr and optim.min_lr must be >= 0");
+  MAE_CHECK_USAGE(weight_decay >= 0, "optim.weight_decay must be >= 0, got ", weight_decay);
+  MAE_CHECK_USAGE(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "optim.betas [", beta1, ", ", beta2,
+                  "] must lie in [0, 1)");
+  MAE_CHECK_USAGE(optimizer == "adamw" || optimizer == "lars", "optim.optimizer must be adamw or lars, got '", optimizer, "'");
+  MAE_CHECK_USAGE(clip_grad >= 0, "train.clip_grad must be >= 0 (0: off), got ", clip_grad);
+  wants_bf16(precision);  // validates train.precision
+  MAE_CHECK_USAGE(!run_dir.empty(), "train.output_dir must not be empty");
+  MAE_CHECK_USAGE(save_every >= 0 && keep_last >= 0, "train.save_every and train.keep_last must be >= 0");
+  MAE_CHECK_USAGE(log_every > 0, "log.every must be positive, got ", log_every);
+  MAE_CHECK_USAGE(progress == "auto" || progress == "bar" || progress == "lines" || progress == "none",
+                  "log.progress must be auto, bar, lines or none, got '", progress, "'");
+  MAE_CHECK_USAGE(nonfinite_patience > 0, "train.nonfinite_patience must be positive");
+  MAE_CHECK_USAGE(nonfinite_action == "stop" || nonfinite_action == "continue",
+                  "train.nonfinite_action must be stop or continue, got '", nonfinite_action, "'");
+  MAE_CHECK_USAGE(nonfinite_lr_factor > 0 && nonfinite_lr_factor <= 1, "train.nonfinite_lr_factor must lie in (0, 1]");
+  MAE_CHECK_USAGE(max_steps >= 0, "train.max_steps must be >= 0 (0: off)");
+  MAE_CHECK_USAGE(bucket_mb > 0, "train.bucket_mb must be positive, got ", bucket_mb);
 }
 
 Trainer::Trainer(TrainerOptions options, Task& task, data::Loader& loader, torch::Device device)
     : options_(std::move(options)), task_(task), loader_(loader), device_(device) {
-  MAE_CHECK_USAGE(options_.epochs > 0, "train.epochs must be positive, got ", options_.epochs);
-  MAE_CHECK_USAGE(options_.accum_iter > 0, "train.accum_iter must be positive, got ", options_.accum_iter);
-  MAE_CHECK_USAGE(options_.nonfinite_action == "stop" || options_.nonfinite_action == "continue",
-                  "train.nonfinite_action must be stop or continue, got '", options_.nonfinite_action, "'");
-  wants_bf16(options_.precision);  // validates
+  options_.validate();
   models::set_grad_checkpointing(task_.model(), options_.grad_checkpointing);
   groups_ = task_.param_groups(options_.weight_decay);
   MAE_CHECK(!groups_.empty(), "the model has no trainable parameters");
-  MAE_CHECK_USAGE(options_.optimizer == "adamw" || options_.optimizer == "lars",
-                  "optim.optimizer must be adamw or lars, got '", options_.optimizer, "'");
   if (options_.optimizer == "lars") {
-    optimizer_ = make_lars(groups_);
+    optimizer_ = optim::make_lars(groups_);
   } else {
-    optimizer_ = make_adamw(groups_, options_.beta1, options_.beta2, 1e-8, options_.fused_optimizer);
+    optimizer_ = optim::make_adamw(groups_, options_.beta1, options_.beta2, 1e-8, options_.fused_optimizer);
   }
   for (const auto& g : groups_) trainable_.insert(trainable_.end(), g.params.begin(), g.params.end());
-  sync_ = std::make_unique<dist::GradientSync>(trainable_, options_.bucket_mb);
+  sync_ = std::make_unique<distributed::GradientSync>(trainable_, options_.bucket_mb);
   std::filesystem::create_directories(options_.run_dir);
 }
 
@@ -84,7 +112,7 @@ void Trainer::save(bool numbered) {
     }
     save_checkpoint(last, task_.model(), metadata, optimizer_.get(), &groups_, &state_);
   }
-  dist::barrier("checkpoint " + last);  // every rank may now roll back to it
+  distributed::barrier("checkpoint " + last);  // every rank may now roll back to it
   last_good_stem_ = last;
 }
 
@@ -132,21 +160,21 @@ TrainResult Trainer::fit() {
   MAE_CHECK(steps_per_epoch > 0, "the dataset (", loader_.dataset_size(), " samples) gives no full batch of ",
             options_.batch_size, "; lower train.batch_size");
   const bool bf16 = wants_bf16(options_.precision);
-  const LrSchedule schedule{options_.effective_lr(), options_.min_lr, options_.warmup_epochs, static_cast<double>(options_.epochs)};
+  const optim::LrSchedule schedule{options_.effective_lr(), options_.min_lr, options_.warmup_epochs, static_cast<double>(options_.epochs)};
   std::unique_ptr<MetricsLog> metrics;
   if (core::is_main_process()) metrics = std::make_unique<MetricsLog>(options_.run_dir, options_.jsonl, options_.tensorboard);
   Progress progress(options_.progress, options_.epochs, steps_per_epoch, options_.log_every);
-  dist::broadcast_module(task_.model());  // identical starting weights on every rank
-  if (dist::initialized()) {
+  distributed::broadcast_module(task_.model());  // identical starting weights on every rank
+  if (distributed::initialized()) {
     // Every rank must have resumed from the same checkpoint (they all read the run folder).
     // Equal everywhere iff the sums of the values and of their squares agree (zero variance).
     const double e = static_cast<double>(state_.epoch), s = static_cast<double>(state_.iteration);
     auto sums = torch::tensor({e, s, e * e, s * s}, torch::kFloat64);
-    dist::all_reduce_sum(sums, "resume position check");
-    const double w = dist::world_size();
+    distributed::all_reduce_sum(sums, "resume position check");
+    const double w = distributed::world_size();
     const bool same = sums[2].item<double>() * w == std::pow(sums[0].item<double>(), 2) &&
                       sums[3].item<double>() * w == std::pow(sums[1].item<double>(), 2);
-    MAE_CHECK(same, "rank ", dist::rank(), " starts at epoch ", state_.epoch, ", step ",
+    MAE_CHECK(same, "rank ", distributed::rank(), " starts at epoch ", state_.epoch, ", step ",
               state_.iteration, " but the ranks disagree: every rank must read the same run folder ", options_.run_dir,
               " (a shared file system) for checkpoints and --resume");
   }
@@ -164,7 +192,7 @@ TrainResult Trainer::fit() {
   for (int64_t epoch = state_.epoch; epoch < options_.epochs; ++epoch) {
     // Each rank its own stream (drop path), as the official code's seed + rank; rank 0's is the
     // single-process one.
-    const auto rank = static_cast<uint64_t>(dist::rank());
+    const auto rank = static_cast<uint64_t>(distributed::rank());
     torch::manual_seed(rank == 0 ? core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch)})
                                  : core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch), rank}));
     loader_.set_epoch(epoch);
@@ -182,7 +210,7 @@ TrainResult Trainer::fit() {
     for (int64_t i = 0; loader_.next(&batch); ++i) {
       if (i % options_.accum_iter == 0) {
         lr = schedule.at(static_cast<double>(epoch) + static_cast<double>(i) / steps_per_epoch) * state_.lr_factor;
-        set_lr(*optimizer_, groups_, lr);
+        optim::set_lr(*optimizer_, groups_, lr);
         window_nonfinite = false;
       }
       const data::Batch b = to_device(batch, device_);
@@ -206,12 +234,12 @@ TrainResult Trainer::fit() {
         sync_->finish();
         // One decision for all ranks: skip when any rank saw a non-finite loss; log the mean loss.
         auto agreed = torch::tensor({window_nonfinite ? 1.0 : 0.0, window_nonfinite ? 0.0 : loss_value}, torch::kFloat64);
-        dist::all_reduce_sum(agreed, "loss");
+        distributed::all_reduce_sum(agreed, "loss");
         window_nonfinite = agreed[0].item<double>() > 0;
         loss_value = agreed[1].item<double>() / options_.world_size;
       }
       ++state_.iteration;
-      dist::set_progress(state_.iteration);
+      distributed::set_progress(state_.iteration);
       ++steps_this_process;
       if (step(window_nonfinite ? NAN : loss_value, &grad_norm)) {
         consecutive_nonfinite = 0;

@@ -12,8 +12,8 @@
 #include "mae/models/block.h"
 #include "mae/models/mae_vit.h"
 #include "mae/models/vision_transformer.h"
-#include "mae/train/fused_adamw.h"
-#include "mae/train/param_groups.h"
+#include "mae/optim/fused_adamw.h"
+#include "mae/optim/param_groups.h"
 #include "mae/train/precision.h"
 
 using namespace mae;
@@ -120,15 +120,15 @@ TEST(Gpu, FusedAdamWMatchesTheLoopOnCuda) {
   };
   auto pa = make(), pb = make();
   auto group = [](std::vector<torch::Tensor>& p) {
-    train::ParamGroup g;
+    optim::ParamGroup g;
     g.params = p;
     g.weight_decay = 0.05;
-    return std::vector<train::ParamGroup>{g};
+    return std::vector<optim::ParamGroup>{g};
   };
   auto ga = group(pa), gb = group(pb);
-  auto fused = train::make_adamw(ga, 0.9, 0.95, 1e-8, true);
-  auto plain = train::make_adamw(gb, 0.9, 0.95, 1e-8, false);
-  ASSERT_NE(dynamic_cast<train::FusedAdamW*>(fused.get()), nullptr);
+  auto fused = optim::make_adamw(ga, 0.9, 0.95, 1e-8, true);
+  auto plain = optim::make_adamw(gb, 0.9, 0.95, 1e-8, false);
+  ASSERT_NE(dynamic_cast<optim::FusedAdamW*>(fused.get()), nullptr);
   for (int k = 0; k < 5; ++k) {
     torch::manual_seed(20 + k);
     for (size_t i = 0; i < pa.size(); ++i) {
@@ -136,8 +136,8 @@ TEST(Gpu, FusedAdamWMatchesTheLoopOnCuda) {
       pa[i].mutable_grad() = g.clone();
       pb[i].mutable_grad() = g.clone();
     }
-    train::set_lr(*fused, ga, 1e-2);
-    train::set_lr(*plain, gb, 1e-2);
+    optim::set_lr(*fused, ga, 1e-2);
+    optim::set_lr(*plain, gb, 1e-2);
     fused->step();
     plain->step();
   }

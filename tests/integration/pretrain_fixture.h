@@ -12,7 +12,8 @@
 
 #include "common/synthetic_idx.h"
 #include "mae/core/runtime.h"
-#include "mae/train/pretrain.h"
+#include "mae/config/settings.h"
+#include "mae/tasks/pretrain.h"
 
 namespace mae::testing {
 
@@ -30,21 +31,23 @@ class PretrainFixture : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  // The config of a run in <dir>/<name>; `sets` are applied last.
-  core::Config config(const std::string& name, const std::vector<std::string>& sets = {}) {
-    core::Config c = train::pretrain_config();
-    for (const std::string& s : std::vector<std::string>{"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
+  // The settings of a run in <dir>/<name> as --set lines; `sets` come last.
+  config::UserSettings settings(const std::string& name, const std::vector<std::string>& sets = {}) {
+    config::UserSettings user;
+    user.sets = {"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
                                  "data.val_files=images.idx,labels.idx", "data.num_workers=2", "data.crop_scale=0.6,1.0",
                                  "data.mean=0.2", "data.std=0.3",
                                  "model.img_size=16", "model.patch_size=4", "model.in_chans=1", "model.embed_dim=32",
                                  "model.depth=2", "model.num_heads=2", "model.decoder_embed_dim=16", "model.decoder_depth=1",
                                  "model.decoder_num_heads=2", "model.norm_pix_loss=false", "train.batch_size=16",
                                  "train.epochs=2", "train.warmup_epochs=0", "optim.lr=2e-3", "log.progress=none",
-                                 "log.every=2", "visualize.num_images=4", "train.output_dir=" + dir_ + "/" + name}) {
-      c.set_assignment(s);
-    }
-    for (const auto& s : sets) c.set_assignment(s);
-    return c;
+                                 "log.every=2", "visualize.num_images=4", "train.output_dir=" + dir_ + "/" + name};
+    user.sets.insert(user.sets.end(), sets.begin(), sets.end());
+    return user;
+  }
+  // The resolved options of that run.
+  tasks::PretrainOptions config(const std::string& name, const std::vector<std::string>& sets = {}) {
+    return config::resolve_pretrain(settings(name, sets));
   }
   std::string dir_;
 };

@@ -5,10 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "common/run_command.h"
+#include "mae/config/settings.h"
 #include "mae/core/error.h"
 #include "mae/models/presets.h"
-#include "mae/train/classify.h"
-#include "mae/train/pretrain.h"
+#include "mae/tasks/classify.h"
+#include "mae/tasks/pretrain.h"
 
 namespace {
 
@@ -24,17 +25,17 @@ TEST(Cli, HelpListsSubcommandsAndEveryConfigKeyWithDefault) {
   }
   auto finetune_help = run("finetune --help");
   EXPECT_EQ(finetune_help.code, 0);
-  const auto finetune_schema = mae::train::finetune_config();
+  const auto finetune_schema = mae::config::classify_schema(false);
   for (const auto& o : finetune_schema.options()) {
     EXPECT_NE(finetune_help.output.find(o.key), std::string::npos) << o.key << " missing from finetune --help";
   }
   auto help = run("pretrain --help");
   EXPECT_EQ(help.code, 0);
-  const auto schema = mae::train::pretrain_config();
+  const auto schema = mae::config::pretrain_schema();
   for (const auto& o : schema.options()) {
     EXPECT_NE(help.output.find(o.key), std::string::npos) << o.key << " missing from pretrain --help";
   }
-  EXPECT_NE(help.output.find("default: mae_vit_tiny_patch4"), std::string::npos);
+  EXPECT_NE(help.output.find("default: mae_vit_mini_patch4_dec64d2b4h"), std::string::npos);
   EXPECT_NE(help.output.find("--resume"), std::string::npos);
   auto version = run("--version");
   EXPECT_EQ(version.code, 0);
@@ -79,10 +80,7 @@ TEST(Configs, EveryShippedPresetLoads) {
     if (entry.path().extension() != ".yaml") continue;
     // finetune_*.yaml and linprobe_*.yaml are `mae finetune` / `mae linprobe` configs.
     const std::string name = entry.path().filename().string();
-    auto config = name.rfind("finetune_", 0) == 0   ? mae::train::finetune_config()
-                  : name.rfind("linprobe_", 0) == 0 ? mae::train::linprobe_config()
-                                                    : mae::train::pretrain_config();
-    EXPECT_NO_THROW(config.load_yaml_file(entry.path().string())) << entry.path();
+    const mae::config::UserSettings user{entry.path().string(), {}};
     // A named preset means its sizes, not the built-in default's small encoder.
     const int64_t expected_width = name.find("_base_") != std::string::npos    ? 768
                                    : name.find("_large_") != std::string::npos ? 1024
@@ -90,9 +88,9 @@ TEST(Configs, EveryShippedPresetLoads) {
                                                                                : 0;
     int64_t width = 0;
     if (name.rfind("finetune_", 0) == 0 || name.rfind("linprobe_", 0) == 0) {
-      EXPECT_NO_THROW(width = mae::models::vit_options_from_config(config).embed_dim) << name;
+      EXPECT_NO_THROW(width = mae::config::resolve_classify(name.rfind("linprobe_", 0) == 0, user).model.embed_dim) << name;
     } else {
-      EXPECT_NO_THROW(width = mae::models::mae_options_from_config(config).embed_dim) << name;
+      EXPECT_NO_THROW(width = mae::config::resolve_pretrain(user).model.embed_dim) << name;
     }
     if (expected_width > 0) EXPECT_EQ(width, expected_width) << name;
     ++count;

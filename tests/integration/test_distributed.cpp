@@ -14,10 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mae/dist/environment.h"
+#include "mae/distributed/environment.h"
 #include "mae/io/safetensors.h"
 #include "mae/train/checkpoint.h"
-#include "mae/train/classify.h"
+#include "mae/tasks/classify.h"
 #include "pretrain_fixture.h"
 
 using namespace mae;
@@ -70,26 +70,25 @@ int run(const std::vector<std::string>& args, const std::string& log, double sec
 class DistributedFixture : public mae::testing::PretrainFixture {
  protected:
   // Writes the config as YAML and returns the arguments of `mae <command>` with it.
-  std::vector<std::string> command(const std::string& sub, const core::Config& c, const std::string& name) {
+  template <typename Options>
+  std::vector<std::string> command(const std::string& sub, const Options& c, const std::string& name) {
     const std::string path = dir_ + "/" + name + ".yaml";
-    std::ofstream(path) << c.to_yaml();
+    std::ofstream(path) << c.config_yaml;
     return {sub, "--config", path, "--threads", "1", "--dist-timeout", "60"};
   }
   std::vector<std::string> launch(int nproc, std::vector<std::string> args) {
     args.insert(args.begin(), {"launch", "--nproc", std::to_string(nproc), "--"});
     return args;
   }
-  core::Config finetune(const std::string& name, int64_t batch) {
-    core::Config c = train::finetune_config();
-    for (const std::string& s : std::vector<std::string>{"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
+  tasks::ClassifyOptions finetune(const std::string& name, int64_t batch) {
+    config::UserSettings user;
+    user.sets = {"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
                                  "data.val_files=images.idx,labels.idx", "data.num_workers=1", "data.mean=0.2", "data.std=0.3",
                                  "model.img_size=16", "model.patch_size=4", "model.in_chans=1", "model.embed_dim=32",
                                  "model.depth=2", "model.num_heads=2", "model.drop_path=0", "train.epochs=2",
                                  "train.warmup_epochs=0", "optim.lr=2e-3", "log.progress=none", "log.every=1",
-                                 "train.batch_size=" + std::to_string(batch), "train.output_dir=" + dir_ + "/" + name}) {
-      c.set_assignment(s);
-    }
-    return c;
+                                 "train.batch_size=" + std::to_string(batch), "train.output_dir=" + dir_ + "/" + name};
+    return config::resolve_classify(false, user);
   }
   // Two ranks of a long pretraining started by hand (no launcher to stop them), with their logs in
   // rank0.log / rank1.log; returns once training runs (rank 0 wrote its first checkpoint-last and a
@@ -101,7 +100,7 @@ class DistributedFixture : public mae::testing::PretrainFixture {
   TwoRanks start_two_ranks(const std::string& name, int timeout_seconds) {
     auto args = command("pretrain", config(name, {"train.epochs=500", "visualize.num_images=0"}), name);
     args.back() = std::to_string(timeout_seconds);  // --dist-timeout
-    const std::string port = std::to_string(dist::free_port());
+    const std::string port = std::to_string(distributed::free_port());
     auto env = [&](int rank) {
       return std::map<std::string, std::string>{{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(rank)},
                                                 {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
@@ -246,7 +245,7 @@ TEST_F(DistributedFixture, RanksThatResumeFromDifferentPointsStopWithTheReason) 
   // system, simulated by another folder) finds none.
   ASSERT_EQ(run(command("pretrain", config("a", {"train.epochs=1", "visualize.num_images=0"}), "a"), dir_ + "/a.log"), 0)
       << read_text(dir_ + "/a.log");
-  const std::string port = std::to_string(dist::free_port());
+  const std::string port = std::to_string(distributed::free_port());
   pid_t pids[2];
   for (int rank = 0; rank < 2; ++rank) {
     auto args = command("pretrain", config(rank == 0 ? "a" : "b", {"train.epochs=2", "visualize.num_images=0"}), "r" + std::to_string(rank));

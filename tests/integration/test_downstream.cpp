@@ -10,9 +10,10 @@
 #include "mae/io/load_state_dict.h"
 #include "mae/io/safetensors.h"
 #include "mae/models/mae_vit.h"
-#include "mae/train/classify.h"
-#include "mae/train/export.h"
-#include "mae/train/inference.h"
+#include "mae/tasks/classify.h"
+#include "mae/tasks/export.h"
+#include "mae/tasks/inference.h"
+#include "mae/tasks/model_facts.h"
 #include "pretrain_fixture.h"
 
 using namespace mae;
@@ -25,26 +26,25 @@ class DownstreamFixture : public mae::testing::PretrainFixture {
   std::string pretrained() {
     const std::string ckpt = dir_ + "/pre/checkpoint-last.safetensors";
     if (!std::filesystem::exists(ckpt)) {
-      train::run_pretrain(config("pre", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {});
+      tasks::run_pretrain(config("pre", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {});
     }
     return ckpt;
   }
 
   // The fine-tuning / linear-probe config of a run in <dir>/<name>, on the fixture's data. The
   // model's shape is left to the checkpoint (only what differs from the Fashion-MNIST default).
-  core::Config classify_config(const std::string& name, bool linprobe, const std::vector<std::string>& sets = {}) {
-    core::Config c = linprobe ? train::linprobe_config() : train::finetune_config();
-    for (const std::string& s : std::vector<std::string>{"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
+  tasks::ClassifyOptions classify_config(const std::string& name, bool linprobe, const std::vector<std::string>& sets = {},
+                                         const std::string& init = "") {
+    config::UserSettings user;
+    user.sets = {"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
                                  "data.val_files=images.idx,labels.idx", "data.num_workers=2", "data.crop_scale=0.6,1.0",
                                  "data.mean=0.2", "data.std=0.3", "data.eval_resize_ratio=1", "train.batch_size=16",
                                  "train.epochs=4", "train.warmup_epochs=0", "log.progress=none", "log.every=2",
-                                 "train.output_dir=" + dir_ + "/" + name}) {
-      c.set_assignment(s);
-    }
+                                 "train.output_dir=" + dir_ + "/" + name};
     // LARS scales each weight's step to lr * 1e-3 * |w|: a short probe needs a large lr.
-    c.set_assignment(linprobe ? "optim.lr=5" : "optim.lr=2e-3");
-    for (const auto& s : sets) c.set_assignment(s);
-    return c;
+    user.sets.push_back(linprobe ? "optim.lr=5" : "optim.lr=2e-3");
+    user.sets.insert(user.sets.end(), sets.begin(), sets.end());
+    return config::resolve_classify(linprobe, user, init);
   }
 
   static io::SafetensorsFile weights(const std::string& path) { return io::read_safetensors(path); }
@@ -58,9 +58,7 @@ bool same(const io::SafetensorsFile& a, const io::SafetensorsFile& b, const std:
 
 TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   const std::string pre = pretrained();
-  train::ClassifyRequest request;
-  request.init = pre;
-  const auto r = train::run_classify(classify_config("ft", false), torch::kCPU, request);
+  const auto r = tasks::run_classify(classify_config("ft", false, {}, pre), torch::kCPU, {});
   EXPECT_EQ(r.train.epochs_completed, 4);
   EXPECT_EQ(r.last.count, 128);
   EXPECT_EQ(r.last.top_k, 4);  // min(5, 4 classes)
@@ -68,16 +66,16 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   EXPECT_DOUBLE_EQ(r.last.topk, 100.0);
   const std::string best = dir_ + "/ft/checkpoint-best.safetensors";
   ASSERT_TRUE(std::filesystem::exists(best));
-  auto meta = train::read_checkpoint_metadata(best);
+  const auto meta = tasks::read_facts(best).facts;
   EXPECT_EQ(meta.at("model"), "vit");
-  EXPECT_EQ(meta.at("num_classes"), "4");
-  EXPECT_EQ(meta.at("img_h"), "16");  // adopted from the pretraining checkpoint
-  EXPECT_GE(std::stod(meta.at("val_top1")), r.last.top1);
+  EXPECT_EQ(meta.at("num_classes"), 4);
+  EXPECT_EQ(meta.at("img_h"), 16);  // adopted from the pretraining checkpoint
+  EXPECT_GE(meta.at("val_top1").get<double>(), r.last.top1);
 
   // The report of taking over the encoder: decoder unused, head and fc_norm new, by design.
-  auto report_config = classify_config("report", false);
-  train::adopt_model_shape(train::mae_metadata(pre), false, &report_config);
-  train::ClassifyTask task(report_config, torch::kCPU, 4, {});
+  auto report_options = classify_config("report", false, {}, pre);
+  report_options.settle_num_classes();
+  tasks::ClassifyTask task(report_options, torch::kCPU, {});
   const auto report = task.init_from(pre, false);
   ASSERT_NE(report.expected_unused_group("decoder"), nullptr);
   ASSERT_NE(report.expected_missing_group("head"), nullptr);
@@ -87,18 +85,18 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
 
   // eval and predict on the fine-tuned checkpoint, with its stored data and shape.
   const std::string last = dir_ + "/ft/checkpoint-last.safetensors";
-  auto config = train::inference_config(last, true);
-  train::EvalRequest eval_request;
+  auto config = config::resolve_inference(last, true, {});
+  tasks::EvalRequest eval_request;
   eval_request.checkpoint = last;
   eval_request.output_dir = dir_ + "/eval";
-  const auto m = train::run_eval(config, eval_request, torch::kCPU);
+  const auto m = tasks::run_eval(config, eval_request, torch::kCPU);
   EXPECT_DOUBLE_EQ(m.top1, r.last.top1);
   EXPECT_EQ(m.confusion.sum().item<int64_t>(), 128);
   for (const char* f : {"metrics.json", "confusion.csv", "confusion.png"}) EXPECT_TRUE(std::filesystem::exists(dir_ + "/eval/" + f)) << f;
-  train::PredictRequest predict;
+  tasks::PredictRequest predict;
   predict.checkpoint = last;
   predict.output = dir_ + "/pred.jsonl";
-  EXPECT_EQ(train::run_predict(config, predict, torch::kCPU), 128);
+  EXPECT_EQ(tasks::run_predict(config, predict, torch::kCPU), 128);
   std::ifstream lines(predict.output);
   std::string line;
   int n = 0, correct = 0;
@@ -114,20 +112,18 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   EXPECT_EQ(n, 128);
   EXPECT_NEAR(100.0 * correct / n, m.top1, 1e-9);
   // k-NN of a fine-tuned global-pool checkpoint pools as it was trained (fc_norm, no norm).
-  auto knn_config = train::inference_config(last, false);
-  EXPECT_EQ(knn_config.get_string("knn.pool"), "mean");
-  EXPECT_EQ(train::run_knn(knn_config, last, torch::kCPU).count, 128);
+  auto knn_config = config::resolve_inference(last, false, {});
+  EXPECT_EQ(knn_config.knn.pool, "mean");
+  EXPECT_EQ(tasks::run_knn(knn_config, last, torch::kCPU).count, 128);
 }
 
 TEST_F(DownstreamFixture, PartialFinetuneTrainsOnlyTheLastBlocks) {
   const std::string pre = pretrained();
   const auto before = weights(pre);
   for (int k : {0, 1}) {
-    train::ClassifyRequest request;
-    request.init = pre;
     const std::string name = "partial" + std::to_string(k);
-    train::run_classify(classify_config(name, false, {"train.epochs=1", "finetune.trainable_blocks=" + std::to_string(k)}),
-                        torch::kCPU, request);
+    tasks::run_classify(classify_config(name, false, {"train.epochs=1", "finetune.trainable_blocks=" + std::to_string(k)}, pre),
+                        torch::kCPU, {});
     const auto after = weights(dir_ + "/" + name + "/checkpoint-last.safetensors");
     EXPECT_TRUE(same(before, after, "blocks.0.attn.qkv.weight")) << k;
     EXPECT_TRUE(same(before, after, "patch_embed.proj.weight")) << k;
@@ -138,9 +134,7 @@ TEST_F(DownstreamFixture, PartialFinetuneTrainsOnlyTheLastBlocks) {
 
 TEST_F(DownstreamFixture, LinearProbeKeepsTheEncoderFrozen) {
   const std::string pre = pretrained();
-  train::ClassifyRequest request;
-  request.init = pre;
-  const auto r = train::run_classify(classify_config("probe", true, {"train.epochs=8"}), torch::kCPU, request);
+  const auto r = tasks::run_classify(classify_config("probe", true, {"train.epochs=8"}, pre), torch::kCPU, {});
   EXPECT_GT(r.last.top1, 40.0) << "4 classes: chance is 25 %";
   const auto before = weights(pre), after = weights(dir_ + "/probe/checkpoint-last.safetensors");
   for (const char* key : {"blocks.0.attn.qkv.weight", "blocks.1.mlp.fc2.bias", "norm.weight", "cls_token"}) {
@@ -155,55 +149,52 @@ TEST_F(DownstreamFixture, LinearProbeKeepsTheEncoderFrozen) {
     if (name.rfind("blocks.1.", 0) != 0) partial.emplace_back(name, t);
   }
   io::write_safetensors(dir_ + "/partial.safetensors", partial, {});
-  train::ClassifyRequest incomplete;
-  incomplete.init = dir_ + "/partial.safetensors";
-  EXPECT_THROW(train::run_classify(classify_config("probe2", true, {"model.img_size=16", "model.embed_dim=32", "model.depth=2",
-                                                                    "model.num_heads=2", "train.epochs=1"}),
-                                   torch::kCPU, incomplete),
+  EXPECT_THROW(tasks::run_classify(classify_config("probe2", true, {"model.img_size=16", "model.embed_dim=32", "model.depth=2",
+                                                                    "model.num_heads=2", "train.epochs=1"},
+                                                   dir_ + "/partial.safetensors"),
+                                   torch::kCPU, {}),
                Error);
   // LARS momentum is in the state file.
   auto state = io::read_safetensors(dir_ + "/probe/checkpoint-last.state.safetensors");
   EXPECT_TRUE(state.tensors.count("optim.head.1.weight.momentum_buffer"));
   // eval on the probe checkpoint builds the probe head.
-  auto config = train::inference_config(dir_ + "/probe/checkpoint-last.safetensors", true);
-  train::EvalRequest eval_request;
+  auto config = config::resolve_inference(dir_ + "/probe/checkpoint-last.safetensors", true, {});
+  tasks::EvalRequest eval_request;
   eval_request.checkpoint = dir_ + "/probe/checkpoint-last.safetensors";
-  EXPECT_DOUBLE_EQ(train::run_eval(config, eval_request, torch::kCPU).top1, r.last.top1);
+  EXPECT_DOUBLE_EQ(tasks::run_eval(config, eval_request, torch::kCPU).top1, r.last.top1);
 }
 
 TEST_F(DownstreamFixture, FullRecipeAugmentationsTrain) {
-  train::ClassifyRequest request;
-  request.init = pretrained();
-  const auto r = train::run_classify(
+  const auto r = tasks::run_classify(
       classify_config("recipe", false, {"train.epochs=1", "aug.mixup=0.8", "aug.cutmix=1.0", "data.auto_augment=rand-m9-mstd0.5-inc1",
-                                        "data.reprob=0.25", "model.drop_path=0.1"}),
-      torch::kCPU, request);
+                                        "data.reprob=0.25", "model.drop_path=0.1"}, pretrained()),
+      torch::kCPU, {});
   EXPECT_EQ(r.train.skipped_steps, 0);
   EXPECT_TRUE(std::isfinite(r.train.last_epoch_loss));
 }
 
 TEST_F(DownstreamFixture, KnnEmbedAndExportOfAPretrainCheckpoint) {
   const std::string pre = pretrained();
-  auto config = train::inference_config(pre, false);
-  const auto knn = train::run_knn(config, pre, torch::kCPU);
+  auto config = config::resolve_inference(pre, false, {});
+  const auto knn = tasks::run_knn(config, pre, torch::kCPU);
   EXPECT_EQ(knn.count, 128);
   EXPECT_GT(knn.top1, 40.0) << "4 classes: chance is 25 %";
 
-  train::EmbedRequest embed;
+  tasks::EmbedRequest embed;
   embed.checkpoint = pre;
   embed.output = dir_ + "/features.npy";
-  EXPECT_EQ(train::run_embed(config, embed, torch::kCPU), 128);
+  EXPECT_EQ(tasks::run_embed(config, embed, torch::kCPU), 128);
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/features.npy.paths.txt"));
   embed.output = dir_ + "/features.safetensors";
   embed.pool = "mean";
-  train::run_embed(config, embed, torch::kCPU);
+  tasks::run_embed(config, embed, torch::kCPU);
   EXPECT_EQ(io::read_safetensors(embed.output).tensors.at("features").sizes(), (std::vector<int64_t>{128, 32}));
 
   // Export: official and HuggingFace names round-trip into the model; the sidecar has the facts.
   const auto original = weights(pre);
   for (const char* scheme : {"official", "huggingface", "easycv"}) {
-    train::ExportRequest request{pre, dir_ + "/export_" + std::string(scheme) + ".safetensors", "full", scheme};
-    const auto result = train::run_export(request);
+    tasks::ExportRequest request{pre, dir_ + "/export_" + std::string(scheme) + ".safetensors", "full", scheme};
+    const auto result = tasks::run_export(request);
     models::MaeViTOptions o;
     o.img_h = o.img_w = 16, o.patch_size = 4, o.in_chans = 1, o.embed_dim = 32, o.depth = 2, o.num_heads = 2;
     o.decoder_embed_dim = 16, o.decoder_depth = 1, o.decoder_num_heads = 2;
@@ -219,20 +210,20 @@ TEST_F(DownstreamFixture, KnnEmbedAndExportOfAPretrainCheckpoint) {
     EXPECT_EQ(j["scheme"], io::scheme_name(io::parse_scheme(scheme)));
     EXPECT_EQ(j["decoder_depth"], 1);
   }
-  train::ExportRequest encoder{pre, dir_ + "/encoder.safetensors", "encoder", "official"};
-  const auto exported = io::read_safetensors(train::run_export(encoder).weights);
+  tasks::ExportRequest encoder{pre, dir_ + "/encoder.safetensors", "encoder", "official"};
+  const auto exported = io::read_safetensors(tasks::run_export(encoder).weights);
   EXPECT_FALSE(exported.tensors.count("decoder_embed.weight") || exported.tensors.count("mask_token"));
   EXPECT_TRUE(exported.tensors.count("norm.weight"));
-  EXPECT_THROW(train::run_export({pre, dir_ + "/x.safetensors", "half", "official"}), UsageError);
+  EXPECT_THROW(tasks::run_export({pre, dir_ + "/x.safetensors", "half", "official"}), UsageError);
 }
 
 TEST_F(DownstreamFixture, ClassCountProblemsAreClearErrors) {
   // The head's class count must match the data.
-  EXPECT_THROW(train::run_classify(classify_config("bad", false, {"model.num_classes=7"}), torch::kCPU, {}), UsageError);
+  EXPECT_THROW(tasks::run_classify(classify_config("bad", false, {"model.num_classes=7"}), torch::kCPU, {}), UsageError);
   // A single class cannot be classified.
   mae::testing::write_synthetic_idx(dir_ + "/data", 32, 16, 1);
   try {
-    train::run_classify(classify_config("one", false), torch::kCPU, {});
+    tasks::run_classify(classify_config("one", false), torch::kCPU, {});
     FAIL() << "a single class must be refused";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("single class"), std::string::npos) << e.what();
@@ -240,8 +231,8 @@ TEST_F(DownstreamFixture, ClassCountProblemsAreClearErrors) {
   // A pretraining checkpoint has no head to evaluate.
   mae::testing::write_synthetic_idx(dir_ + "/data", 128, 16, 4);
   const std::string pre = pretrained();
-  auto config = train::inference_config(pre, true);
-  train::EvalRequest request;
+  auto config = config::resolve_inference(pre, true, {});
+  tasks::EvalRequest request;
   request.checkpoint = pre;
-  EXPECT_THROW(train::run_eval(config, request, torch::kCPU), UsageError);
+  EXPECT_THROW(tasks::run_eval(config, request, torch::kCPU), UsageError);
 }

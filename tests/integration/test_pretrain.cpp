@@ -12,8 +12,9 @@
 #include "mae/data/factory.h"
 #include "mae/io/key_schemes.h"
 #include "mae/io/safetensors.h"
-#include "mae/train/schedule.h"
-#include "mae/train/visualize.h"
+#include "mae/optim/schedule.h"
+#include "mae/tasks/visualize.h"
+#include "mae/tasks/model_facts.h"
 #include "pretrain_fixture.h"
 
 using namespace mae;
@@ -38,7 +39,7 @@ std::pair<uint32_t, uint32_t> png_size(const std::string& path) {
 
 TEST_F(PretrainFixture, LossFallsAndRunFolderIsComplete) {
   auto c = config("run", {"train.epochs=4"});
-  auto result = train::run_pretrain(c, torch::kCPU, {});
+  auto result = tasks::run_pretrain(c, torch::kCPU, {});
   EXPECT_EQ(result.epochs_completed, 4);
   EXPECT_EQ(result.steps, 4 * 8);  // 128 images / 16
   EXPECT_LT(result.last_epoch_loss, 0.7 * result.first_loss) << "loss " << result.first_loss << " -> " << result.last_epoch_loss;
@@ -55,7 +56,7 @@ TEST_F(PretrainFixture, LossFallsAndRunFolderIsComplete) {
   std::ifstream metrics(run + "/metrics.jsonl");
   std::string line;
   int checked = 0;
-  const train::LrSchedule schedule{2e-3, 0, 0, 4};
+  const optim::LrSchedule schedule{2e-3, 0, 0, 4};
   while (std::getline(metrics, line)) {
     auto j = nlohmann::json::parse(line);
     if (!j.contains("lr")) continue;
@@ -67,18 +68,20 @@ TEST_F(PretrainFixture, LossFallsAndRunFolderIsComplete) {
   }
   EXPECT_EQ(checked, 16);  // every 2 steps
   // The checkpoint carries the model's shape facts and loads into the official names.
-  auto meta = train::read_checkpoint_metadata(run + "/checkpoint-last.safetensors");
-  EXPECT_EQ(meta.at("patch_size"), "4");
-  EXPECT_EQ(meta.at("in_chans"), "1");
-  EXPECT_EQ(meta.at("norm_pix_loss"), "false");
-  EXPECT_EQ(meta.at("mean"), "0.2");
+  const auto stored = tasks::read_facts(run + "/checkpoint-last.safetensors");
+  EXPECT_EQ(stored.facts.at("patch_size"), 4);
+  EXPECT_EQ(stored.facts.at("in_chans"), 1);
+  EXPECT_EQ(stored.facts.at("norm_pix_loss"), false);
+  EXPECT_EQ(stored.facts.at("mean"), std::vector<double>{0.2});
+  EXPECT_EQ(stored.facts.at("mask_ratio"), 0.75) << "numbers stored exactly";
+  EXPECT_NE(stored.config_yaml.find("name: \"mae_vit_32d2b2h_patch4_dec16d1b2h\""), std::string::npos) << stored.config_yaml;
   EXPECT_TRUE(last_weights(run).tensors.count("decoder_pred.weight"));
 }
 
 TEST_F(PretrainFixture, ResumedRunEqualsUninterruptedBitForBit) {
-  train::run_pretrain(config("straight", {"train.epochs=3"}), torch::kCPU, {});
+  tasks::run_pretrain(config("straight", {"train.epochs=3"}), torch::kCPU, {});
   // Interrupted in the middle of epoch 2 (after epoch 1's checkpoint), then resumed twice.
-  auto interrupted = train::run_pretrain(config("resumed", {"train.epochs=3", "train.max_steps=11"}), torch::kCPU, {});
+  auto interrupted = tasks::run_pretrain(config("resumed", {"train.epochs=3", "train.max_steps=11"}), torch::kCPU, {});
   EXPECT_TRUE(interrupted.stopped_early);
   EXPECT_EQ(interrupted.epochs_completed, 1);
   {  // the stop writes its last window (step 11, between the log.every=2 records)
@@ -91,7 +94,7 @@ TEST_F(PretrainFixture, ResumedRunEqualsUninterruptedBitForBit) {
     EXPECT_TRUE(logged);
     EXPECT_GT(interrupted.last_loss, 0.0);
   }
-  auto resumed = train::run_pretrain(config("resumed", {"train.epochs=3"}), torch::kCPU, {"auto", ""});
+  auto resumed = tasks::run_pretrain(config("resumed", {"train.epochs=3"}), torch::kCPU, {"auto", ""});
   EXPECT_EQ(resumed.epochs_completed, 3);
   EXPECT_EQ(resumed.steps, 24);
   auto a = last_weights(dir_ + "/straight"), b = last_weights(dir_ + "/resumed");
@@ -104,7 +107,7 @@ TEST_F(PretrainFixture, ResumedRunEqualsUninterruptedBitForBit) {
 
 TEST_F(PretrainFixture, AccumulationOfTwoEqualsDoubleBatch) {
   auto weights_after = [&](const std::string& name, int batch, int accum) {
-    train::run_pretrain(config(name, {"train.epochs=1", "train.batch_size=" + std::to_string(batch),
+    tasks::run_pretrain(config(name, {"train.epochs=1", "train.batch_size=" + std::to_string(batch),
                                       "train.accum_iter=" + std::to_string(accum), "visualize.num_images=0"}),
                         torch::kCPU, {});
     return last_weights(dir_ + "/" + name);
@@ -125,9 +128,9 @@ TEST_F(PretrainFixture, AccumulationOfTwoEqualsDoubleBatch) {
 namespace {
 
 // Wraps the pretraining task and returns NaN for the micro-steps in [first, first + count).
-class NanTask : public train::PretrainTask {
+class NanTask : public tasks::PretrainTask {
  public:
-  NanTask(const core::Config& c, int64_t first, int64_t count) : PretrainTask(c, torch::kCPU), first_(first), count_(count) {}
+  NanTask(const tasks::PretrainOptions& c, int64_t first, int64_t count) : PretrainTask(c, torch::kCPU), first_(first), count_(count) {}
   torch::Tensor loss(const data::Batch& batch, int64_t epoch, train::Scalars* scalars) override {
     auto l = PretrainTask::loss(batch, epoch, scalars);
     const int64_t call = calls_++;
@@ -142,7 +145,7 @@ class NanTask : public train::PretrainTask {
 
 TEST_F(PretrainFixture, NonFiniteStepsAreSkippedCountedAndRolledBack) {
   auto c = config("nan_stop", {"train.nonfinite_patience=3", "visualize.num_images=0"});
-  auto loader = data::make_loader(c, data::Split::kTrain, 1, 16, 16, [] {
+  auto loader = data::make_loader(c.data, data::Split::kTrain, 1, 16, 16, [] {
     data::LoaderOptions lo;
     lo.batch_size = 16;
     lo.num_workers = 1;
@@ -150,7 +153,7 @@ TEST_F(PretrainFixture, NonFiniteStepsAreSkippedCountedAndRolledBack) {
   }());
   {  // Two NaN steps: skipped and counted; training completes.
     NanTask task(c, 10, 2);
-    train::Trainer trainer(train::trainer_options_from_config(c), task, *loader, torch::kCPU);
+    train::Trainer trainer(c.trainer, task, *loader, torch::kCPU);
     ::testing::internal::CaptureStderr();
     auto result = trainer.fit();
     const std::string log = ::testing::internal::GetCapturedStderr();
@@ -161,7 +164,7 @@ TEST_F(PretrainFixture, NonFiniteStepsAreSkippedCountedAndRolledBack) {
   {  // Three in a row in epoch 2: the epoch-1 checkpoint is restored and the run stops.
     auto c2 = config("nan_stop2", {"train.nonfinite_patience=3", "visualize.num_images=0"});
     NanTask task(c2, 9, 3);
-    train::Trainer trainer(train::trainer_options_from_config(c2), task, *loader, torch::kCPU);
+    train::Trainer trainer(c2.trainer, task, *loader, torch::kCPU);
     ::testing::internal::CaptureStderr();
     try {
       trainer.fit();
@@ -179,7 +182,7 @@ TEST_F(PretrainFixture, NonFiniteStepsAreSkippedCountedAndRolledBack) {
   {  // With "continue", training resumes from the checkpoint with half the lr and finishes.
     auto c3 = config("nan_continue", {"train.nonfinite_patience=2", "train.nonfinite_action=continue", "visualize.num_images=0"});
     NanTask task(c3, 3, 2);
-    train::Trainer trainer(train::trainer_options_from_config(c3), task, *loader, torch::kCPU);
+    train::Trainer trainer(c3.trainer, task, *loader, torch::kCPU);
     ::testing::internal::CaptureStderr();
     auto result = trainer.fit();
     const std::string log = ::testing::internal::GetCapturedStderr();
@@ -192,24 +195,25 @@ TEST_F(PretrainFixture, NonFiniteStepsAreSkippedCountedAndRolledBack) {
 }
 
 TEST_F(PretrainFixture, InterruptedCheckpointWriteKeepsPreviousCheckpoint) {
-  train::run_pretrain(config("run", {"train.epochs=1", "visualize.num_images=0"}), torch::kCPU, {});
+  tasks::run_pretrain(config("run", {"train.epochs=1", "visualize.num_images=0"}), torch::kCPU, {});
   const std::string stem = train::last_checkpoint_stem(dir_ + "/run");
   // A crash while writing leaves a temporary file beside the checkpoint; nothing else changes.
   std::ofstream(stem + ".safetensors.tmp-12345") << "half a checkpoint";
   EXPECT_EQ(train::find_latest_checkpoint(dir_ + "/run"), train::checkpoint_stem(dir_ + "/run", 1));
-  auto resumed = train::run_pretrain(config("run", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {"auto", ""});
+  auto resumed = tasks::run_pretrain(config("run", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {"auto", ""});
   EXPECT_EQ(resumed.epochs_completed, 2);
 }
 
 TEST_F(PretrainFixture, VisualizeWritesPicturesAndReusesMasks) {
-  train::run_pretrain(config("run", {"train.epochs=1", "model.norm_pix_loss=true"}), torch::kCPU, {});
+  tasks::run_pretrain(config("run", {"train.epochs=1", "model.norm_pix_loss=true"}), torch::kCPU, {});
   const std::string ckpt = dir_ + "/run/checkpoint-last.safetensors";
-  train::VisualizeRequest request;
+  tasks::VisualizeRequest request;
   request.checkpoint = ckpt;
   request.output_dir = dir_ + "/vis";
   request.indices = {3, 0, 7};
   request.mask_seed = 9;
-  auto first = train::run_visualize(request, torch::kCPU);
+  const auto options = config::resolve_visualize(ckpt, {});
+  auto first = tasks::run_visualize(options, request, torch::kCPU);
   EXPECT_TRUE(first.used_patch_statistics);
   const auto [w, h] = png_size(first.png);
   EXPECT_EQ(w, 4u * 16 + 5 * 2);
@@ -217,29 +221,29 @@ TEST_F(PretrainFixture, VisualizeWritesPicturesAndReusesMasks) {
   ASSERT_EQ(first.masked_patch_loss.size(), 3u);
   // Same seed -> same losses; the written masks reproduce them exactly.
   request.output_dir = dir_ + "/vis2";
-  EXPECT_EQ(train::run_visualize(request, torch::kCPU).masked_patch_loss, first.masked_patch_loss);
+  EXPECT_EQ(tasks::run_visualize(options, request, torch::kCPU).masked_patch_loss, first.masked_patch_loss);
   request.mask_seed = 10;
   request.mask_file = first.json;
   request.output_dir = dir_ + "/vis3";
-  EXPECT_EQ(train::run_visualize(request, torch::kCPU).masked_patch_loss, first.masked_patch_loss);
-  auto masks = train::read_mask_file(first.json);
+  EXPECT_EQ(tasks::run_visualize(options, request, torch::kCPU).masked_patch_loss, first.masked_patch_loss);
+  auto masks = tasks::read_mask_file(first.json);
   ASSERT_EQ(masks.size(), 3u);
   EXPECT_EQ(masks[0].size(), 12u);  // 16 patches, 75 % removed
   std::ofstream(dir_ + "/bad_mask.txt") << "1 2 x\n";
-  EXPECT_THROW(train::read_mask_file(dir_ + "/bad_mask.txt"), UsageError);
+  EXPECT_THROW(tasks::read_mask_file(dir_ + "/bad_mask.txt"), UsageError);
 }
 
 TEST_F(PretrainFixture, InitFromEncoderOnlyWeightsKeepsFreshDecoder) {
-  train::run_pretrain(config("source", {"train.epochs=1", "visualize.num_images=0"}), torch::kCPU, {});
+  tasks::run_pretrain(config("source", {"train.epochs=1", "visualize.num_images=0"}), torch::kCPU, {});
   // An encoder-only file under EasyCV's names, as users bring from other tools.
   auto full = last_weights(dir_ + "/source");
   io::NamedTensors all(full.tensors.begin(), full.tensors.end());
   auto encoder = io::select_encoder(all);
   io::write_safetensors(dir_ + "/encoder.safetensors", io::to_scheme(encoder, io::Scheme::kEasyCV), {});
   // Stop before the first step: checkpoint-last then holds the initial weights.
-  train::PretrainRequest request;
+  tasks::PretrainRequest request;
   request.init = dir_ + "/encoder.safetensors";
-  train::run_pretrain(config("init", {"train.epochs=1", "train.max_steps=1", "visualize.num_images=0", "train.seed=5"}),
+  tasks::run_pretrain(config("init", {"train.epochs=1", "train.max_steps=1", "visualize.num_images=0", "train.seed=5"}),
                       torch::kCPU, request);
   auto init = last_weights(dir_ + "/init");
   for (const auto& [name, t] : encoder) EXPECT_TRUE(torch::equal(init.tensors.at(name), t)) << name;
@@ -247,13 +251,13 @@ TEST_F(PretrainFixture, InitFromEncoderOnlyWeightsKeepsFreshDecoder) {
   // A file of another model is refused with the report.
   io::write_safetensors(dir_ + "/other.safetensors", {{"blocks.0.attn.qkv.weight", torch::zeros({3, 3})}}, {});
   request.init = dir_ + "/other.safetensors";
-  EXPECT_THROW(train::run_pretrain(config("init2", {"train.epochs=1"}), torch::kCPU, request), Error);
+  EXPECT_THROW(tasks::run_pretrain(config("init2", {"train.epochs=1"}), torch::kCPU, request), Error);
 }
 
 TEST_F(PretrainFixture, Bf16AutocastOnCpuTracksFp32Loss) {
   // 13 epochs of 8 steps: 104 optimizer steps, the loss logged every 2.
-  auto fp32 = train::run_pretrain(config("fp32", {"train.epochs=13", "visualize.num_images=0"}), torch::kCPU, {});
-  auto bf16 = train::run_pretrain(config("bf16", {"train.epochs=13", "visualize.num_images=0", "train.precision=bf16"}),
+  auto fp32 = tasks::run_pretrain(config("fp32", {"train.epochs=13", "visualize.num_images=0"}), torch::kCPU, {});
+  auto bf16 = tasks::run_pretrain(config("bf16", {"train.epochs=13", "visualize.num_images=0", "train.precision=bf16"}),
                                   torch::kCPU, {});
   EXPECT_EQ(bf16.steps, 104);
   EXPECT_EQ(bf16.skipped_steps, 0);

@@ -12,6 +12,7 @@
 #include "mae/train/checkpoint.h"
 
 using namespace mae::train;
+using namespace mae::optim;
 namespace fs = std::filesystem;
 
 namespace {

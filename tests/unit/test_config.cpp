@@ -3,16 +3,17 @@
 
 #include <gtest/gtest.h>
 
-#include "mae/core/config.h"
+#include "mae/config/config.h"
 #include "mae/core/parse.h"
 #include "mae/core/error.h"
 #include "mae/models/presets.h"
 
-using mae::core::Config;
-using mae::core::ValueType;
+using mae::config::Config;
+using mae::config::ValueType;
 
 static Config make() {
   Config c;
+  c.add("data.files", ValueType::kStringList, "a,b", "files");
   c.add("model.embed_dim", ValueType::kInt, "768", "width");
   c.add("model.norm_pix_loss", ValueType::kBool, "true", "normalise targets");
   c.add("optim.blr", ValueType::kFloat, "1.5e-4", "base lr");
@@ -26,32 +27,32 @@ TEST(Config, DefaultsYamlAndOverridesInOrder) {
   EXPECT_EQ(c.get_int("model.embed_dim"), 768);
   EXPECT_DOUBLE_EQ(c.get_float("optim.blr"), 1.5e-4);
   EXPECT_EQ(c.get_float_list("data.mean"), (std::vector<double>{0.485, 0.456, 0.406}));
-  c.load_yaml_string("model:\n  embed_dim: 192\n  norm_pix_loss: false\ndata:\n  mean: [0.5]\n  root: /tmp/x\n");
+  c.apply(c.parse_yaml_string("model:\n  embed_dim: 192\n  norm_pix_loss: false\ndata:\n  mean: [0.5]\n  root: /tmp/x\n"), "");
   EXPECT_EQ(c.get_int("model.embed_dim"), 192);
   EXPECT_FALSE(c.get_bool("model.norm_pix_loss"));
   EXPECT_EQ(c.get_float_list("data.mean"), std::vector<double>{0.5});
   EXPECT_EQ(c.get_string("data.root"), "/tmp/x");
-  c.set_assignment("model.embed_dim=384");
+  c.apply({Config::parse_assignment("model.embed_dim=384")}, "--set");
   EXPECT_EQ(c.get_int("model.embed_dim"), 384);
 }
 
 TEST(Config, UnknownKeyNamesNearestValidKey) {
   Config c = make();
   try {
-    c.set_assignment("model.embed_dims=3");
+    c.set("model.embed_dims", "3");
     FAIL();
   } catch (const mae::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'model.embed_dim'"), std::string::npos) << e.what();
   }
   try {
-    c.load_yaml_string("optim:\n  bl: 1\n", "my.yaml");
+    c.parse_yaml_string("optim:\n  bl: 1\n", "my.yaml");
     FAIL();
   } catch (const mae::UsageError& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("my.yaml"), std::string::npos) << msg;
     EXPECT_NE(msg.find("optim.blr"), std::string::npos) << msg;
   }
-  EXPECT_EQ(mae::core::nearest_key("embed_dim", c.options()), "model.embed_dim");
+  EXPECT_EQ(mae::config::nearest_key("embed_dim", c.options()), "model.embed_dim");
 }
 
 TEST(Config, WrongTypesAndMalformedInputAreUsageErrors) {
@@ -59,19 +60,35 @@ TEST(Config, WrongTypesAndMalformedInputAreUsageErrors) {
   EXPECT_THROW(c.set("model.embed_dim", "12x"), mae::UsageError);
   EXPECT_THROW(c.set("model.norm_pix_loss", "maybe"), mae::UsageError);
   EXPECT_THROW(c.set("data.mean", "[0.5, abc]"), mae::UsageError);
-  EXPECT_THROW(c.set_assignment("no_equals_sign"), mae::UsageError);
-  EXPECT_THROW(c.load_yaml_string("model: [unclosed"), mae::UsageError);
-  EXPECT_THROW(c.load_yaml_string("- a\n- b\n"), mae::UsageError);
-  EXPECT_THROW(c.load_yaml_file("/nonexistent/config.yaml"), mae::UsageError);
+  EXPECT_THROW(Config::parse_assignment("no_equals_sign"), mae::UsageError);
+  EXPECT_THROW(c.parse_yaml_string("model: [unclosed"), mae::UsageError);
+  EXPECT_THROW(c.parse_yaml_string("- a\n- b\n"), mae::UsageError);
+  EXPECT_THROW(c.parse_yaml_file("/nonexistent/config.yaml"), mae::UsageError);
   EXPECT_EQ(c.get_int("model.embed_dim"), 768) << "a failed set must not change the value";
+}
+
+TEST(Config, AListIsAcceptedOnlyByAListKey) {
+  Config c = make();
+  try {
+    c.parse_yaml_string("data:\n  root: [1, 2]\n", "x.yaml");
+    FAIL() << "a list for a string key must be refused";
+  } catch (const mae::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'data.root' expects a string, got a list"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(c.parse_yaml_string("model: {embed_dim: [1]}"), mae::UsageError);
+  c.apply(c.parse_yaml_string("data: {files: [x.txt, 'with space.txt']}"), "");
+  EXPECT_EQ(c.get_string_list("data.files"), (std::vector<std::string>{"x.txt", "with space.txt"}));
+  c.set("data.files", "");
+  EXPECT_TRUE(c.get_string_list("data.files").empty());
 }
 
 TEST(Config, ResolvedYamlLoadsBackIdentically) {
   Config a = make();
-  a.set_assignment("model.embed_dim=192");
-  a.set_assignment("data.mean=0.1,0.2,0.3");
+  a.set("model.embed_dim", "192");
+  a.set("data.mean", "0.1,0.2,0.3");
+  a.set("data.files", "p.txt,q.txt");
   Config b = make();
-  b.load_yaml_string(a.to_yaml());
+  b.apply(b.parse_yaml_string(a.to_yaml()), "");
   EXPECT_EQ(b.to_yaml(), a.to_yaml());
   EXPECT_EQ(b.get_int("model.embed_dim"), 192);
   EXPECT_EQ(b.get_float_list("data.mean"), (std::vector<double>{0.1, 0.2, 0.3}));
@@ -82,44 +99,6 @@ TEST(Config, HelpListsEveryKeyWithDefault) {
   const std::string help = c.help_text();
   for (const auto& o : c.options()) EXPECT_NE(help.find(o.key), std::string::npos) << o.key;
   EXPECT_NE(help.find("default: 1.5e-4"), std::string::npos) << help;
-}
-
-TEST(ModelConfig, OverridesApplyOverPreset) {
-  Config c;
-  mae::models::add_model_config(c);
-  c.set_assignment("model.name=mae_vit_tiny_patch16");
-  c.set_assignment("model.img_size=28");
-  c.set_assignment("model.patch_size=4");
-  c.set_assignment("model.in_chans=1");
-  c.set_assignment("model.decoder_embed_dim=64");
-  auto o = mae::models::mae_options_from_config(c);
-  EXPECT_EQ(o.embed_dim, 192);
-  EXPECT_EQ(o.patch_size, 4);
-  EXPECT_EQ(o.img_h, 28);
-  EXPECT_EQ(o.in_chans, 1);
-  EXPECT_EQ(o.decoder_embed_dim, 64);
-  EXPECT_EQ(o.decoder_depth, 8);
-  c.set_assignment("model.patch_size=5");  // 28 % 5 != 0
-  EXPECT_THROW(mae::models::mae_options_from_config(c), mae::UsageError);
-}
-
-TEST(Config, IsDefaultMeansNeverAssignedAndCopyFromFillsOnlyThose) {
-  mae::core::Config c;
-  c.add("data.a", mae::core::ValueType::kInt, "1", "");
-  c.add("data.b", mae::core::ValueType::kInt, "2", "");
-  c.add("model.c", mae::core::ValueType::kInt, "3", "");
-  c.set_default("data.b", "5");
-  EXPECT_TRUE(c.is_default("data.b"));
-  c.set("data.a", "1");  // the default's value, but given by the user
-  EXPECT_FALSE(c.is_default("data.a"));
-  mae::core::Config other = c;
-  other.set("data.a", "10");
-  other.set("data.b", "20");
-  other.set("model.c", "30");
-  EXPECT_EQ(c.copy_from(other, "data."), 1);
-  EXPECT_EQ(c.get_int("data.a"), 1);   // the user's value stays
-  EXPECT_EQ(c.get_int("data.b"), 20);  // filled
-  EXPECT_EQ(c.get_int("model.c"), 3);  // another prefix
 }
 
 TEST(CoreParse, WholeStringsOnly) {

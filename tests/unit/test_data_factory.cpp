@@ -3,40 +3,34 @@
 
 #include <gtest/gtest.h>
 
-#include "mae/core/config.h"
 #include "mae/core/error.h"
 #include "mae/data/factory.h"
 #include "test_data_files.h"
 
-using mae::core::Config;
+using mae::data::DataOptions;
 using mae::data::Split;
 using mae::testing::TempDir;
 using mae::testing::write_bytes;
 
 namespace {
 
-Config data_config() {
-  Config c;
-  mae::data::add_data_config(c);
-  return c;
-}
-
 bool have_fashion_mnist() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"); }
 
 }  // namespace
 
 TEST(DataFactory, DefaultsAreFashionMnist) {
-  Config c = data_config();
-  EXPECT_EQ(c.get_string("data.source"), "idx");
-  EXPECT_EQ(c.get_string("data.root"), "/usr/share/datasets/fashion-mnist");
-  EXPECT_EQ(c.get_float_list("data.mean"), std::vector<double>{0.2860});
-  EXPECT_EQ(c.get_float_list("data.std"), std::vector<double>{0.3530});
-  EXPECT_EQ(c.get_float_list("data.crop_scale"), (std::vector<double>{0.2, 1.0}));
-  EXPECT_TRUE(c.get_bool("data.crop_decode"));
+  DataOptions c;
+  EXPECT_EQ(c.source.source, "idx");
+  EXPECT_EQ(c.source.root, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(c.transform.mean, std::vector<double>{0.2860});
+  EXPECT_EQ(c.transform.std, std::vector<double>{0.3530});
+  EXPECT_EQ(c.transform.scale_min, 0.2);
+  EXPECT_EQ(c.transform.scale_max, 1.0);
+  EXPECT_TRUE(c.transform.crop_decode);
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  EXPECT_EQ(mae::data::num_classes(c, Split::kVal), 10);
-  EXPECT_EQ(mae::data::class_names(c, Split::kVal)[9], "Ankle boot");
-  c.set("data.eval_resize_ratio", "1");  // whole images, so the batch has the set's statistics
+  EXPECT_EQ(mae::data::num_classes(c.source, Split::kVal), 10);
+  EXPECT_EQ(mae::data::class_names(c.source, Split::kVal)[9], "Ankle boot");
+  c.transform.eval_resize_ratio = 1;  // whole images, so the batch has the set's statistics
   mae::data::LoaderOptions o = mae::data::loader_options(c, Split::kVal);
   EXPECT_FALSE(o.shuffle);
   o.batch_size = 500;
@@ -55,8 +49,8 @@ TEST(DataFactory, DefaultsAreFashionMnist) {
 
 TEST(DataFactory, FashionMnistStatisticsMatchTheDefaults) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  Config c = data_config();
-  c.set("data.num_workers", "2");
+  DataOptions c;
+  c.num_workers = 2;
   const auto [mean, std] = mae::data::compute_mean_std(c, Split::kTrain, 1, 0);
   EXPECT_NEAR(mean[0], 0.2860, 5e-4);
   EXPECT_NEAR(std[0], 0.3530, 5e-4);
@@ -68,9 +62,9 @@ TEST(DataFactory, MeanStdIsExactOnASmallIdxSet) {
   const auto pixels = torch::randint(0, 256, {7, 5, 4}, torch::kUInt8);
   mae::testing::write_idx(dir.file("img.idx"), {7, 5, 4},
                           std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + 140), false);
-  Config c = data_config();
-  c.set("data.root", dir.path());
-  c.set("data.train_files", "img.idx");
+  DataOptions c;
+  c.source.root = dir.path();
+  c.source.train_files = {"img.idx"};
   const auto [mean, std] = mae::data::compute_mean_std(c, Split::kTrain, 1, 0);
   const auto x = pixels.to(torch::kFloat64) / 255.0;
   EXPECT_NEAR(mean[0], x.mean().item<double>(), 1e-12);
@@ -79,7 +73,7 @@ TEST(DataFactory, MeanStdIsExactOnASmallIdxSet) {
   const auto [mean3, std3] = mae::data::compute_mean_std(c, Split::kTrain, 3, 3);
   EXPECT_EQ(mean3.size(), 3u);
   EXPECT_DOUBLE_EQ(mean3[0], mean3[2]);
-  EXPECT_EQ(mae::data::num_classes(c, Split::kTrain), 0);
+  EXPECT_EQ(mae::data::num_classes(c.source, Split::kTrain), 0);
 }
 
 TEST(DataFactory, ListSourceWithJpegsThroughTheLoader) {
@@ -92,19 +86,19 @@ TEST(DataFactory, ListSourceWithJpegsThroughTheLoader) {
     list += name + " " + std::to_string(i % 3) + "\n";
   }
   write_bytes(dir.file("train.txt"), list);
-  Config c = data_config();
-  c.set("data.source", "list");
-  c.set("data.root", dir.path());
-  c.set("data.train_files", "train.txt");
-  c.set("data.mean", "0.5,0.5,0.5");
-  c.set("data.std", "0.2,0.2,0.2");
-  EXPECT_EQ(mae::data::num_classes(c, Split::kTrain), 3);
+  DataOptions c;
+  c.source.source = "list";
+  c.source.root = dir.path();
+  c.source.train_files = {"train.txt"};
+  c.transform.mean = {0.5,0.5,0.5};
+  c.transform.std = {0.2,0.2,0.2};
+  EXPECT_EQ(mae::data::num_classes(c.source, Split::kTrain), 3);
   mae::data::LoaderOptions o;
   o.batch_size = 3;
   o.num_workers = 2;
   std::vector<torch::Tensor> images;
   for (bool crop_decode : {true, false}) {
-    c.set("data.crop_decode", crop_decode ? "true" : "false");
+    c.transform.crop_decode = crop_decode;
     auto loader = mae::data::make_loader(c, Split::kTrain, 3, 16, 24, o);
     mae::data::Batch b;
     ASSERT_TRUE(loader->next(&b));
@@ -113,7 +107,7 @@ TEST(DataFactory, ListSourceWithJpegsThroughTheLoader) {
   }
   // Same crops either way; DCT scaling changes pixels a little, never the picture.
   EXPECT_LT((images[0] - images[1]).abs().mean().item<double>(), 0.1);
-  c.set("data.val_files", "");
+  c.source.val_files = {};
   EXPECT_THROW(mae::data::make_loader(c, Split::kVal, 3, 16, 24, o), mae::UsageError);  // no val split
   EXPECT_THROW(mae::data::make_loader(c, Split::kTrain, 1, 16, 24, o), mae::UsageError);  // 3 means, 1 channel
 }
@@ -121,13 +115,13 @@ TEST(DataFactory, ListSourceWithJpegsThroughTheLoader) {
 TEST(DataFactory, LabelsOutsideTheClassRangeStopAtStartUp) {
   TempDir dir;
   write_bytes(dir.file("list.txt"), "a.jpg 0\nb.jpg 5\n");
-  Config c = data_config();
-  c.set("data.source", "list");
-  c.set("data.root", dir.path());
-  c.set("data.train_files", "list.txt");
-  c.set("data.num_classes", "5");
+  DataOptions c;
+  c.source.source = "list";
+  c.source.root = dir.path();
+  c.source.train_files = {"list.txt"};
+  c.source.num_classes = 5;
   try {
-    mae::data::make_source(c, Split::kTrain);
+    mae::data::make_source(c.source, Split::kTrain);
     FAIL();
   } catch (const mae::UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("list.txt:2: " + dir.file("b.jpg") + ": label 5 is outside data.num_classes = 5"),
@@ -140,30 +134,30 @@ TEST(DataFactory, ClassFolderCountMustMatchNumClasses) {
   TempDir dir;
   write_bytes(dir.file("train/a/1.jpg"), "x");
   write_bytes(dir.file("train/b/1.jpg"), "x");
-  Config c = data_config();
-  c.set("data.source", "class_folder");
-  c.set("data.root", dir.path());
-  c.set("data.train_files", "train");
-  EXPECT_EQ(mae::data::class_names(c, Split::kTrain), (std::vector<std::string>{"a", "b"}));
-  c.set("data.num_classes", "3");
-  EXPECT_THROW(mae::data::make_source(c, Split::kTrain), mae::UsageError);
-  c.set("data.source", "tfrecord");
-  EXPECT_THROW(mae::data::make_source(c, Split::kTrain), mae::UsageError);
+  DataOptions c;
+  c.source.source = "class_folder";
+  c.source.root = dir.path();
+  c.source.train_files = {"train"};
+  EXPECT_EQ(mae::data::class_names(c.source, Split::kTrain), (std::vector<std::string>{"a", "b"}));
+  c.source.num_classes = 3;
+  EXPECT_THROW(mae::data::make_source(c.source, Split::kTrain), mae::UsageError);
+  c.source.source = "tfrecord";
+  EXPECT_THROW(mae::data::make_source(c.source, Split::kTrain), mae::UsageError);
 }
 
 TEST(DataFactory, CifarNamesComeFromTheBatchesMetaFile) {
   TempDir dir;
   mae::testing::write_cifar(dir.file("test_batch.bin"), torch::zeros({2, 32, 32, 3}, torch::kUInt8), {0, 1}, 1);
-  Config c = data_config();
-  c.set("data.source", "cifar10");
-  c.set("data.root", dir.path());
-  c.set("data.val_files", "test_batch.bin");
-  EXPECT_EQ(mae::data::class_names(c, Split::kVal)[0], "airplane");
-  EXPECT_EQ(mae::data::num_classes(c, Split::kVal), 10);
+  DataOptions c;
+  c.source.source = "cifar10";
+  c.source.root = dir.path();
+  c.source.val_files = {"test_batch.bin"};
+  EXPECT_EQ(mae::data::class_names(c.source, Split::kVal)[0], "airplane");
+  EXPECT_EQ(mae::data::num_classes(c.source, Split::kVal), 10);
   std::string meta;
   for (int i = 0; i < 10; ++i) meta += "class" + std::to_string(i) + "\n";
   write_bytes(dir.file("batches.meta.txt"), meta + "\n\n");
-  EXPECT_EQ(mae::data::class_names(c, Split::kVal)[3], "class3");
+  EXPECT_EQ(mae::data::class_names(c.source, Split::kVal)[3], "class3");
 }
 
 TEST(DataFactory, MeanStdSkipsUnreadableFilesAndConvertsToGrey) {
@@ -172,10 +166,10 @@ TEST(DataFactory, MeanStdSkipsUnreadableFilesAndConvertsToGrey) {
   write_bytes(dir.file("imgs/a.png"), mae::testing::encode_png(a, 2));
   write_bytes(dir.file("imgs/b.png"), mae::testing::encode_png(b, 2));
   write_bytes(dir.file("imgs/c.png"), "broken");
-  Config c = data_config();
-  c.set("data.source", "folder");
-  c.set("data.root", dir.path());
-  c.set("data.train_files", "imgs");
+  DataOptions c;
+  c.source.source = "folder";
+  c.source.root = dir.path();
+  c.source.train_files = {"imgs"};
   const auto pixels = [](const torch::Tensor& rgb, int64_t channels) {
     return mae::data::convert_channels(rgb, channels).reshape({-1, channels}).to(torch::kFloat64) / 255.0;
   };

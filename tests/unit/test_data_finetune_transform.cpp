@@ -1,7 +1,6 @@
 // The fine-tuning augmentations inside the per-sample transform, the factory and the loader.
 #include <gtest/gtest.h>
 
-#include "mae/core/config.h"
 #include "mae/core/error.h"
 #include "mae/data/factory.h"
 #include "mae/data/image_decode.h"
@@ -117,15 +116,17 @@ TEST(DataFineTuneTransform, BadAugmentationOptionsAreUsageErrors) {
   EXPECT_THROW(SampleTransform{o}, mae::UsageError);
 }
 
-TEST(DataFineTuneTransform, FactoryReadsTheKeysForTrainOnly) {
-  mae::core::Config c;
-  mae::data::add_data_config(c);
+TEST(DataFineTuneTransform, FactoryKeepsTheAugmentationsForTrainOnly) {
+  mae::data::DataOptions c;
   auto train = mae::data::transform_options(c, mae::data::Split::kTrain, 1, 28, 28);
   EXPECT_EQ(train.auto_augment, "");
   EXPECT_EQ(train.reprob, 0.0);
   EXPECT_EQ(train.remode, "pixel");
   EXPECT_EQ(train.recount, 1);
-  c.load_yaml_string("data: {auto_augment: rand-m9-mstd0.5-inc1, reprob: 0.25, remode: rand, recount: 2}");
+  c.transform.auto_augment = "rand-m9-mstd0.5-inc1";
+  c.transform.reprob = 0.25;
+  c.transform.remode = "rand";
+  c.transform.recount = 2;
   train = mae::data::transform_options(c, mae::data::Split::kTrain, 1, 28, 28);
   EXPECT_EQ(train.auto_augment, "rand-m9-mstd0.5-inc1");
   EXPECT_EQ(train.reprob, 0.25);

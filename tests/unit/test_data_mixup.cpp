@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include "common/tensor_compare.h"
-#include "mae/core/config.h"
 #include "mae/core/error.h"
 #include "mae/data/mixup.h"
 
@@ -175,30 +174,6 @@ TEST(DataMixup, SoftTargetCrossEntropyMatchesCrossEntropy) {
   EXPECT_EQ(mae::data::soft_target_cross_entropy(logits.to(torch::kBFloat16), mae::data::smoothed_one_hot(y, 7, 0.0))
                 .scalar_type(),
             torch::kFloat32);
-}
-
-TEST(DataMixup, ConfigKeysGiveTheOptions) {
-  mae::core::Config c;
-  mae::data::add_mixup_config(c);
-  MixupOptions o = mae::data::mixup_options_from_config(c, 10);
-  EXPECT_FALSE(o.enabled());
-  EXPECT_EQ(o.prob, 1.0);
-  EXPECT_EQ(o.switch_prob, 0.5);
-  EXPECT_EQ(o.mode, "batch");
-  EXPECT_EQ(o.label_smoothing, 0.1);
-  EXPECT_EQ(o.num_classes, 10);
-  c.load_yaml_string("aug: {mixup: 0.8, cutmix: 1.0, cutmix_minmax: [0.2, 0.8], mixup_mode: pair}");
-  o = mae::data::mixup_options_from_config(c, 10);
-  EXPECT_TRUE(o.enabled());
-  EXPECT_EQ(o.mixup_alpha, 0.8);
-  EXPECT_EQ(o.cutmix_minmax, (std::vector<double>{0.2, 0.8}));
-  EXPECT_EQ(o.mode, "pair");
-  c.set("aug.cutmix_minmax", "[0.1, 0.9]");
-  EXPECT_EQ(mae::data::mixup_options_from_config(c, 10).cutmix_minmax, (std::vector<double>{0.1, 0.9}));
-  c.set("aug.cutmix_minmax", "0.3");
-  EXPECT_THROW(mae::data::mixup_options_from_config(c, 10), mae::UsageError);
-  c.set("aug.cutmix_minmax", "a,b");
-  EXPECT_THROW(mae::data::mixup_options_from_config(c, 10), mae::UsageError);
 }
 
 TEST(DataMixup, CudaMatchesCpu) {

@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/dist/environment.h"
-#include "mae/dist/gradient_sync.h"
-#include "mae/dist/process_group.h"
+#include "mae/distributed/environment.h"
+#include "mae/distributed/gradient_sync.h"
+#include "mae/distributed/process_group.h"
 
-using mae::dist::read_environment;
+using mae::distributed::read_environment;
 
 namespace {
 auto from(std::map<std::string, std::string> vars) {
@@ -27,12 +27,12 @@ TEST(DistEnvironment, NoVariablesMeansOneProcess) {
   EXPECT_EQ(env.world_size, 1);
   EXPECT_EQ(env.source, "none");
   // Nothing was initialised: collectives are no-ops and gradient sync is inactive.
-  EXPECT_FALSE(mae::dist::initialized());
+  EXPECT_FALSE(mae::distributed::initialized());
   auto t = torch::ones({3});
-  mae::dist::all_reduce_sum(t, "test");
+  mae::distributed::all_reduce_sum(t, "test");
   EXPECT_TRUE(torch::equal(t, torch::ones({3})));
   auto w = torch::ones({2}, torch::requires_grad());
-  mae::dist::GradientSync sync({w});
+  mae::distributed::GradientSync sync({w});
   EXPECT_FALSE(sync.active());
 }
 

@@ -3,10 +3,10 @@
 // without gradient, and a state handed from one to the other (as a checkpoint does).
 #include <gtest/gtest.h>
 
-#include "mae/train/fused_adamw.h"
-#include "mae/train/param_groups.h"
+#include "mae/optim/fused_adamw.h"
+#include "mae/optim/param_groups.h"
 
-using namespace mae::train;
+using namespace mae::optim;
 
 namespace {
 

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "mae/train/checkpoint.h"
-#include "mae/train/lars.h"
-#include "mae/train/param_groups.h"
+#include "mae/optim/lars.h"
+#include "mae/optim/param_groups.h"
 
-using namespace mae::train;
+using namespace mae::optim;
+using mae::train::save_checkpoint;
+using mae::train::load_checkpoint;
 
 namespace {
 

@@ -6,10 +6,10 @@
 
 #include "mae/models/mae_vit.h"
 #include "mae/models/vision_transformer.h"
-#include "mae/train/param_groups.h"
-#include "mae/train/schedule.h"
+#include "mae/optim/param_groups.h"
+#include "mae/optim/schedule.h"
 
-using namespace mae::train;
+using namespace mae::optim;
 
 TEST(LrSchedule, WarmupThenHalfCosineClosedForm) {
   const LrSchedule s{1e-3, 1e-5, 5, 45};

@@ -1,6 +1,6 @@
-// Builds sources, transforms and loaders from the `data.*` configuration keys.
-// Every path in data.train_files / data.val_files is relative to data.root unless absolute; what
-// the files are depends on data.source:
+// Builds sources, transforms and loaders from DataOptions (the `data.*` settings).
+// Every path in train_files / val_files is relative to root unless absolute; what the files are
+// depends on the source kind:
 //   idx:          images file, then labels file (optional)   e.g. train-images-idx3-ubyte.gz,...
 //   cifar10/100:  binary batch files                         e.g. data_batch_1.bin,...
 //   list:         list files (`path` or `path label` lines, paths relative to data.root)
@@ -14,43 +14,59 @@
 #include <utility>
 #include <vector>
 
-#include "mae/core/config.h"
 #include "mae/data/loader.h"
 #include "mae/data/sample_transform.h"
 #include "mae/data/source.h"
 
 namespace mae::data {
 
-// Declares every data.* key; the defaults train on Fashion-MNIST from the Debian package
+// Where the samples come from. The defaults read Fashion-MNIST from the Debian package
 // dataset-fashion-mnist.
-void add_data_config(core::Config& config);
+struct SourceOptions {
+  std::string source = "idx";  // idx, cifar10, cifar100, list, folder, class_folder
+  std::string root = "/usr/share/datasets/fashion-mnist";
+  std::vector<std::string> train_files = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"};
+  std::vector<std::string> val_files = {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+  int64_t num_classes = 0;       // 0: from the data; else labels must lie below it
+  std::string class_names_file;  // one name per line; "": the set's own or built-in names
+};
+
+// Everything the data pipeline of a command needs. `transform` holds the augmentation settings;
+// its output size, channels and train flag are filled per split by transform_options().
+struct DataOptions {
+  SourceOptions source;
+  TransformOptions transform;
+  int num_workers = 0;  // loader threads; 0: one per core available
+  int prefetch_batches = 4;
+  void validate() const;  // throws UsageError naming the data.* key
+};
 
 enum class Split { kTrain, kVal };
 const char* split_name(Split split);
 
-// The split's source (labels checked against data.num_classes). Throws UsageError for a missing
-// file or folder, an empty dataset or a label outside the class range.
-std::shared_ptr<const Source> make_source(const core::Config& config, Split split);
+// The split's source (labels checked against num_classes). Throws UsageError for a missing file or
+// folder, an empty dataset or a label outside the class range.
+std::shared_ptr<const Source> make_source(const SourceOptions& options, Split split);
 
-// train: RandomResizedCrop(img_h x img_w, data.crop_scale, data.crop_ratio) + flip
-// [+ RandAugment data.auto_augment] + normalize [+ random erasing data.reprob/remode/recount];
-// val: resize (data.eval_resize_ratio) + center crop + normalize. Output channels = in_chans.
-TransformOptions transform_options(const core::Config& config, Split split, int64_t in_chans, int64_t img_h,
+// train: RandomResizedCrop(img_h x img_w, scale, ratio) + flip [+ RandAugment] + normalize
+// [+ random erasing]; val: resize (eval_resize_ratio) + center crop + normalize, without the
+// train-only augmentations. Output channels = in_chans.
+TransformOptions transform_options(const DataOptions& options, Split split, int64_t in_chans, int64_t img_h,
                                    int64_t img_w);
 
-// LoaderOptions with the config's data.num_workers and data.prefetch_batches, shuffle and
-// drop_last on for train and off for val; the caller sets batch size, seed, rank and pinning.
-LoaderOptions loader_options(const core::Config& config, Split split);
+// num_workers and prefetch_batches of `options`, shuffle and drop_last on for train and off for
+// val; the caller sets batch size, seed, rank and pinning.
+LoaderOptions loader_options(const DataOptions& options, Split split);
 
-std::unique_ptr<Loader> make_loader(const core::Config& config, Split split, int64_t in_chans, int64_t img_h,
-                                    int64_t img_w, const LoaderOptions& options);
+std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_t in_chans, int64_t img_h, int64_t img_w,
+                                    const LoaderOptions& options);
 
-int64_t num_classes(const core::Config& config, Split split);  // 0 when unlabelled
-std::vector<std::string> class_names(const core::Config& config, Split split);
+int64_t num_classes(const SourceOptions& options, Split split);  // 0 when unlabelled
+std::vector<std::string> class_names(const SourceOptions& options, Split split);
 
 // Dataset mean/std per channel (pixel values / 255) over a source, decoding at native size,
-// threaded (data.num_workers). max_samples <= 0: every sample; else that many, evenly spaced.
-std::pair<std::vector<double>, std::vector<double>> compute_mean_std(const core::Config& config, Split split,
+// threaded (num_workers). max_samples <= 0: every sample; else that many, evenly spaced.
+std::pair<std::vector<double>, std::vector<double>> compute_mean_std(const DataOptions& options, Split split,
                                                                      int64_t in_chans, int64_t max_samples);
 
 }  // namespace mae::data

@@ -64,6 +64,7 @@ class Loader {
   double wait_seconds() const;       // time next() spent blocked since set_epoch
   int64_t skipped_samples() const;   // unreadable images skipped so far (each path logged once)
   int num_workers() const { return static_cast<int>(workers_.size()); }
+  const LoaderOptions& options() const { return options_; }
   const Source& source() const { return *source_; }
   const SampleTransform& transform() const { return *transform_; }
 

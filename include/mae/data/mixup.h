@@ -12,7 +12,6 @@
 
 #include <torch/torch.h>
 
-#include "mae/core/config.h"
 
 namespace mae::data {
 
@@ -50,12 +49,5 @@ torch::Tensor smoothed_one_hot(const torch::Tensor& labels, int64_t num_classes,
 // timm's SoftTargetCrossEntropy: mean over the batch of sum_k -targets[b, k] * log_softmax(logits)[b, k].
 // logits, targets: [B, K]. Half / bfloat16 logits are computed in float32.
 torch::Tensor soft_target_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
-
-// Declares aug.mixup (0), aug.cutmix (0), aug.cutmix_minmax (""), aug.mixup_prob (1),
-// aug.mixup_switch_prob (0.5), aug.mixup_mode (batch) and aug.smoothing (0.1). Callers set their own
-// defaults (MAE fine-tuning: mixup 0.8, cutmix 1.0).
-void add_mixup_config(core::Config& config);
-// The options those keys give, for num_classes classes.
-MixupOptions mixup_options_from_config(const core::Config& config, int64_t num_classes);
 
 }  // namespace mae::data

@@ -16,7 +16,7 @@
 
 #include <torch/torch.h>
 
-#include "mae/train/param_groups.h"
+#include "mae/optim/param_groups.h"
 
 namespace mae::train {
 
@@ -29,8 +29,9 @@ struct TrainState {
 
 // Metadata keys written with every checkpoint's weights.
 constexpr const char* kFormatKey = "mae_format";
-constexpr const char* kFormatValue = "mae-checkpoint-1";
+constexpr const char* kFormatValue = "mae-checkpoint-2";  // 1: facts as strings; 2: facts as JSON
 constexpr const char* kConfigKey = "config";  // resolved YAML
+constexpr const char* kFactsKey = "facts";    // typed JSON (tasks/model_facts.h)
 
 struct CheckpointFiles {
   std::string weights, state;
@@ -42,35 +43,13 @@ struct CheckpointFiles {
 // Saves model weights (+ metadata) and, when given, optimizer state and position.
 void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
                      const std::map<std::string, std::string>& metadata,
-                     const torch::optim::Optimizer* optimizer = nullptr, const std::vector<ParamGroup>* groups = nullptr,
+                     const torch::optim::Optimizer* optimizer = nullptr, const std::vector<optim::ParamGroup>* groups = nullptr,
                      const TrainState* state = nullptr);
 
 // Restores everything save_checkpoint wrote. Weights must match the model key for key and shape
 // for shape; throws mae::Error naming the file and the first mismatch.
 void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     const std::vector<ParamGroup>* groups, TrainState* state);
-
-// "0.485,0.456,0.406": how lists (mean, std) are stored in the metadata.
-inline std::string join_values(const std::vector<double>& values) {
-  std::string out;
-  for (size_t i = 0; i < values.size(); ++i) {
-    std::ostringstream item;
-    item << values[i];
-    out += (i ? "," : "") + item.str();
-  }
-  return out;
-}
-
-// The shape facts both model kinds store (img_h, img_w, patch_size, in_chans, embed_dim, depth,
-// num_heads, mlp_ratio, norm_eps) from MaeViTOptions or VisionTransformerOptions.
-template <typename ModelOptions>
-std::map<std::string, std::string> encoder_facts(const ModelOptions& o) {
-  return {{"img_h", std::to_string(o.img_h)},         {"img_w", std::to_string(o.img_w)},
-          {"patch_size", std::to_string(o.patch_size)}, {"in_chans", std::to_string(o.in_chans)},
-          {"embed_dim", std::to_string(o.embed_dim)},   {"depth", std::to_string(o.depth)},
-          {"num_heads", std::to_string(o.num_heads)},   {"mlp_ratio", std::to_string(o.mlp_ratio)},
-          {"norm_eps", std::to_string(o.norm_eps)}};
-}
+                     const std::vector<optim::ParamGroup>* groups, TrainState* state);
 
 // Metadata of a checkpoint's weights file (config, shape facts).
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& weights_path);

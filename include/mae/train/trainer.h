@@ -11,12 +11,11 @@
 
 #include <torch/torch.h>
 
-#include "mae/core/config.h"
 #include "mae/data/loader.h"
-#include "mae/dist/gradient_sync.h"
+#include "mae/distributed/gradient_sync.h"
 #include "mae/train/checkpoint.h"
 #include "mae/train/metrics_log.h"
-#include "mae/train/param_groups.h"
+#include "mae/optim/param_groups.h"
 
 namespace mae::train {
 
@@ -27,7 +26,7 @@ class Task {
   // The loss of one micro-batch (a 0-dim fp32 tensor on the device), called inside autocast.
   // `scalars` may receive extra per-step values to log.
   virtual torch::Tensor loss(const data::Batch& batch, int64_t epoch, Scalars* scalars) = 0;
-  virtual std::vector<ParamGroup> param_groups(double weight_decay) = 0;
+  virtual std::vector<optim::ParamGroup> param_groups(double weight_decay) = 0;
   // Written into every checkpoint's weights file (config, shape facts).
   virtual std::map<std::string, std::string> checkpoint_metadata() = 0;
   // After each epoch, on every rank (a distributed evaluation needs them all; writing files is
@@ -40,11 +39,12 @@ struct TrainerOptions {
   double warmup_epochs = 0;
   double blr = 1.5e-4, lr = 0, min_lr = 0;  // lr > 0 overrides blr scaling
   double weight_decay = 0.05;
+  std::vector<std::string> no_weight_decay;  // parameter names without weight decay, besides biases and 1-D ones
   std::string optimizer = "adamw";  // or "lars" (linear probe)
   bool fused_optimizer = true;       // AdamW as one kernel per group (fused_adamw.h)
   double beta1 = 0.9, beta2 = 0.95;
   int64_t batch_size = 64, accum_iter = 1;
-  int64_t world_size = 1;  // processes of a data-parallel job (set from dist::world_size())
+  int64_t world_size = 1;  // processes of a data-parallel job (set from distributed::world_size())
   double bucket_mb = 25;   // gradient all-reduce bucket size
   bool grad_checkpointing = false;  // activation checkpointing of every transformer block
   double clip_grad = 0;  // 0: off
@@ -61,11 +61,12 @@ struct TrainerOptions {
   int64_t max_steps = 0;  // stop after this many optimizer steps in this process (0: no limit)
 
   double effective_lr() const;
+  void validate() const;  // throws UsageError naming the train.* / optim.* / log.* key
 };
 
-// Declares train.*, optim.* and log.* keys; reads them back.
-void add_trainer_config(core::Config& config);
-TrainerOptions trainer_options_from_config(const core::Config& config);
+// "effective batch 256 = 256 per process x 1 accum x 1 process(es); base lr 0.001, lr 0.001 (= blr * 256 / 256)",
+// or the absolute optim.lr and why blr is not used: what the run prints at its start.
+std::string describe_lr(const TrainerOptions& options);
 
 struct TrainResult {
   int64_t epochs_completed = 0;
@@ -89,7 +90,7 @@ class Trainer {
   TrainResult fit();
 
   const TrainState& state() const { return state_; }
-  const std::vector<ParamGroup>& groups() const { return groups_; }
+  const std::vector<optim::ParamGroup>& groups() const { return groups_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   // Writes checkpoint-last (and a numbered one on schedule) for the current state.
   void save(bool numbered);
@@ -103,10 +104,10 @@ class Trainer {
   Task& task_;
   data::Loader& loader_;
   torch::Device device_;
-  std::vector<ParamGroup> groups_;
+  std::vector<optim::ParamGroup> groups_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<torch::Tensor> trainable_;
-  std::unique_ptr<dist::GradientSync> sync_;  // averages gradients over ranks (inactive alone)
+  std::unique_ptr<distributed::GradientSync> sync_;  // averages gradients over ranks (inactive alone)
   TrainState state_;
   std::string last_good_stem_;
 };

@@ -1,0 +1,58 @@
+// The settings edge: where every command's settings get their values. For each key the value is
+// the last one given by, in order,
+//   1. the built-in default (the option struct's initial value, e.g. tasks::PretrainOptions()),
+//   2. the checkpoint the command starts from, when it is one of ours (its model facts, and for
+//      inference and visualize also its data settings),
+//   3. the --config YAML file,
+//   4. each --set key=value, in order.
+// The result is validated as a whole (types, ranges, lists vs scalars, channel counts) before the
+// command writes anything, and handed down as the typed option structs of each area; no code below
+// this edge reads a string key. Each resolved struct carries `config_yaml`: the same settings
+// written back from the structs, which the run prints and saves.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mae/config/config.h"
+#include "mae/tasks/classify.h"
+#include "mae/tasks/inference.h"
+#include "mae/tasks/pretrain.h"
+
+namespace mae::config {
+
+// What the user gave on the command line.
+struct UserSettings {
+  std::string file;               // --config FILE ("": none)
+  std::vector<std::string> sets;  // --set key=value, in order
+};
+
+// Every key of a command with its default and help (`--help` lists them).
+Config pretrain_schema();
+Config classify_schema(bool linprobe);
+Config inference_schema();
+
+// mae pretrain.
+tasks::PretrainOptions resolve_pretrain(const UserSettings& user);
+// mae stats: the pretraining settings, with only the data checked (its point is to find data.mean/std).
+tasks::PretrainOptions resolve_stats(const UserSettings& user);
+
+// mae finetune / linprobe. `init_flag` (--init) wins over finetune.init; when the weights are one of
+// our checkpoints, their model facts (patch size, channels, sizes, image size) form layer 2. The
+// data is not read here: model.num_classes 0 is settled from the data when the run starts.
+tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag = "");
+
+// mae eval / predict / knn / embed. Layer 2 is our checkpoint's model facts (with_head: also class
+// count, pooling and head kind; knn.pool = mean for a fine-tuned global-pool model) and the data it
+// was trained on. `input`: a folder or list file of images that replaces the val split (list paths
+// relative to `root`, default the list's folder).
+struct ImageInput {
+  std::string input, root;
+};
+tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool with_head, const UserSettings& user,
+                                          const ImageInput& images = {});
+
+// mae visualize: layer 2 is the pretraining checkpoint's whole stored config.
+tasks::PretrainOptions resolve_visualize(const std::string& checkpoint, const UserSettings& user);
+
+}  // namespace mae::config

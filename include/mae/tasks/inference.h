@@ -1,0 +1,55 @@
+// The commands that use a trained model without training it: `mae eval` (accuracy, per-class
+// accuracy, confusion matrix), `mae predict` (top-k classes per image), `mae knn` (k-NN accuracy
+// of the features) and `mae embed` (features of images to a file). Each takes any weights
+// io::load_weights reads; our checkpoints also bring the model's shape and the data they were
+// trained on, so `mae eval runs/finetune/checkpoint-best.safetensors` needs nothing else.
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+#include "mae/data/factory.h"
+#include "mae/tasks/knn_monitor.h"
+#include "mae/eval/classification.h"
+
+namespace mae::tasks {
+
+// What these commands run with (config/settings.h fills it: defaults < the checkpoint's facts and
+// data settings < --config < --set).
+struct InferenceOptions {
+  models::VisionTransformerOptions model;  // num_classes 0: the val split's class count
+  data::DataOptions data;
+  KnnOptions knn;
+};
+
+struct EvalRequest {
+  std::string checkpoint;
+  std::string output_dir;     // metrics.json, confusion.csv, confusion.png ("" : none written)
+  std::string split = "val";  // val or train (evaluation transform either way)
+  bool non_strict = false;
+};
+eval::ClassificationMetrics run_eval(const InferenceOptions& options, const EvalRequest& request, const torch::Device& device);
+
+struct PredictRequest {
+  std::string checkpoint;
+  std::string output;           // file; "" or "-": standard output
+  std::string format = "jsonl";  // jsonl or csv
+  int64_t top_k = 5;
+};
+// Returns the number of images predicted.
+int64_t run_predict(const InferenceOptions& options, const PredictRequest& request, const torch::Device& device);
+
+// k-NN accuracy of the checkpoint's encoder features (options.knn).
+eval::ClassificationMetrics run_knn(const InferenceOptions& options, const std::string& checkpoint, const torch::Device& device);
+
+struct EmbedRequest {
+  std::string checkpoint;
+  std::string output;         // .safetensors ("features", "indices") or .npy; paths in <output>.paths.txt
+  std::string pool;           // cls or mean; "": knn.pool (mean for a fine-tuned global-pool checkpoint, else cls)
+  std::string split = "val";
+};
+// Returns the number of images embedded.
+int64_t run_embed(const InferenceOptions& options, const EmbedRequest& request, const torch::Device& device);
+
+}  // namespace mae::tasks

@@ -1,0 +1,215 @@
+#include "mae/config/settings.h"
+
+#include <filesystem>
+
+#include "mae/core/error.h"
+#include "mae/distributed/process_group.h"
+#include "mae/models/presets.h"
+#include "mae/tasks/model_facts.h"
+#include "sections.h"
+
+namespace mae::config {
+namespace fs = std::filesystem;
+namespace {
+
+// The keys of each command, bound to the structs that hold their values.
+struct PretrainSettings {
+  tasks::PretrainOptions options;
+  MaeKeys model;
+  void bind_all(Fields& f) {
+    bind(f, model);
+    bind(f, options.data);
+    bind(f, options.trainer);
+    f("visualize.num_images", options.visualize_num_images, "images in the reconstruction picture after each visualised epoch");
+    f("visualize.every", options.visualize_every, "write reconstructions every N epochs (0: after the last only)");
+    bind(f, options.knn);
+  }
+  void to_keys() { model = mae_keys(options.model, options.mask_ratio); }
+  void from_keys() {
+    options.model = mae_options(model);
+    options.mask_ratio = model.mask_ratio;
+  }
+};
+
+struct ClassifySettings {
+  tasks::ClassifyOptions options;
+  VitKeys model;
+  tasks::KnnOptions knn;  // inference commands only
+  bool with_knn = false;
+  void bind_all(Fields& f) {
+    bind(f, model);
+    bind(f, options.data);
+    bind(f, options.mixup);
+    bind(f, options.trainer);
+    std::string mode = options.linprobe ? "linprobe" : "finetune";
+    f("finetune.mode", mode, "finetune (all or the last k blocks) or linprobe (frozen encoder)");
+    MAE_CHECK_USAGE(mode == "finetune" || mode == "linprobe", "finetune.mode must be finetune or linprobe, got '", mode, "'");
+    options.linprobe = mode == "linprobe";
+    f("finetune.init", options.init, "weights to start from (any file `mae` reads; empty: random init)");
+    f("finetune.trainable_blocks", options.trainable_blocks, "train only the last k blocks + head (-1: all; 0: the head alone)");
+    f("finetune.head_init_std", options.head_init_std, "std of a new head's weight (official: 2e-5 finetune, 0.01 linprobe)");
+    f("finetune.eval_every", options.eval_every, "evaluate on the val split every N epochs (and after the last)");
+    f("optim.layer_decay", options.layer_decay, "layer-wise lr decay (1: off)");
+    if (with_knn) bind(f, knn);
+  }
+  void to_keys() { model = vit_keys(options.model); }
+  void from_keys() { options.model = vit_options(model); }
+};
+
+template <typename Settings>
+Config schema_of(Settings settings) {
+  settings.to_keys();
+  Config config;
+  Fields declare(config, Fields::Mode::kDeclare);
+  settings.bind_all(declare);
+  return config;
+}
+
+// Applies one layer. A layer that sets model.img_size without model.img_h / img_w means a square
+// input, whatever an earlier layer said about height and width.
+void apply_layer(Config& config, const Assignments& layer, const std::string& origin) {
+  bool size = false, sides = false;
+  for (const auto& [key, value] : layer) {
+    size |= key == "model.img_size";
+    sides |= key == "model.img_h" || key == "model.img_w";
+  }
+  if (size && !sides && config.has("model.img_h")) config.apply({{"model.img_h", "0"}, {"model.img_w", "0"}}, "");
+  config.apply(layer, origin);
+}
+
+// Defaults < `base` (the checkpoint's layer) < --config < --set, read back into the structs, which
+// are then written back as the YAML the run saves.
+template <typename Settings>
+Settings resolve(Settings defaults, const Assignments& base, const std::string& base_origin, const UserSettings& user) {
+  defaults.to_keys();
+  Config config;
+  {
+    Fields declare(config, Fields::Mode::kDeclare);
+    defaults.bind_all(declare);
+  }
+  apply_layer(config, base, base_origin);
+  if (!user.file.empty()) apply_layer(config, config.parse_yaml_file(user.file), user.file);
+  for (const auto& s : user.sets) apply_layer(config, {Config::parse_assignment(s)}, "--set");
+  Settings settings = defaults;
+  Fields read(config, Fields::Mode::kRead);
+  settings.bind_all(read);
+  settings.from_keys();
+  settings.options.trainer.world_size = distributed::world_size();
+  return settings;
+}
+
+template <typename Settings>
+std::string yaml_of(Settings settings) {
+  settings.to_keys();
+  Config config = schema_of(settings);
+  Fields write(config, Fields::Mode::kWrite);
+  settings.bind_all(write);
+  return config.to_yaml();
+}
+
+// Layer 2 from our checkpoint's model facts: the encoder's shape as a vit_* name and the input.
+Assignments facts_layer(const nlohmann::json& f, bool with_head) {
+  if (!f.is_object() || !f.contains("embed_dim")) return {};
+  models::VisionTransformerOptions o = tasks::vit_options_from_facts(f, {});
+  Assignments layer = {{"model.name", models::vit_name(o)},
+                       {"model.in_chans", std::to_string(o.in_chans)},
+                       {"model.mlp_ratio", format_number(o.mlp_ratio)},
+                       {"model.img_size", std::to_string(o.img_h)}};
+  if (o.img_h != o.img_w) layer.insert(layer.end(), {{"model.img_h", std::to_string(o.img_h)}, {"model.img_w", std::to_string(o.img_w)}});
+  if (with_head && f.value("model", "") == "vit") {
+    layer.emplace_back("model.num_classes", std::to_string(f.value("num_classes", 0)));
+    layer.emplace_back("model.global_pool", f.value("global_pool", true) ? "true" : "false");
+    layer.emplace_back("model.probe_head", f.value("probe_head", false) ? "true" : "false");
+  }
+  return layer;
+}
+
+// The data.* settings of the config stored in our checkpoint (the data it was trained on).
+Assignments stored_data_layer(const tasks::StoredFacts& stored, const std::string& origin) {
+  if (stored.config_yaml.empty()) return {};
+  const bool mae = stored.facts.value("model", "") == "mae";
+  const Config schema = mae ? pretrain_schema() : classify_schema(false);
+  Assignments data;
+  for (auto& [key, value] : schema.parse_yaml_string(stored.config_yaml, origin)) {
+    if (key.rfind("data.", 0) == 0) data.emplace_back(key, value);
+  }
+  return data;
+}
+
+}  // namespace
+
+Config pretrain_schema() { return schema_of(PretrainSettings{}); }
+
+Config classify_schema(bool linprobe) {
+  return schema_of(ClassifySettings{linprobe ? tasks::ClassifyOptions::linprobe_defaults() : tasks::ClassifyOptions{}});
+}
+
+Config inference_schema() {
+  ClassifySettings s;
+  s.with_knn = true;
+  return schema_of(s);
+}
+
+tasks::PretrainOptions resolve_pretrain(const UserSettings& user) {
+  auto s = resolve(PretrainSettings{}, {}, "", user);
+  s.options.validate();
+  s.options.config_yaml = yaml_of(s);
+  return s.options;
+}
+
+tasks::PretrainOptions resolve_stats(const UserSettings& user) {
+  auto s = resolve(PretrainSettings{}, {}, "", user);
+  s.options.data.validate();
+  return s.options;
+}
+
+tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag) {
+  const ClassifySettings defaults{linprobe ? tasks::ClassifyOptions::linprobe_defaults() : tasks::ClassifyOptions{}};
+  UserSettings with_init = user;
+  if (!init_flag.empty()) with_init.sets.push_back("finetune.init=" + init_flag);
+  // Which weights: known once the user's layers are read; their facts then go underneath them.
+  const std::string init = resolve(defaults, {}, "", with_init).options.init;
+  const auto stored = tasks::read_facts(init);
+  auto s = resolve(defaults, facts_layer(stored.facts, /*with_head=*/false), init, with_init);
+  s.options.validate();
+  s.options.config_yaml = yaml_of(s);
+  return s.options;
+}
+
+tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool with_head, const UserSettings& user,
+                                          const ImageInput& images) {
+  ClassifySettings defaults;
+  defaults.with_knn = true;
+  const auto stored = tasks::read_facts(checkpoint);
+  Assignments base = stored_data_layer(stored, checkpoint + " (stored config)");
+  for (auto& kv : facts_layer(stored.facts, with_head)) base.push_back(kv);
+  if (stored.facts.value("global_pool", false)) base.emplace_back("knn.pool", "mean");
+  UserSettings layered = user;
+  if (!images.input.empty()) {
+    MAE_CHECK_USAGE(fs::exists(images.input), "input '", images.input, "' does not exist; give a folder of images or a list file");
+    const std::string absolute = fs::absolute(images.input).string();
+    const bool folder = fs::is_directory(images.input);
+    const std::string root = folder ? absolute : images.root.empty() ? fs::path(absolute).parent_path().string() : images.root;
+    // --input names the images: it overrides --config and --set for these keys.
+    layered.sets.insert(layered.sets.end(), {"data.source=" + std::string(folder ? "folder" : "list"), "data.root=" + root,
+                                             "data.val_files=" + std::string(folder ? "" : absolute)});
+  }
+  auto s = resolve(defaults, base, checkpoint, layered);
+  s.options.data.validate();
+  s.knn.validate();
+  return {s.options.model, s.options.data, s.knn};
+}
+
+tasks::PretrainOptions resolve_visualize(const std::string& checkpoint, const UserSettings& user) {
+  const auto stored = tasks::read_facts(checkpoint);
+  MAE_CHECK(!stored.config_yaml.empty(), checkpoint, " has no embedded config; it was not written by `mae pretrain`");
+  const Config schema = pretrain_schema();
+  auto s = resolve(PretrainSettings{}, schema.parse_yaml_string(stored.config_yaml, checkpoint + " (embedded config)"),
+                   checkpoint, user);
+  s.options.model.validate();
+  s.options.data.validate();
+  s.options.config_yaml = yaml_of(s);
+  return s.options;
+}
+
+}  // namespace mae::config

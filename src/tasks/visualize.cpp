@@ -1,0 +1,151 @@
+#include "mae/tasks/visualize.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "mae/core/atomic_file.h"
+#include "mae/core/error.h"
+#include "mae/core/log.h"
+#include "mae/core/rng.h"
+#include "mae/data/factory.h"
+#include "mae/eval/reconstruction.h"
+#include "mae/io/png_writer.h"
+#include "mae/models/presets.h"
+#include "mae/train/checkpoint.h"
+#include "mae/tasks/pretrain.h"
+
+namespace mae::tasks {
+namespace {
+
+constexpr uint64_t kVisualizeMaskStream = 0x76697a6dull;  // "vizm"
+
+std::vector<int64_t> parse_indices(const std::string& line, const std::string& where) {
+  std::vector<int64_t> out;
+  std::string token;
+  std::stringstream in(line);
+  while (in >> token) {
+    std::stringstream parts(token);
+    std::string part;
+    while (std::getline(parts, part, ',')) {
+      if (part.empty()) continue;
+      try {
+        size_t used = 0;
+        out.push_back(std::stoll(part, &used));
+        MAE_CHECK_USAGE(used == part.size(), where, ": '", part, "' is not a patch index");
+      } catch (const std::logic_error&) {
+        throw UsageError(str(where, ": '", part, "' is not a patch index"));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<int64_t>> read_mask_file(const std::string& path) {
+  std::ifstream in(path);
+  MAE_CHECK_USAGE(in.good(), "mask file '", path, "' cannot be opened; check the path");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  std::vector<std::vector<int64_t>> masks;
+  if (text.find_first_not_of(" \t\r\n") != std::string::npos && text[text.find_first_not_of(" \t\r\n")] == '{') {
+    try {
+      const auto json = nlohmann::json::parse(text);
+      for (const auto& image : json.at("images")) masks.push_back(image.at("masked_patches").get<std::vector<int64_t>>());
+    } catch (const nlohmann::json::exception& e) {
+      throw UsageError(str("mask file '", path, "' is JSON but not the format `mae visualize` writes (", e.what(), ")"));
+    }
+    return masks;
+  }
+  std::stringstream lines(text);
+  std::string line;
+  for (int n = 1; std::getline(lines, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    masks.push_back(parse_indices(line, str(path, ":", n)));
+  }
+  MAE_CHECK_USAGE(!masks.empty(), "mask file '", path, "' lists no mask");
+  return masks;
+}
+
+VisualizeResult run_visualize(const PretrainOptions& options, const VisualizeRequest& request, const torch::Device& device) {
+  const std::string stem = train::checkpoint_stem_of(request.checkpoint);
+  models::MaskedAutoencoderViT model(options.model);
+  train::load_checkpoint(stem, *model, nullptr, nullptr, nullptr);
+  model->to(device);
+  const auto& o = model->options();
+
+  MAE_CHECK_USAGE(request.split == "val" || request.split == "train", "--split must be val or train");
+  const auto split = request.split == "val" ? data::Split::kVal : data::Split::kTrain;
+  auto source = data::make_source(options.data.source, split);
+  data::SampleTransform transform(data::transform_options(options.data, data::Split::kVal, o.in_chans, o.img_h, o.img_w));
+  std::vector<int64_t> indices = request.indices;
+  if (indices.empty()) {
+    for (int64_t i = 0; i < std::min(request.num_images, source->size()); ++i) indices.push_back(i);
+  }
+  MAE_CHECK_USAGE(!indices.empty(), "no image to visualise");
+  const int64_t n = static_cast<int64_t>(indices.size());
+  auto imgs = torch::empty({n, o.in_chans, o.img_h, o.img_w});
+  for (int64_t k = 0; k < n; ++k) {
+    MAE_CHECK_USAGE(indices[k] >= 0 && indices[k] < source->size(), "image index ", indices[k], " is outside the ",
+                    request.split, " split (", source->size(), " images)");
+    auto rng = data::SampleRng::for_sample(0, 0, indices[k]);
+    transform.apply(source->open(indices[k]), rng, imgs[k].data_ptr<float>());
+  }
+
+  torch::Tensor noise;
+  double mask_ratio = options.mask_ratio;
+  if (!request.mask_file.empty()) {
+    const auto masks = read_mask_file(request.mask_file);
+    MAE_CHECK_USAGE(static_cast<int64_t>(masks.size()) == n, "mask file '", request.mask_file, "' has ", masks.size(),
+                    " mask(s) for ", n, " image(s)");
+    std::vector<torch::Tensor> rows;
+    for (const auto& m : masks) {
+      MAE_CHECK_USAGE(m.size() == masks.front().size(), "mask file '", request.mask_file,
+                      "': every image must mask the same number of patches (the model keeps a fixed count)");
+      rows.push_back(eval::noise_for_mask(m, o.num_patches(), &mask_ratio));
+    }
+    noise = torch::stack(rows);
+  } else {
+    noise = core::per_sample_uniform(torch::tensor(indices), core::derive_seed(request.mask_seed, {kVisualizeMaskStream}),
+                                     o.num_patches());
+  }
+  auto r = eval::reconstruct(model, imgs.to(device), mask_ratio, noise.to(device), options.data.transform.mean,
+                             options.data.transform.std);
+
+  std::filesystem::create_directories(request.output_dir);
+  VisualizeResult result;
+  result.png = request.output_dir + "/reconstruction.png";
+  result.json = request.output_dir + "/reconstruction.json";
+  result.used_patch_statistics = r.used_patch_statistics;
+  std::string caption = "columns: original | masked | reconstruction | reconstruction with visible patches pasted";
+  const std::string stats_note = "norm_pix_loss: the prediction is un-normalised with the true patch mean/variance of each "
+                                 "masked patch (the model only predicts normalised patches)";
+  if (r.used_patch_statistics) caption += "; " + stats_note;
+  io::write_png(result.png, eval::reconstruction_grid(r), {{"Description", caption}, {"Source", stem}});
+
+  nlohmann::json out = {{"checkpoint", stem},
+                        {"norm_pix_loss", o.norm_pix_loss},
+                        {"mask_ratio", mask_ratio},
+                        {"columns", {"original", "masked", "reconstruction", "reconstruction_pasted"}},
+                        {"images", nlohmann::json::array()}};
+  if (r.used_patch_statistics) out["note"] = stats_note;
+  for (int64_t k = 0; k < n; ++k) {
+    std::vector<int64_t> masked;
+    for (int64_t l = 0; l < o.num_patches(); ++l) {
+      if (r.mask[k][l].item<float>() > 0.5f) masked.push_back(l);
+    }
+    const double loss = r.masked_patch_loss[k].item<double>();
+    result.masked_patch_loss.push_back(loss);
+    out["images"].push_back({{"index", indices[k]}, {"origin", source->describe(indices[k])}, {"masked_patch_loss", loss},
+                             {"masked_patches", masked}});
+  }
+  core::write_file_atomic(result.json, [&](std::ostream& s) { s << out.dump(2) << "\n"; });
+  core::log_info(str("wrote ", result.png, " and ", result.json, r.used_patch_statistics ? " (" + stats_note + ")" : ""));
+  return result;
+}
+
+}  // namespace mae::tasks

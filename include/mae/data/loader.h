@@ -25,16 +25,11 @@
 
 #include <torch/torch.h>
 
+#include "mae/data/batch_source.h"
 #include "mae/data/sample_transform.h"
 #include "mae/data/source.h"
 
 namespace mae::data {
-
-struct Batch {
-  torch::Tensor images;   // [N, C, H, W] float32, normalised (pinned CPU memory when pin_memory)
-  torch::Tensor labels;   // [N] int64, -1 for unlabelled sources
-  torch::Tensor indices;  // [N] int64 dataset indices of the samples (for visualisation/debug)
-};
 
 struct LoaderOptions {
   int64_t batch_size = 64;
@@ -48,21 +43,21 @@ struct LoaderOptions {
   bool pin_memory = false;           // honoured only when CUDA is available
 };
 
-class Loader {
+class Loader : public BatchSource {
  public:
   Loader(std::shared_ptr<const Source> source, std::shared_ptr<const SampleTransform> transform,
          LoaderOptions options);
-  ~Loader();
+  ~Loader() override;
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  void set_epoch(int64_t epoch);  // (re)starts iteration over that epoch's shuffled shard
-  bool next(Batch* out);          // false at the end of the epoch; starts epoch 0 if none was set
-  int64_t batches_per_epoch() const;
+  void set_epoch(int64_t epoch) override;  // (re)starts iteration over that epoch's shuffled shard
+  bool next(Batch* out) override;          // false at the end of the epoch; starts epoch 0 if none was set
+  int64_t batches_per_epoch() const override;
   int64_t samples_per_epoch() const;  // this rank's shard
-  int64_t dataset_size() const;
-  double wait_seconds() const;       // time next() spent blocked since set_epoch
-  int64_t skipped_samples() const;   // unreadable images skipped so far (each path logged once)
+  int64_t dataset_size() const override;
+  double wait_seconds() const override;      // time next() spent blocked since set_epoch
+  int64_t skipped_samples() const override;  // unreadable images skipped so far (each path logged once)
   int num_workers() const { return static_cast<int>(workers_.size()); }
   const LoaderOptions& options() const { return options_; }
   const Source& source() const { return *source_; }

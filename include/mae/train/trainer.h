@@ -3,6 +3,7 @@
 // accumulation, mixed precision, the non-finite guard, checkpoints, metrics and resume.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,11 +12,12 @@
 
 #include <torch/torch.h>
 
-#include "mae/data/loader.h"
+#include "mae/data/batch_source.h"
 #include "mae/distributed/gradient_sync.h"
 #include "mae/train/checkpoint.h"
 #include "mae/train/metrics_log.h"
 #include "mae/optim/param_groups.h"
+#include "mae/train/trainer_options.h"
 
 namespace mae::train {
 
@@ -34,39 +36,7 @@ class Task {
   virtual void end_epoch(int64_t epoch, const std::string& run_dir, Scalars* summary) {}
 };
 
-struct TrainerOptions {
-  int64_t epochs = 1;
-  double warmup_epochs = 0;
-  double blr = 1.5e-4, lr = 0, min_lr = 0;  // lr > 0 overrides blr scaling
-  double weight_decay = 0.05;
-  std::vector<std::string> no_weight_decay;  // parameter names without weight decay, besides biases and 1-D ones
-  std::string optimizer = "adamw";  // or "lars" (linear probe)
-  bool fused_optimizer = true;       // AdamW as one kernel per group (fused_adamw.h)
-  double beta1 = 0.9, beta2 = 0.95;
-  int64_t batch_size = 64, accum_iter = 1;
-  int64_t world_size = 1;  // processes of a data-parallel job (set from distributed::world_size())
-  double bucket_mb = 25;   // gradient all-reduce bucket size
-  bool grad_checkpointing = false;  // activation checkpointing of every transformer block
-  double clip_grad = 0;  // 0: off
-  std::string precision = "fp32";
-  uint64_t seed = 0;
-  std::string run_dir = "runs/pretrain";
-  int64_t save_every = 1, keep_last = 3;
-  int64_t log_every = 20;
-  std::string progress = "auto";
-  bool jsonl = true, tensorboard = true;
-  int64_t nonfinite_patience = 5;
-  std::string nonfinite_action = "stop";  // or "continue"
-  double nonfinite_lr_factor = 0.5;
-  int64_t max_steps = 0;  // stop after this many optimizer steps in this process (0: no limit)
 
-  double effective_lr() const;
-  void validate() const;  // throws UsageError naming the train.* / optim.* / log.* key
-};
-
-// "effective batch 256 = 256 per process x 1 accum x 1 process(es); base lr 0.001, lr 0.001 (= blr * 256 / 256)",
-// or the absolute optim.lr and why blr is not used: what the run prints at its start.
-std::string describe_lr(const TrainerOptions& options);
 
 struct TrainResult {
   int64_t epochs_completed = 0;
@@ -78,9 +48,14 @@ struct TrainResult {
   bool stopped_early = false;  // max_steps reached
 };
 
+// One loop for every task, in the phases of the official train_one_epoch: begin the run, begin an
+// epoch, micro-steps (forward + backward, gradients accumulated), agree and step (ranks agree on
+// the loss, the optimizer steps or the non-finite guard skips), log, end the epoch (evaluate,
+// save). Batches come from any data::BatchSource, so a unit test can drive it with a few tensors.
 class Trainer {
  public:
-  Trainer(TrainerOptions options, Task& task, data::Loader& loader, torch::Device device);
+  Trainer(TrainerOptions options, Task& task, data::BatchSource& batches, torch::Device device);
+  ~Trainer();
 
   // Continues from a checkpoint stem (see checkpoint.h): weights, optimizer, position.
   void resume_from(const std::string& stem);
@@ -96,13 +71,27 @@ class Trainer {
   void save(bool numbered);
 
  private:
+  enum class EpochEnd { kCompleted, kRolledBack, kStopped };
+  struct Window;  // what is accumulated between two metric records
+
+  void begin_run();
+  void check_ranks_agree_on_position();
+  EpochEnd train_one_epoch(int64_t epoch);
+  void begin_epoch(int64_t epoch);
+  void micro_step(const data::Batch& batch, int64_t epoch, bool final_micro_step);
+  // Returns false when the non-finite guard rolled back to the last good checkpoint.
+  bool agree_and_step();
+  void log_window(int64_t epoch, int64_t batch_index, bool last_step);
+  void end_epoch(int64_t epoch);
+  TrainResult finish();
+
   // One optimizer step over accumulated gradients; false when skipped as non-finite.
   bool step(double loss_value, double* grad_norm);
   void handle_nonfinite(int64_t consecutive);
 
   TrainerOptions options_;
   Task& task_;
-  data::Loader& loader_;
+  data::BatchSource& batches_;
   torch::Device device_;
   std::vector<optim::ParamGroup> groups_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
@@ -110,6 +99,15 @@ class Trainer {
   std::unique_ptr<distributed::GradientSync> sync_;  // averages gradients over ranks (inactive alone)
   TrainState state_;
   std::string last_good_stem_;
+
+  // The run in progress (fit()).
+  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<Progress> progress_;
+  std::unique_ptr<Window> window_;
+  TrainResult result_;
+  int64_t steps_per_epoch_ = 0, steps_this_process_ = 0, consecutive_nonfinite_ = 0;
+  bool first_loss_seen_ = false;
+  std::chrono::steady_clock::time_point run_start_;
 };
 
 }  // namespace mae::train

@@ -146,6 +146,55 @@ void PendingAllReduce::wait() {
   if (impl_ && impl_->work) wait_work(impl_->work, impl_->what);
 }
 
+namespace {
+
+// The rendezvous: rank 0 hosts the TCP store, every rank connects to it.
+c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, const GroupOptions& options) {
+  c10d::TCPStoreOptions store_options;
+  store_options.port = static_cast<uint16_t>(env.master_port);
+  store_options.isServer = env.rank == 0;
+  store_options.numWorkers = env.world_size;
+  store_options.timeout = options.timeout;
+  try {
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    return c10::make_intrusive<c10d::PrefixStore>("mae", tcp);
+  } catch (const std::exception& e) {
+    throw Error(str("rank ", env.rank, " of ", env.world_size, ": rendezvous at ", env.master_addr, ":", env.master_port,
+                    " failed (", e.what(), "). Check that MASTER_ADDR/MASTER_PORT name rank 0's machine and a free port, and that ",
+                    "all ", env.world_size, " processes were started"));
+  }
+}
+
+c10::intrusive_ptr<c10d::Backend> make_backend(const std::string& backend, const Environment& env, const GroupOptions& options,
+                                               const c10::intrusive_ptr<c10d::Store>& store) {
+  if (backend == "gloo") {
+#ifndef MAE_HAVE_GLOO
+    throw UsageError("this build of mae has no Gloo (LibTorch without it, or gloo's headers missing at build time: ",
+                     "apt install libgloo-dev and rebuild): distributed CPU training is not available");
+#else
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+    if (ifname != nullptr && *ifname != '\0') {
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    } else if (env.master_addr == "localhost" || env.master_addr.rfind("127.", 0) == 0) {
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else {
+      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, gloo_options);
+#endif
+  }
+#ifdef USE_C10D_NCCL
+  auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+  nccl_options->timeout = options.timeout;
+  return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, nccl_options);
+#else
+  throw UsageError("this LibTorch was built without NCCL; use the gloo backend");
+#endif
+}
+
+}  // namespace
+
 torch::Device init(const Environment& env, torch::Device device, const GroupOptions& options) {
   if (device.is_cuda() && env.distributed()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
   if (!env.distributed()) return device;
@@ -165,46 +214,9 @@ torch::Device init(const Environment& env, torch::Device device, const GroupOpti
   auto group = std::make_unique<Group>();
   group->env = env;
   group->options = options;
-  c10d::TCPStoreOptions store_options;
-  store_options.port = static_cast<uint16_t>(env.master_port);
-  store_options.isServer = env.rank == 0;
-  store_options.numWorkers = env.world_size;
-  store_options.timeout = options.timeout;
-  try {
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
-    group->store = c10::make_intrusive<c10d::PrefixStore>("mae", tcp);
-  } catch (const std::exception& e) {
-    throw Error(str("rank ", env.rank, " of ", env.world_size, ": rendezvous at ", env.master_addr, ":", env.master_port,
-                    " failed (", e.what(), "). Check that MASTER_ADDR/MASTER_PORT name rank 0's machine and a free port, and that ",
-                    "all ", env.world_size, " processes were started"));
-  }
-  if (backend == "gloo") {
-#ifndef MAE_HAVE_GLOO
-    throw UsageError("this build of mae has no Gloo (LibTorch without it, or gloo's headers missing at build time: ",
-                     "apt install libgloo-dev and rebuild): distributed CPU training is not available");
-#else
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
-    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
-    if (ifname != nullptr && *ifname != '\0') {
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    } else if (env.master_addr == "localhost" || env.master_addr.rfind("127.", 0) == 0) {
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    } else {
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    }
-    group->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(group->store, env.rank, env.world_size, gloo_options);
-    group->device = torch::kCPU;
-#endif
-  } else {
-#ifdef USE_C10D_NCCL
-    auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
-    nccl_options->timeout = options.timeout;
-    group->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(group->store, env.rank, env.world_size, nccl_options);
-    group->device = device;
-#else
-    throw UsageError("this LibTorch was built without NCCL; use the gloo backend");
-#endif
-  }
+  group->store = connect_store(env, options);
+  group->backend = make_backend(backend, env, options, group->store);
+  group->device = backend == "nccl" ? device : torch::Device(torch::kCPU);
   group->name = backend;
   g_group = group.release();
   core::set_log_rank(env.rank, env.world_size);

@@ -71,50 +71,96 @@ std::vector<std::vector<int64_t>> read_mask_file(const std::string& path) {
   return masks;
 }
 
+namespace {
+
+constexpr const char* kStatsNote =
+    "norm_pix_loss: the prediction is un-normalised with the true patch mean/variance of each masked patch (the model only "
+    "predicts normalised patches)";
+
+struct Images {
+  std::shared_ptr<const data::Source> source;
+  std::vector<int64_t> indices;
+  torch::Tensor pixels;  // [N, C, H, W], evaluation transform
+};
+
+// The requested images of the split, through the evaluation transform (no random crop).
+Images load_images(const PretrainOptions& options, const VisualizeRequest& request, const models::MaeViTOptions& o) {
+  MAE_CHECK_USAGE(request.split == "val" || request.split == "train", "--split must be val or train");
+  Images images;
+  images.source = data::make_source(options.data.source, request.split == "val" ? data::Split::kVal : data::Split::kTrain);
+  const data::SampleTransform transform(data::transform_options(options.data, data::Split::kVal, o.in_chans, o.img_h, o.img_w));
+  images.indices = request.indices;
+  if (images.indices.empty()) {
+    for (int64_t i = 0; i < std::min(request.num_images, images.source->size()); ++i) images.indices.push_back(i);
+  }
+  MAE_CHECK_USAGE(!images.indices.empty(), "no image to visualise");
+  const auto n = static_cast<int64_t>(images.indices.size());
+  images.pixels = torch::empty({n, o.in_chans, o.img_h, o.img_w});
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t index = images.indices[k];
+    MAE_CHECK_USAGE(index >= 0 && index < images.source->size(), "image index ", index, " is outside the ", request.split,
+                    " split (", images.source->size(), " images)");
+    auto rng = data::SampleRng::for_sample(0, 0, index);
+    transform.apply(images.source->open(index), rng, images.pixels[k].data_ptr<float>());
+  }
+  return images;
+}
+
+// [N, L] masking noise: the masks of --mask (which also fix the ratio), else drawn from --mask-seed.
+torch::Tensor masking_noise(const VisualizeRequest& request, const std::vector<int64_t>& indices, int64_t num_patches,
+                            double* mask_ratio) {
+  if (request.mask_file.empty()) {
+    return core::per_sample_uniform(torch::tensor(indices), core::derive_seed(request.mask_seed, {kVisualizeMaskStream}),
+                                    num_patches);
+  }
+  const auto masks = read_mask_file(request.mask_file);
+  MAE_CHECK_USAGE(masks.size() == indices.size(), "mask file '", request.mask_file, "' has ", masks.size(), " mask(s) for ",
+                  indices.size(), " image(s)");
+  std::vector<torch::Tensor> rows;
+  for (const auto& m : masks) {
+    MAE_CHECK_USAGE(m.size() == masks.front().size(), "mask file '", request.mask_file,
+                    "': every image must mask the same number of patches (the model keeps a fixed count)");
+    rows.push_back(eval::noise_for_mask(m, num_patches, mask_ratio));
+  }
+  return torch::stack(rows);
+}
+
+// reconstruction.json: per image its origin, masked-patch loss and the exact mask.
+nlohmann::json describe(const std::string& stem, const models::MaeViTOptions& o, double mask_ratio, const Images& images,
+                        const eval::Reconstruction& r, VisualizeResult* result) {
+  nlohmann::json out = {{"checkpoint", stem},
+                        {"norm_pix_loss", o.norm_pix_loss},
+                        {"mask_ratio", mask_ratio},
+                        {"columns", {"original", "masked", "reconstruction", "reconstruction_pasted"}},
+                        {"images", nlohmann::json::array()}};
+  if (r.used_patch_statistics) out["note"] = kStatsNote;
+  for (size_t k = 0; k < images.indices.size(); ++k) {
+    std::vector<int64_t> masked;
+    const auto row = r.mask[static_cast<int64_t>(k)];
+    for (int64_t l = 0; l < o.num_patches(); ++l) {
+      if (row[l].item<float>() > 0.5f) masked.push_back(l);
+    }
+    const double loss = r.masked_patch_loss[static_cast<int64_t>(k)].item<double>();
+    result->masked_patch_loss.push_back(loss);
+    out["images"].push_back({{"index", images.indices[k]}, {"origin", images.source->describe(images.indices[k])},
+                             {"masked_patch_loss", loss}, {"masked_patches", masked}});
+  }
+  return out;
+}
+
+}  // namespace
+
 VisualizeResult run_visualize(const PretrainOptions& options, const VisualizeRequest& request, const torch::Device& device) {
   const std::string stem = train::checkpoint_stem_of(request.checkpoint);
   models::MaskedAutoencoderViT model(options.model);
   train::load_checkpoint(stem, *model, nullptr, nullptr, nullptr);
   model->to(device);
   const auto& o = model->options();
-
-  MAE_CHECK_USAGE(request.split == "val" || request.split == "train", "--split must be val or train");
-  const auto split = request.split == "val" ? data::Split::kVal : data::Split::kTrain;
-  auto source = data::make_source(options.data.source, split);
-  data::SampleTransform transform(data::transform_options(options.data, data::Split::kVal, o.in_chans, o.img_h, o.img_w));
-  std::vector<int64_t> indices = request.indices;
-  if (indices.empty()) {
-    for (int64_t i = 0; i < std::min(request.num_images, source->size()); ++i) indices.push_back(i);
-  }
-  MAE_CHECK_USAGE(!indices.empty(), "no image to visualise");
-  const int64_t n = static_cast<int64_t>(indices.size());
-  auto imgs = torch::empty({n, o.in_chans, o.img_h, o.img_w});
-  for (int64_t k = 0; k < n; ++k) {
-    MAE_CHECK_USAGE(indices[k] >= 0 && indices[k] < source->size(), "image index ", indices[k], " is outside the ",
-                    request.split, " split (", source->size(), " images)");
-    auto rng = data::SampleRng::for_sample(0, 0, indices[k]);
-    transform.apply(source->open(indices[k]), rng, imgs[k].data_ptr<float>());
-  }
-
-  torch::Tensor noise;
+  const Images images = load_images(options, request, o);
   double mask_ratio = options.mask_ratio;
-  if (!request.mask_file.empty()) {
-    const auto masks = read_mask_file(request.mask_file);
-    MAE_CHECK_USAGE(static_cast<int64_t>(masks.size()) == n, "mask file '", request.mask_file, "' has ", masks.size(),
-                    " mask(s) for ", n, " image(s)");
-    std::vector<torch::Tensor> rows;
-    for (const auto& m : masks) {
-      MAE_CHECK_USAGE(m.size() == masks.front().size(), "mask file '", request.mask_file,
-                      "': every image must mask the same number of patches (the model keeps a fixed count)");
-      rows.push_back(eval::noise_for_mask(m, o.num_patches(), &mask_ratio));
-    }
-    noise = torch::stack(rows);
-  } else {
-    noise = core::per_sample_uniform(torch::tensor(indices), core::derive_seed(request.mask_seed, {kVisualizeMaskStream}),
-                                     o.num_patches());
-  }
-  auto r = eval::reconstruct(model, imgs.to(device), mask_ratio, noise.to(device), options.data.transform.mean,
-                             options.data.transform.std);
+  const auto noise = masking_noise(request, images.indices, o.num_patches(), &mask_ratio);
+  const auto r = eval::reconstruct(model, images.pixels.to(device), mask_ratio, noise.to(device), options.data.transform.mean,
+                                   options.data.transform.std);
 
   std::filesystem::create_directories(request.output_dir);
   VisualizeResult result;
@@ -122,29 +168,11 @@ VisualizeResult run_visualize(const PretrainOptions& options, const VisualizeReq
   result.json = request.output_dir + "/reconstruction.json";
   result.used_patch_statistics = r.used_patch_statistics;
   std::string caption = "columns: original | masked | reconstruction | reconstruction with visible patches pasted";
-  const std::string stats_note = "norm_pix_loss: the prediction is un-normalised with the true patch mean/variance of each "
-                                 "masked patch (the model only predicts normalised patches)";
-  if (r.used_patch_statistics) caption += "; " + stats_note;
+  if (r.used_patch_statistics) caption += std::string("; ") + kStatsNote;
   io::write_png(result.png, eval::reconstruction_grid(r), {{"Description", caption}, {"Source", stem}});
-
-  nlohmann::json out = {{"checkpoint", stem},
-                        {"norm_pix_loss", o.norm_pix_loss},
-                        {"mask_ratio", mask_ratio},
-                        {"columns", {"original", "masked", "reconstruction", "reconstruction_pasted"}},
-                        {"images", nlohmann::json::array()}};
-  if (r.used_patch_statistics) out["note"] = stats_note;
-  for (int64_t k = 0; k < n; ++k) {
-    std::vector<int64_t> masked;
-    for (int64_t l = 0; l < o.num_patches(); ++l) {
-      if (r.mask[k][l].item<float>() > 0.5f) masked.push_back(l);
-    }
-    const double loss = r.masked_patch_loss[k].item<double>();
-    result.masked_patch_loss.push_back(loss);
-    out["images"].push_back({{"index", indices[k]}, {"origin", source->describe(indices[k])}, {"masked_patch_loss", loss},
-                             {"masked_patches", masked}});
-  }
-  core::write_file_atomic(result.json, [&](std::ostream& s) { s << out.dump(2) << "\n"; });
-  core::log_info(str("wrote ", result.png, " and ", result.json, r.used_patch_statistics ? " (" + stats_note + ")" : ""));
+  const auto json = describe(stem, o, mask_ratio, images, r, &result);
+  core::write_file_atomic(result.json, [&](std::ostream& s) { s << json.dump(2) << "\n"; });
+  core::log_info(str("wrote ", result.png, " and ", result.json, r.used_patch_statistics ? std::string(" (") + kStatsNote + ")" : ""));
   return result;
 }
 

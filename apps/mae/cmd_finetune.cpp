@@ -1,6 +1,7 @@
 // mae finetune / mae linprobe: a classifier from a pretraining checkpoint (or any weights), or from
 // scratch; the built-in default fine-tunes the small Fashion-MNIST ViT.
 #include "command.h"
+#include "mae/core/stop_signal.h"
 #include "mae/distributed/process_group.h"
 #include "mae/tasks/classify.h"
 
@@ -28,9 +29,10 @@ Runner register_classify(CLI::App& app, const char* name, const char* help, bool
   return [s]() {
     if (!s->output.empty()) s->common.settings.sets.push_back("train.output_dir=" + s->output);
     const auto device = start_distributed(s->common, apply_common_options(s->common));
-    tasks::run_classify(config::resolve_classify(s->linprobe, s->common.settings, s->init), device, s->request);
+    core::install_stop_signals();
+    const auto result = tasks::run_classify(config::resolve_classify(s->linprobe, s->common.settings, s->init), device, s->request);
     distributed::finish();
-    return 0;
+    return result.train.interrupted ? core::kExitInterrupted : 0;
   };
 }
 

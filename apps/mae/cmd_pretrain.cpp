@@ -1,5 +1,6 @@
 // mae pretrain: MAE pretraining (the built-in default trains on Fashion-MNIST).
 #include "command.h"
+#include "mae/core/stop_signal.h"
 #include "mae/distributed/process_group.h"
 #include "mae/tasks/pretrain.h"
 
@@ -25,9 +26,10 @@ Runner register_pretrain(CLI::App& app) {
     MAE_CHECK_USAGE(s->request.resume.empty() || s->request.init.empty(), "--resume and --init exclude each other");
     if (!s->output.empty()) s->common.settings.sets.push_back("train.output_dir=" + s->output);
     const auto device = start_distributed(s->common, apply_common_options(s->common));
-    tasks::run_pretrain(config::resolve_pretrain(s->common.settings), device, s->request);
+    core::install_stop_signals();
+    const auto result = tasks::run_pretrain(config::resolve_pretrain(s->common.settings), device, s->request);
     distributed::finish();
-    return 0;
+    return result.interrupted ? core::kExitInterrupted : 0;
   };
 }
 

@@ -1,5 +1,7 @@
 // The `mae` command: `mae <subcommand> [options]`. Exit codes: 0 success, 2 usage error,
-// 1 any other failure.
+// 1 any other failure, 75 a training run stopped by SIGTERM / SIGINT / SIGUSR1 after saving
+// checkpoint-last (core/stop_signal.h).
+#include <csignal>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +12,9 @@
 #include "mae/core/runtime.h"
 
 int main(int argc, char** argv) {
+  // A file size limit (ulimit -f) then fails the write with EFBIG, which is reported, instead of
+  // killing the process in the middle of a checkpoint.
+  ::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"mae: masked-autoencoder (MAE) pretraining and fine-tuning of Vision Transformers", "mae"};
   app.set_version_flag("--version", mae::core::version_string());
   app.require_subcommand(1);

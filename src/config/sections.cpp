@@ -175,6 +175,9 @@ void bind(Fields& f, train::TrainerOptions& o) {
   f("train.output_dir", o.run_dir, "run folder: config, checkpoints, metrics, pictures");
   f("train.save_every", o.save_every, "numbered checkpoint every N epochs (checkpoint-last every epoch)");
   f("train.keep_last", o.keep_last, "numbered checkpoints kept (0: all)");
+  f("train.save_every_steps", o.save_every_steps, "also refresh checkpoint-last every N optimizer steps inside an epoch (0: off)");
+  f("train.save_every_minutes", o.save_every_minutes, "also refresh checkpoint-last every N minutes inside an epoch (0: off)");
+  f("train.on_save_error", o.on_save_error, "a checkpoint that cannot be written: stop (exit 1), or warn and retry at the next save");
   f("train.nonfinite_patience", o.nonfinite_patience, "non-finite steps in a row before rolling back");
   f("train.nonfinite_action", o.nonfinite_action, "after rolling back: stop, or continue with a lower lr");
   f("train.nonfinite_lr_factor", o.nonfinite_lr_factor, "lr factor applied on each rollback with 'continue'");

@@ -81,7 +81,9 @@ int64_t Loader::skipped_samples() const {
   return skipped_;
 }
 
-void Loader::set_epoch(int64_t epoch) {
+void Loader::set_epoch(int64_t epoch, int64_t first_batch) {
+  MAE_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "Loader::set_epoch: batch ", first_batch,
+            " is outside the epoch's ", batches_per_epoch_, " batches");
   auto order = std::make_shared<const std::vector<int64_t>>(shard_indices(source_->size(), epoch, shard_options(options_)));
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -89,8 +91,8 @@ void Loader::set_epoch(int64_t epoch) {
     started_ = true;
     epoch_ = epoch;
     order_ = std::move(order);
-    next_position_ = 0;
-    consumed_ = 0;
+    next_position_ = first_batch * options_.batch_size;
+    consumed_ = first_batch;
     slots_.clear();
     error_ = nullptr;
     wait_seconds_ = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <iostream>
 #include <regex>
 #include <sstream>
@@ -91,6 +92,31 @@ std::string checkpoint_stem_of(const std::string& path) {
   return path;
 }
 
+namespace {
+
+// The random generators' states: a run resumed inside an epoch draws what it would have drawn
+// (drop path), so it stays bitwise equal to an uninterrupted one.
+io::NamedTensors generator_states() {
+  io::NamedTensors out = {{"rng.cpu", at::detail::getDefaultCPUGenerator().get_state()}};
+  if (torch::cuda::is_available()) {
+    out.emplace_back("rng.cuda", at::globalContext().defaultGenerator(c10::Device(c10::kCUDA)).get_state());
+  }
+  return out;
+}
+
+void restore_generator_states(const std::map<std::string, torch::Tensor>& tensors) {
+  auto restore = [&](const char* name, at::Generator generator) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) return;
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(it->second);
+  };
+  restore("rng.cpu", at::detail::getDefaultCPUGenerator());
+  if (torch::cuda::is_available()) restore("rng.cuda", at::globalContext().defaultGenerator(c10::Device(c10::kCUDA)));
+}
+
+}  // namespace
+
 void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
                      const std::map<std::string, std::string>& metadata, const torch::optim::Optimizer* optimizer,
                      const std::vector<optim::ParamGroup>* groups, const TrainState* state) {
@@ -100,8 +126,11 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
     if (optimizer && groups) tensors = optimizer_tensors(*optimizer, *groups);
     std::map<std::string, std::string> meta = {{kFormatKey, kFormatValue}};
     if (state) {
-      meta["train_state"] = nlohmann::json{{"epoch", state->epoch}, {"iteration", state->iteration},
-                                           {"skipped_steps", state->skipped_steps}, {"lr_factor", state->lr_factor}}.dump();
+      meta["train_state"] = nlohmann::json{{"epoch", state->epoch},         {"batches_done", state->batches_done},
+                                           {"iteration", state->iteration}, {"skipped_steps", state->skipped_steps},
+                                           {"lr_factor", state->lr_factor}}
+                                .dump();
+      for (auto& [name, rng] : generator_states()) tensors.emplace_back(name, rng);
     }
     io::write_safetensors(files.state, tensors, meta);
   }
@@ -110,7 +139,7 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
   for (const auto& kv : model.named_buffers()) weights.emplace_back(kv.key(), kv.value());
   auto meta = metadata;
   meta[kFormatKey] = kFormatValue;
-  if (state) meta["epoch"] = std::to_string(state->epoch);
+  if (state) meta["epoch"] = std::to_string(state->epoch), meta["iteration"] = std::to_string(state->iteration);
   io::write_safetensors(files.weights, weights, meta);
 }
 
@@ -148,8 +177,11 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
       state->iteration = j.at("iteration").get<int64_t>();
       state->skipped_steps = j.at("skipped_steps").get<int64_t>();
       state->lr_factor = j.at("lr_factor").get<double>();
-      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(state->epoch),
-                stem, ": weights and state are from different epochs (a write was interrupted); use another checkpoint");
+      state->batches_done = j.value("batches_done", int64_t{0});
+      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(state->epoch) &&
+                    (!weights.metadata.count("iteration") || weights.metadata.at("iteration") == std::to_string(state->iteration)),
+                stem, ": weights and state are from different steps (a write was interrupted); use another checkpoint");
+      restore_generator_states(train_file.tensors);
     } catch (const nlohmann::json::exception& e) {
       throw Error(str(files.state, ": train_state is malformed (", e.what(), ")"));
     }
@@ -184,16 +216,18 @@ std::optional<std::string> find_latest_checkpoint(const std::string& run_dir) {
       auto weights = io::read_safetensors(stem + ".safetensors");
       auto state_file = io::read_safetensors(stem + ".state.safetensors");
       const auto j = nlohmann::json::parse(state_file.metadata.at("train_state"));
-      const int64_t epoch = j.at("epoch").get<int64_t>();
-      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(epoch),
-                "weights and state are from different epochs (a write was interrupted)");
-      candidates.emplace_back(epoch, stem);
+      const int64_t epoch = j.at("epoch").get<int64_t>(), iteration = j.at("iteration").get<int64_t>();
+      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(epoch) &&
+                    (!weights.metadata.count("iteration") || weights.metadata.at("iteration") == std::to_string(iteration)),
+                "weights and state are from different steps (a write was interrupted)");
+      candidates.emplace_back(iteration, stem);
     } catch (const std::exception& e) {
       std::cerr << "warning: skipping checkpoint " << stem << ": " << e.what() << "\n";
     }
   }
   if (candidates.empty()) return std::nullopt;
-  // Most epochs first; between equals prefer the numbered one (identical content).
+  // Most steps first (checkpoint-last may be inside a later epoch); between equals prefer the
+  // numbered one (identical content).
   std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first > b.first;
     return a.second < b.second;

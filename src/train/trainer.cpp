@@ -8,6 +8,7 @@
 #include "mae/core/log.h"
 #include "mae/core/rng.h"
 #include "mae/core/runtime.h"
+#include "mae/core/stop_signal.h"
 #include "mae/distributed/process_group.h"
 #include "mae/models/block.h"
 #include "mae/train/precision.h"
@@ -78,16 +79,24 @@ bool Trainer::resume(const std::string& request) {
 
 void Trainer::save(bool numbered) {
   const std::string last = last_checkpoint_stem(options_.run_dir);
+  std::exception_ptr failure;
   if (core::is_main_process()) {  // the ranks hold identical weights and optimizer states
-    const auto metadata = task_.checkpoint_metadata();
-    if (numbered) {
-      save_checkpoint(checkpoint_stem(options_.run_dir, state_.epoch), task_.model(), metadata, optimizer_.get(), &groups_, &state_);
-      prune_checkpoints(options_.run_dir, options_.keep_last);
+    try {
+      const auto metadata = task_.checkpoint_metadata();
+      if (numbered) {
+        save_checkpoint(checkpoint_stem(options_.run_dir, state_.epoch), task_.model(), metadata, optimizer_.get(), &groups_,
+                        &state_);
+        prune_checkpoints(options_.run_dir, options_.keep_last);
+      }
+      save_checkpoint(last, task_.model(), metadata, optimizer_.get(), &groups_, &state_);
+    } catch (...) {
+      failure = std::current_exception();  // the other ranks still wait at the barrier
     }
-    save_checkpoint(last, task_.model(), metadata, optimizer_.get(), &groups_, &state_);
   }
   distributed::barrier("checkpoint " + last);  // every rank may now roll back to it
+  if (failure) std::rethrow_exception(failure);
   last_good_stem_ = last;
+  last_save_ = Clock::now();
 }
 
 bool Trainer::step(double loss_value, double* grad_norm) {
@@ -137,8 +146,9 @@ TrainResult Trainer::fit() {
       epoch = state_.epoch - 1;  // the loop's ++ returns to the restored checkpoint's epoch
       continue;
     }
-    if (end == EpochEnd::kStopped) break;
+    if (end == EpochEnd::kStopped || end == EpochEnd::kInterrupted) break;
     end_epoch(epoch);
+    if (result_.interrupted) break;
   }
   return finish();
 }
@@ -160,7 +170,8 @@ void Trainer::begin_run() {
     core::log_info(str("gradient sync: ", sync_->num_buckets(), " bucket(s) of up to ", options_.bucket_mb, " MiB, ",
                        sync_->bytes_per_step() / 1e6, " MB all-reduced per optimizer step, started during backward"));
   }
-  run_start_ = Clock::now();
+  run_start_ = last_save_ = Clock::now();
+  stop_agreed_ = false;
 }
 
 // Every rank must have resumed from the same checkpoint (they all read the run folder). Equal
@@ -178,11 +189,12 @@ void Trainer::check_ranks_agree_on_position() {
 }
 
 Trainer::EpochEnd Trainer::train_one_epoch(int64_t epoch) {
-  begin_epoch(epoch);
+  const int64_t first_batch = epoch == state_.epoch ? state_.batches_done : 0;  // > 0: resumed inside the epoch
+  begin_epoch(epoch, first_batch);
   const optim::LrSchedule schedule{options_.effective_lr(), options_.min_lr, options_.warmup_epochs,
                                    static_cast<double>(options_.epochs)};
   data::Batch batch;
-  for (int64_t i = 0; batches_.next(&batch); ++i) {
+  for (int64_t i = first_batch; batches_.next(&batch); ++i) {
     if (i % options_.accum_iter == 0) {  // per-iteration schedule, set at the step's first micro-batch
       window_->lr = schedule.at(static_cast<double>(epoch) + static_cast<double>(i) / steps_per_epoch_) * state_.lr_factor;
       optim::set_lr(*optimizer_, groups_, window_->lr);
@@ -192,23 +204,61 @@ Trainer::EpochEnd Trainer::train_one_epoch(int64_t epoch) {
     micro_step(batch, epoch, final_micro_step);
     if (!final_micro_step) continue;
     if (!agree_and_step()) return EpochEnd::kRolledBack;
+    state_.batches_done = i + 1;
     const bool last_step = options_.max_steps > 0 && steps_this_process_ >= options_.max_steps;
     log_window(epoch, i, last_step);
     if (last_step) {
       result_.stopped_early = true;
       return EpochEnd::kStopped;
     }
+    if (stop_agreed_) {
+      if (state_.batches_done < steps_per_epoch_) {
+        save(false);  // the epoch's end saves anyway
+        core::log_warning(str(core::stop_requested() ? core::stop_signal_name() : "a stop signal on another rank",
+                              ": saved checkpoint-last at step ", state_.iteration, " (epoch ", epoch + 1, ", batch ",
+                              state_.batches_done, " of ", steps_per_epoch_, ") and stopped; continue with --resume auto"));
+        result_.interrupted = true;
+        return EpochEnd::kInterrupted;
+      }
+    } else if (state_.batches_done < steps_per_epoch_) {
+      save_if_due();
+    }
   }
   return EpochEnd::kCompleted;
 }
 
-void Trainer::begin_epoch(int64_t epoch) {
+void Trainer::save_if_due() {
+  const bool by_steps = options_.save_every_steps > 0 && state_.iteration % options_.save_every_steps == 0;
+  const bool by_time = options_.save_every_minutes > 0 && seconds_since(last_save_) >= 60 * options_.save_every_minutes;
+  // Every rank must take the same decision: the clocks differ, so rank 0's counts.
+  bool due = by_steps || by_time;
+  if (options_.save_every_minutes > 0 && sync_->active()) {
+    auto flag = torch::tensor({distributed::rank() == 0 && due ? 1.0 : 0.0}, torch::kFloat64);
+    distributed::all_reduce_sum(flag, "save schedule");
+    due = flag.item<double>() > 0;
+  }
+  if (due) save_or_warn(false);
+}
+
+void Trainer::save_or_warn(bool numbered) {
+  if (options_.on_save_error == "stop") return save(numbered);
+  try {
+    save(numbered);
+  } catch (const Error& e) {
+    core::log_warning(str("checkpoint not written (train.on_save_error=warn; training goes on and the next save tries again): ",
+                          e.what()));
+  }
+}
+
+void Trainer::begin_epoch(int64_t epoch, int64_t first_batch) {
   // Each rank its own stream (drop path), as the official code's seed + rank; rank 0's is the
-  // single-process one.
-  const auto rank = static_cast<uint64_t>(distributed::rank());
-  torch::manual_seed(rank == 0 ? core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch)})
-                               : core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch), rank}));
-  batches_.set_epoch(epoch);
+  // single-process one. Resumed inside the epoch, the generator is where the checkpoint left it.
+  if (first_batch == 0) {
+    const auto rank = static_cast<uint64_t>(distributed::rank());
+    torch::manual_seed(rank == 0 ? core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch)})
+                                 : core::derive_seed(options_.seed, {kTorchSeedStream, static_cast<uint64_t>(epoch), rank}));
+  }
+  batches_.set_epoch(epoch, first_batch);
   task_.model().train();
   optimizer_->zero_grad(true);
   core::reset_peak_memory(device_);
@@ -238,13 +288,17 @@ void Trainer::micro_step(const data::Batch& batch, int64_t epoch, bool final_mic
 
 bool Trainer::agree_and_step() {
   Window& w = *window_;
+  stop_agreed_ = core::stop_requested();
   if (sync_->active()) {
     sync_->finish();
-    // One decision for all ranks: skip when any rank saw a non-finite loss; log the mean loss.
-    auto agreed = torch::tensor({w.nonfinite ? 1.0 : 0.0, w.nonfinite ? 0.0 : w.loss_value}, torch::kFloat64);
+    // One decision for all ranks: skip when any rank saw a non-finite loss; stop when a signal
+    // reached any rank; log the mean loss.
+    auto agreed = torch::tensor({w.nonfinite ? 1.0 : 0.0, w.nonfinite ? 0.0 : w.loss_value, stop_agreed_ ? 1.0 : 0.0},
+                                torch::kFloat64);
     distributed::all_reduce_sum(agreed, "loss");
     w.nonfinite = agreed[0].item<double>() > 0;
     w.loss_value = agreed[1].item<double>() / options_.world_size;
+    stop_agreed_ = agreed[2].item<double>() > 0;
   }
   ++state_.iteration;
   distributed::set_progress(state_.iteration);
@@ -296,6 +350,7 @@ void Trainer::log_window(int64_t epoch, int64_t batch_index, bool last_step) {
 void Trainer::end_epoch(int64_t epoch) {
   const Window& w = *window_;
   state_.epoch = epoch + 1;
+  state_.batches_done = 0;
   const double epoch_seconds = seconds_since(w.epoch_start);
   const double wait_share = batches_.wait_seconds() / std::max(epoch_seconds, 1e-9);
   result_.last_epoch_loss = w.epoch_steps > 0 ? w.epoch_loss / w.epoch_steps : NAN;
@@ -313,7 +368,12 @@ void Trainer::end_epoch(int64_t epoch) {
     metrics_->write(state_.iteration, static_cast<double>(epoch + 1), epoch_scalars);
     metrics_->flush();
   }
-  save(options_.save_every > 0 && (state_.epoch % options_.save_every == 0 || state_.epoch == options_.epochs));
+  save_or_warn(options_.save_every > 0 && (state_.epoch % options_.save_every == 0 || state_.epoch == options_.epochs));
+  if (stop_agreed_ && state_.epoch < options_.epochs) {
+    core::log_warning(str(core::stop_requested() ? core::stop_signal_name() : "a stop signal on another rank",
+                          ": stopped after epoch ", state_.epoch, "; continue with --resume auto"));
+    result_.interrupted = true;
+  }
 }
 
 TrainResult Trainer::finish() {

@@ -33,6 +33,10 @@ void TrainerOptions::validate() const {
   wants_bf16(precision);  // validates train.precision
   MAE_CHECK_USAGE(!run_dir.empty(), "train.output_dir must not be empty");
   MAE_CHECK_USAGE(save_every >= 0 && keep_last >= 0, "train.save_every and train.keep_last must be >= 0");
+  MAE_CHECK_USAGE(save_every_steps >= 0 && save_every_minutes >= 0,
+                  "train.save_every_steps and train.save_every_minutes must be >= 0 (0: off)");
+  MAE_CHECK_USAGE(on_save_error == "stop" || on_save_error == "warn", "train.on_save_error must be stop or warn, got '",
+                  on_save_error, "'");
   MAE_CHECK_USAGE(log_every > 0, "log.every must be positive, got ", log_every);
   MAE_CHECK_USAGE(progress == "auto" || progress == "bar" || progress == "lines" || progress == "none",
                   "log.progress must be auto, bar, lines or none, got '", progress, "'");

@@ -24,7 +24,7 @@ class FewBatches : public data::BatchSource {
       batches_.push_back({x, (x * w_true).sum(1), torch::arange(i * 8, i * 8 + 8)});
     }
   }
-  void set_epoch(int64_t epoch) override { next_ = 0, ++epochs_started; }
+  void set_epoch(int64_t epoch, int64_t first_batch) override { next_ = first_batch, ++epochs_started; }
   bool next(data::Batch* out) override {
     if (next_ >= static_cast<int64_t>(batches_.size())) return false;
     *out = batches_[next_];
@@ -86,7 +86,7 @@ TEST(Trainer, StepsAccumulationAndCheckpointsOverABatchSource) {
     torch::NoGradGuard no_grad;
     double sum = 0;
     data::Batch b;
-    batches.set_epoch(0);
+    batches.set_epoch(0, 0);
     while (batches.next(&b)) sum += task.loss(b, 0, nullptr).item<double>();
     return sum;
   };

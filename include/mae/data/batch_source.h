@@ -17,7 +17,8 @@ struct Batch {
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
-  virtual void set_epoch(int64_t epoch) = 0;  // (re)starts iteration over that epoch
+  // (Re)starts iteration over that epoch at its batch `first_batch` (a resume inside the epoch).
+  virtual void set_epoch(int64_t epoch, int64_t first_batch = 0) = 0;
   virtual bool next(Batch* out) = 0;          // false at the end of the epoch
   virtual int64_t batches_per_epoch() const = 0;
   virtual int64_t dataset_size() const = 0;

@@ -51,7 +51,7 @@ class Loader : public BatchSource {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  void set_epoch(int64_t epoch) override;  // (re)starts iteration over that epoch's shuffled shard
+  void set_epoch(int64_t epoch, int64_t first_batch = 0) override;  // that epoch's shuffled shard
   bool next(Batch* out) override;          // false at the end of the epoch; starts epoch 0 if none was set
   int64_t batches_per_epoch() const override;
   int64_t samples_per_epoch() const;  // this rank's shard

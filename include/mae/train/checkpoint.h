@@ -25,6 +25,7 @@ struct TrainState {
   int64_t iteration = 0;      // optimizer steps taken
   int64_t skipped_steps = 0;  // non-finite steps skipped so far
   double lr_factor = 1.0;     // lowered after a non-finite rollback when configured to continue
+  int64_t batches_done = 0;   // micro-batches of epoch `epoch` already trained (a checkpoint inside an epoch)
 };
 
 // Metadata keys written with every checkpoint's weights.
@@ -58,7 +59,7 @@ std::map<std::string, std::string> read_checkpoint_metadata(const std::string& w
 std::string checkpoint_stem(const std::string& run_dir, int64_t epoch);
 std::string last_checkpoint_stem(const std::string& run_dir);
 
-// The valid checkpoint in `run_dir` that completed the most epochs; corrupt or truncated ones
+// The valid checkpoint in `run_dir` with the most optimizer steps; corrupt or truncated ones
 // are reported on stderr by name and passed over. nullopt when there is none.
 std::optional<std::string> find_latest_checkpoint(const std::string& run_dir);
 

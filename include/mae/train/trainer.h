@@ -46,6 +46,7 @@ struct TrainResult {
   double seconds = 0;
   double comm_wait_seconds = 0;  // distributed: time the step waited for gradient all-reduces
   bool stopped_early = false;  // max_steps reached
+  bool interrupted = false;    // a stop signal: checkpoint-last was written, the run can continue with --resume auto
 };
 
 // One loop for every task, in the phases of the official train_one_epoch: begin the run, begin an
@@ -71,17 +72,21 @@ class Trainer {
   void save(bool numbered);
 
  private:
-  enum class EpochEnd { kCompleted, kRolledBack, kStopped };
+  enum class EpochEnd { kCompleted, kRolledBack, kStopped, kInterrupted };
   struct Window;  // what is accumulated between two metric records
 
   void begin_run();
   void check_ranks_agree_on_position();
   EpochEnd train_one_epoch(int64_t epoch);
-  void begin_epoch(int64_t epoch);
+  void begin_epoch(int64_t epoch, int64_t first_batch);
   void micro_step(const data::Batch& batch, int64_t epoch, bool final_micro_step);
   // Returns false when the non-finite guard rolled back to the last good checkpoint.
   bool agree_and_step();
   void log_window(int64_t epoch, int64_t batch_index, bool last_step);
+  // checkpoint-last inside the epoch, every train.save_every_steps steps or save_every_minutes.
+  void save_if_due();
+  // save(), or with train.on_save_error=warn a warning and another try at the next save.
+  void save_or_warn(bool numbered);
   void end_epoch(int64_t epoch);
   TrainResult finish();
 
@@ -107,7 +112,8 @@ class Trainer {
   TrainResult result_;
   int64_t steps_per_epoch_ = 0, steps_this_process_ = 0, consecutive_nonfinite_ = 0;
   bool first_loss_seen_ = false;
-  std::chrono::steady_clock::time_point run_start_;
+  std::chrono::steady_clock::time_point run_start_, last_save_;
+  bool stop_agreed_ = false;  // a stop signal reached a rank; every rank saves and stops together
 };
 
 }  // namespace mae::train

@@ -25,7 +25,10 @@ struct TrainerOptions {
   std::string precision = "fp32";
   uint64_t seed = 0;
   std::string run_dir = "runs/pretrain";
-  int64_t save_every = 1, keep_last = 3;
+  int64_t save_every = 1, keep_last = 3;  // numbered checkpoints: every N epochs, the newest kept
+  int64_t save_every_steps = 0;           // checkpoint-last inside an epoch every N optimizer steps (0: off)
+  double save_every_minutes = 0;          // ... or every N minutes of wall clock (0: off)
+  std::string on_save_error = "stop";     // stop (exit 1), or warn and retry at the next save
   int64_t log_every = 20;
   std::string progress = "auto";
   bool jsonl = true, tensorboard = true;

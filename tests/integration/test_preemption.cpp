@@ -1,0 +1,126 @@
+// Runs that survive preemption: checkpoints inside an epoch, exact resume from them, stop signals
+// that save and exit with the requeue code, and checkpoint writes that fail without losing the
+// previous checkpoint.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/run_command.h"
+#include "common/spawn.h"
+#include "mae/core/stop_signal.h"
+#include "mae/io/safetensors.h"
+#include "mae/tasks/classify.h"
+#include "mae/train/checkpoint.h"
+#include "pretrain_fixture.h"
+
+using namespace mae;
+using mae::testing::PretrainFixture;
+
+namespace {
+
+io::SafetensorsFile read(const std::string& path) { return io::read_safetensors(path); }
+
+// Every tensor of two files equal to the bit.
+void expect_bitwise_equal(const std::string& a_path, const std::string& b_path) {
+  const auto a = read(a_path), b = read(b_path);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size()) << a_path << " vs " << b_path;
+  for (const auto& [name, t] : a.tensors) {
+    ASSERT_TRUE(b.tensors.count(name)) << name;
+    EXPECT_TRUE(torch::equal(t, b.tensors.at(name))) << name << " differs: max |a - b| "
+                                                     << (t.to(torch::kFloat64) - b.tensors.at(name).to(torch::kFloat64)).abs().max().item<double>();
+  }
+}
+
+train::TrainState state_of(const std::string& run) {
+  const auto j = nlohmann::json::parse(read(run + "/checkpoint-last.state.safetensors").metadata.at("train_state"));
+  train::TrainState s;
+  s.epoch = j.at("epoch"), s.iteration = j.at("iteration"), s.batches_done = j.value("batches_done", int64_t{0});
+  return s;
+}
+
+}  // namespace
+
+TEST_F(PretrainFixture, ResumeInsideAnEpochIsBitwiseEqual) {
+  tasks::run_pretrain(config("straight", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {});
+  // Stopped at step 5 of 8 in epoch 1 with checkpoint-last refreshed every 3 steps: 3 is the newest.
+  auto first = tasks::run_pretrain(
+      config("resumed", {"train.epochs=2", "visualize.num_images=0", "train.save_every_steps=3", "train.max_steps=5"}),
+      torch::kCPU, {});
+  EXPECT_TRUE(first.stopped_early);
+  const auto saved = state_of(dir_ + "/resumed");
+  EXPECT_EQ(saved.epoch, 0);
+  EXPECT_EQ(saved.iteration, 3);
+  EXPECT_EQ(saved.batches_done, 3);
+  auto second = tasks::run_pretrain(config("resumed", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {"auto", ""});
+  EXPECT_EQ(second.steps, 16);
+  expect_bitwise_equal(dir_ + "/straight/checkpoint-last.safetensors", dir_ + "/resumed/checkpoint-last.safetensors");
+  expect_bitwise_equal(dir_ + "/straight/checkpoint-last.state.safetensors", dir_ + "/resumed/checkpoint-last.state.safetensors");
+}
+
+TEST_F(PretrainFixture, FinetuneResumeInsideAnEpochKeepsTheDropPathStream) {
+  auto classify = [&](const std::string& name, std::vector<std::string> extra) {
+    config::UserSettings user;
+    user.sets = {"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
+                 "data.val_files=images.idx,labels.idx", "data.num_workers=2", "data.mean=0.2", "data.std=0.3",
+                 "model.img_size=16", "model.name=vit_32d2b2h_patch4", "model.in_chans=1", "model.drop_path=0.3",
+                 "train.batch_size=16", "train.epochs=2", "train.warmup_epochs=0", "optim.lr=2e-3", "log.progress=none",
+                 "train.output_dir=" + dir_ + "/" + name};
+    user.sets.insert(user.sets.end(), extra.begin(), extra.end());
+    return config::resolve_classify(false, user);
+  };
+  tasks::run_classify(classify("straight", {}), torch::kCPU, {});
+  tasks::run_classify(classify("resumed", {"train.save_every_steps=2", "train.max_steps=11"}), torch::kCPU, {});
+  EXPECT_EQ(state_of(dir_ + "/resumed").batches_done, 2) << "step 10 = epoch 2, batch 2";
+  tasks::run_classify(classify("resumed", {}), torch::kCPU, {"auto"});
+  expect_bitwise_equal(dir_ + "/straight/checkpoint-last.safetensors", dir_ + "/resumed/checkpoint-last.safetensors");
+}
+
+TEST_F(PretrainFixture, StopSignalSavesAndExitsWithTheRequeueCode) {
+  // A long run, stopped by SIGTERM once it trains; it must save where it is and exit 75.
+  const auto options = config("signal", {"train.epochs=50", "visualize.num_images=0", "data.num_workers=1"});
+  std::ofstream(dir_ + "/signal.yaml") << options.config_yaml;
+  const pid_t pid = mae::testing::spawn({"pretrain", "--config", dir_ + "/signal.yaml", "--threads", "1"}, {}, dir_ + "/signal.log");
+  const std::string last = dir_ + "/signal/checkpoint-0001.safetensors";
+  for (int i = 0; i < 600 && !std::filesystem::exists(last); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(std::filesystem::exists(last)) << "no epoch finished";
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(mae::testing::wait_exit(pid, 60), core::kExitInterrupted);
+  std::ifstream log(dir_ + "/signal.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("SIGTERM"), std::string::npos) << text;
+  EXPECT_NE(text.find("--resume auto"), std::string::npos) << text;
+  const auto saved = state_of(dir_ + "/signal");
+  EXPECT_GE(saved.iteration, 8);
+  EXPECT_LT(saved.epoch, 50);
+  // The saved point is a valid place to continue from.
+  EXPECT_EQ(train::find_latest_checkpoint(dir_ + "/signal"), train::last_checkpoint_stem(dir_ + "/signal"));
+}
+
+TEST_F(PretrainFixture, AFailedCheckpointWriteKeepsThePreviousOne) {
+  const std::string run = dir_ + "/full";
+  tasks::run_pretrain(config("full", {"train.epochs=1", "visualize.num_images=0"}), torch::kCPU, {});
+  const auto before = read(run + "/checkpoint-last.safetensors");
+  // A file size limit smaller than a checkpoint: the write fails with EFBIG (mae ignores SIGXFSZ).
+  const auto options = config("full", {"train.epochs=2", "visualize.num_images=0"});
+  std::ofstream(dir_ + "/full.yaml") << options.config_yaml;
+  const auto r = mae::testing::run_command("bash -c 'ulimit -f 64; exec " + std::string(MAE_BINARY) + " pretrain --config " +
+                                           dir_ + "/full.yaml --resume auto --threads 1'");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("checkpoint"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("File too large"), std::string::npos) << r.output;
+  for (const auto& entry : std::filesystem::directory_iterator(run)) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << "left behind: " << entry.path();
+  }
+  expect_bitwise_equal(run + "/checkpoint-last.safetensors", run + "/checkpoint-0001.safetensors");
+  EXPECT_TRUE(torch::equal(read(run + "/checkpoint-last.safetensors").tensors.at("cls_token"), before.tensors.at("cls_token")));
+  // train.on_save_error=warn trains on, and saves once it can again.
+  const auto warn = mae::testing::run_command("bash -c 'ulimit -f 64; exec " + std::string(MAE_BINARY) + " pretrain --config " +
+                                              dir_ + "/full.yaml --resume auto --threads 1 --set train.on_save_error=warn'");
+  EXPECT_EQ(warn.code, 0) << warn.output;
+  EXPECT_NE(warn.output.find("checkpoint not written"), std::string::npos) << warn.output;
+}

@@ -27,6 +27,7 @@ void MetricsLog::write(int64_t step, double epoch, const Scalars& scalars) {
     nlohmann::json record = {{"step", step}, {"epoch", epoch}};
     for (const auto& [name, value] : scalars) record[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(std::to_string(value));
     jsonl_ << record.dump() << '\n';
+    jsonl_.flush();  // a killed job keeps its record up to the last logged step
   }
   if (tensorboard_) {
     for (const auto& [name, value] : scalars) tensorboard_->add_scalar("train/" + name, value, step);

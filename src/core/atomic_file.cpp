@@ -20,12 +20,17 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
       MAE_CHECK(out.good(), "cannot create '", tmp, "': ", std::strerror(errno),
                 "; check that the folder exists and is writable");
       write(out);
-      out.flush();
-      MAE_CHECK(out.good(), "writing '", tmp, "' failed (disk full?); '", path, "' was left unchanged");
+      errno = 0;
+      out.close();  // flushes; a full disk shows here at the latest
+      MAE_CHECK(!out.fail(), "writing '", tmp, "' failed: ", errno != 0 ? std::strerror(errno) : "the stream failed",
+                "; '", path, "' was left unchanged; free disk space and retry");
     }
     const int fd = ::open(tmp.c_str(), O_RDONLY);
-    MAE_CHECK(fd >= 0 && ::fsync(fd) == 0, "cannot sync '", tmp, "': ", std::strerror(errno));
+    MAE_CHECK(fd >= 0, "cannot reopen '", tmp, "' to sync it: ", std::strerror(errno));
+    const bool synced = ::fsync(fd) == 0;
+    const int sync_errno = errno;
     ::close(fd);
+    MAE_CHECK(synced, "cannot sync '", tmp, "': ", std::strerror(sync_errno), "; '", path, "' was left unchanged");
     MAE_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path,
               "': ", std::strerror(errno));
   } catch (...) {

@@ -1,9 +1,11 @@
 #include "mae/io/safetensors.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -33,19 +35,12 @@ torch::ScalarType dtype_from_name(const std::string& name, const std::string& wh
   throw Error(str(where, ": unsupported dtype '", name, "' (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)"));
 }
 
-const char* dtype_name(torch::ScalarType type) {
+const char* dtype_name(torch::ScalarType type, const std::string& where) {
   for (const auto& d : kDtypes) {
     if (type == d.type) return d.name;
   }
-  throw Error(str("safetensors cannot store dtype ", c10::toString(type)));
+  throw Error(str(where, ": safetensors cannot store dtype ", c10::toString(type), "; convert it to a supported one (F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)"));
 }
-
-struct Entry {
-  std::string name;
-  torch::ScalarType dtype;
-  std::vector<int64_t> shape;
-  uint64_t begin, end;  // relative to the start of the data section
-};
 
 uint64_t read_le64(const unsigned char* p) {
   uint64_t v = 0;
@@ -54,8 +49,7 @@ uint64_t read_le64(const unsigned char* p) {
 }
 
 // Validates the JSON header against a data section of `data_size` bytes.
-std::vector<Entry> parse_header(const std::string& header, uint64_t data_size, const std::string& origin,
-                                std::map<std::string, std::string>* metadata) {
+SafetensorsHeader parse_header(const std::string& header, uint64_t data_size, const std::string& origin) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(header);
@@ -63,21 +57,21 @@ std::vector<Entry> parse_header(const std::string& header, uint64_t data_size, c
     throw Error(str(origin, ": safetensors header is not valid UTF-8 JSON (", e.what(), "); the file is corrupt or not safetensors"));
   }
   MAE_CHECK(json.is_object(), origin, ": safetensors header is not a JSON object");
-  std::vector<Entry> entries;
+  SafetensorsHeader out;
   for (const auto& [name, value] : json.items()) {
     const std::string where = str(origin, ": tensor '", name, "'");
     if (name == "__metadata__") {
       MAE_CHECK(value.is_object(), origin, ": __metadata__ is not an object");
       for (const auto& [k, v] : value.items()) {
         MAE_CHECK(v.is_string(), origin, ": __metadata__ value for '", k, "' is not a string");
-        (*metadata)[k] = v.get<std::string>();
+        out.metadata[k] = v.get<std::string>();
       }
       continue;
     }
     MAE_CHECK(value.is_object() && value.contains("dtype") && value.contains("shape") && value.contains("data_offsets"),
               where, " lacks dtype, shape or data_offsets");
     MAE_CHECK(value["dtype"].is_string(), where, ": dtype is not a string");
-    Entry e{name, dtype_from_name(value["dtype"].get<std::string>(), where), {}, 0, 0};
+    SafetensorsEntry e{name, dtype_from_name(value["dtype"].get<std::string>(), where), {}, 0, 0};
     const auto& shape = value["shape"];
     MAE_CHECK(shape.is_array() && shape.size() <= 16, where, ": shape is not an array of at most 16 dims");
     uint64_t numel = 1;
@@ -98,42 +92,21 @@ std::vector<Entry> parse_header(const std::string& header, uint64_t data_size, c
     const uint64_t element = c10::elementSize(e.dtype);
     MAE_CHECK(numel <= std::numeric_limits<uint64_t>::max() / element && numel * element == e.end - e.begin, where,
               ": ", e.end - e.begin, " bytes do not hold shape ", shape.dump(), " of ", value["dtype"].get<std::string>());
-    entries.push_back(std::move(e));
+    out.entries.push_back(std::move(e));
   }
-  std::vector<const Entry*> sorted;
-  for (const auto& e : entries) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
+  std::vector<const SafetensorsEntry*> sorted;
+  for (const auto& e : out.entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < sorted.size(); ++i) {
     MAE_CHECK(sorted[i]->begin >= sorted[i - 1]->end, origin, ": tensors '", sorted[i - 1]->name, "' and '",
               sorted[i]->name, "' overlap; the file is corrupt");
   }
-  return entries;
+  return out;
 }
 
-torch::Tensor empty_for(const Entry& e) {
-  return torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
-}
-
-}  // namespace
-
-SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
-  MAE_CHECK(bytes.size() >= 8, origin, ": ", bytes.size(), " bytes is too short for a safetensors file");
-  const uint64_t header_size = read_le64(reinterpret_cast<const unsigned char*>(bytes.data()));
-  MAE_CHECK(header_size <= kMaxHeaderBytes && header_size <= bytes.size() - 8, origin, ": header length ",
-            header_size, " exceeds the file (", bytes.size(), " bytes); the file is truncated or not safetensors");
-  SafetensorsFile file;
-  const uint64_t data_start = 8 + header_size;
-  const auto entries = parse_header(bytes.substr(8, header_size), bytes.size() - data_start, origin, &file.metadata);
-  for (const auto& e : entries) {
-    torch::Tensor t = empty_for(e);
-    if (e.end > e.begin) std::memcpy(t.data_ptr(), bytes.data() + data_start + e.begin, e.end - e.begin);
-    file.tensors.emplace(e.name, t);
-  }
-  return file;
-}
-
-SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+// Opens `path` into `in` and reads and validates its header; `in` is left open for the data.
+SafetensorsHeader read_header(std::ifstream& in, const std::string& path) {
+  in.open(path, std::ios::binary | std::ios::ate);
   MAE_CHECK(in.good(), "cannot open '", path, "'; check the path");
   const uint64_t file_size = static_cast<uint64_t>(in.tellg());
   in.seekg(0);
@@ -143,14 +116,74 @@ SafetensorsFile read_safetensors(const std::string& path) {
   const uint64_t header_size = read_le64(prefix);
   MAE_CHECK(header_size <= kMaxHeaderBytes && header_size <= file_size - 8, path, ": header length ", header_size,
             " exceeds the file (", file_size, " bytes); the file is truncated or not safetensors");
-  std::string header(header_size, '\0');
-  MAE_CHECK(in.read(header.data(), static_cast<std::streamsize>(header_size)), path, ": cannot read the header");
-  SafetensorsFile file;
+  std::string json(header_size, '\0');
+  MAE_CHECK(in.read(json.data(), static_cast<std::streamsize>(header_size)), path, ": cannot read the header");
+  SafetensorsHeader header = parse_header(json, file_size - 8 - header_size, path);
+  header.data_start = 8 + header_size;
+  return header;
+}
+
+torch::Tensor empty_for(const SafetensorsEntry& e) {
+  return torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
+}
+
+// The errno text of a failed write, when the stream left one.
+std::string os_reason() { return errno != 0 ? std::strerror(errno) : "the stream failed"; }
+
+// The 8-byte length and the JSON header, padded so that the data starts 8-byte aligned. Offsets
+// follow from each tensor's shape and dtype, so no tensor is touched.
+std::string make_header(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
+                        const std::string& destination) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    const std::string where = str(destination, ": tensor '", name, "'");
+    MAE_CHECK(name != "__metadata__" && !header.contains(name), where, " is reserved or repeated; give each tensor one name");
+    MAE_CHECK(t.defined(), where, " is undefined; pass a tensor");
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    header[name] = {{"dtype", dtype_name(t.scalar_type(), where)}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xff);
+  return out + json;
+}
+
+}  // namespace
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
+  MAE_CHECK(bytes.size() >= 8, origin, ": ", bytes.size(), " bytes is too short for a safetensors file");
+  const uint64_t header_size = read_le64(reinterpret_cast<const unsigned char*>(bytes.data()));
+  MAE_CHECK(header_size <= kMaxHeaderBytes && header_size <= bytes.size() - 8, origin, ": header length ",
+            header_size, " exceeds the file (", bytes.size(), " bytes); the file is truncated or not safetensors");
   const uint64_t data_start = 8 + header_size;
-  const auto entries = parse_header(header, file_size - data_start, path, &file.metadata);
-  for (const auto& e : entries) {
+  auto header = parse_header(bytes.substr(8, header_size), bytes.size() - data_start, origin);
+  SafetensorsFile file;
+  file.metadata = std::move(header.metadata);
+  for (const auto& e : header.entries) {
     torch::Tensor t = empty_for(e);
-    in.seekg(static_cast<std::streamoff>(data_start + e.begin));
+    if (e.end > e.begin) std::memcpy(t.data_ptr(), bytes.data() + data_start + e.begin, e.end - e.begin);
+    file.tensors.emplace(e.name, t);
+  }
+  return file;
+}
+
+SafetensorsHeader read_safetensors_header(const std::string& path) {
+  std::ifstream in;
+  return read_header(in, path);
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream in;
+  auto header = read_header(in, path);
+  SafetensorsFile file;
+  file.metadata = std::move(header.metadata);
+  for (const auto& e : header.entries) {
+    torch::Tensor t = empty_for(e);
+    in.seekg(static_cast<std::streamoff>(header.data_start + e.begin));
     MAE_CHECK(in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin)), path,
               ": reading tensor '", e.name, "' failed; the file is truncated");
     file.tensors.emplace(e.name, t);
@@ -158,33 +191,38 @@ SafetensorsFile read_safetensors(const std::string& path) {
   return file;
 }
 
-std::string serialize_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
-  nlohmann::json header = nlohmann::json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<torch::Tensor> cpu;
-  uint64_t offset = 0;
+void stream_safetensors(std::ostream& out, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
+                        const std::string& destination) {
+  const std::string header = make_header(tensors, metadata, destination);
+  errno = 0;
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  MAE_CHECK(out.good(), "writing the header of '", destination, "' failed: ", os_reason(),
+            "; check the free space and permissions of its folder");
   for (const auto& [name, tensor] : tensors) {
-    MAE_CHECK(name != "__metadata__" && !header.contains(name), "safetensors: tensor name '", name, "' is reserved or repeated");
-    torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
-    const uint64_t bytes = t.numel() * t.element_size();
-    header[name] = {{"dtype", dtype_name(t.scalar_type())}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-    cpu.push_back(t);
+    // At most one copy at a time, and none for a tensor already contiguous on the CPU. (`to` with
+    // MemoryFormat::Contiguous alone returns a strided CPU tensor as it is.)
+    torch::Tensor t = tensor.detach();
+    if (!t.device().is_cpu()) {
+      t = t.to(t.options().device(torch::kCPU), /*non_blocking=*/false, /*copy=*/false, torch::MemoryFormat::Contiguous);
+    }
+    t = t.contiguous();
+    const auto bytes = static_cast<std::streamsize>(t.numel() * t.element_size());
+    errno = 0;
+    if (bytes > 0) out.write(static_cast<const char*>(t.data_ptr()), bytes);
+    MAE_CHECK(out.good(), "writing tensor '", name, "' to '", destination, "' failed: ", os_reason(),
+              "; check the free space and permissions of its folder");
   }
-  std::string json = header.dump();
-  json.append((8 - json.size() % 8) % 8, ' ');  // data starts 8-byte aligned
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xff);
-  out += json;
-  out.reserve(out.size() + offset);
-  for (const auto& t : cpu) out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
-  return out;
+}
+
+std::string serialize_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
+  std::ostringstream out;
+  stream_safetensors(out, tensors, metadata, "in-memory safetensors");
+  return out.str();
 }
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  const std::string bytes = serialize_safetensors(tensors, metadata);
-  core::write_file_atomic(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+  core::write_file_atomic(path, [&](std::ostream& out) { stream_safetensors(out, tensors, metadata, path); });
 }
 
 }  // namespace mae::io

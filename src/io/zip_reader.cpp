@@ -1,9 +1,10 @@
 #include "mae/io/zip_reader.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <set>
 
-#include "mae/io/crc32.h"
 #include "mae/core/error.h"
 
 namespace mae::io {
@@ -150,7 +151,7 @@ void ZipArchive::check_crc(const ZipEntry& e, const void* data) const {
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
   return;  // the fuzz build lets mutated entries reach the pickle reader (libFuzzer convention)
 #endif
-  const uint32_t crc = crc32_update(0, data, e.size);
+  const auto crc = static_cast<uint32_t>(::crc32_z(0, static_cast<const Bytef*>(data), e.size));
   MAE_CHECK(crc == e.crc32, origin(), ": zip entry '", e.name, "' fails its CRC check (", crc, " != ", e.crc32,
             "); the file is corrupt");
 }

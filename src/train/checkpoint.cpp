@@ -199,7 +199,7 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
 }
 
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& weights_path) {
-  return io::read_safetensors(weights_path).metadata;
+  return io::read_safetensors_header(weights_path).metadata;
 }
 
 std::optional<std::string> find_latest_checkpoint(const std::string& run_dir) {
@@ -212,9 +212,11 @@ std::optional<std::string> find_latest_checkpoint(const std::string& run_dir) {
     if (!std::regex_match(file, m, name)) continue;
     const std::string stem = checkpoint_stem_of(entry.path().string());
     try {
-      // Both files must parse completely; the epoch comes from the state file.
-      auto weights = io::read_safetensors(stem + ".safetensors");
-      auto state_file = io::read_safetensors(stem + ".state.safetensors");
+      // Both headers must be valid and both files long enough for every tensor they declare; the
+      // data is not read (tens of GB per candidate for ViT-H). The epoch comes from the state file.
+      const auto weights = io::read_safetensors_header(stem + ".safetensors");
+      const auto state_file = io::read_safetensors_header(stem + ".state.safetensors");
+      MAE_CHECK(state_file.metadata.count("train_state"), "the state file lacks train_state metadata");
       const auto j = nlohmann::json::parse(state_file.metadata.at("train_state"));
       const int64_t epoch = j.at("epoch").get<int64_t>(), iteration = j.at("iteration").get<int64_t>();
       MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(epoch) &&

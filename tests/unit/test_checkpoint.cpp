@@ -1,5 +1,5 @@
 // Checkpoints: weights, optimizer state and position round-trip exactly; corrupt or truncated
-// files are passed over by name; pruning keeps the newest.
+// files are passed over by name; metadata and discovery read headers only; pruning keeps the newest.
 #include <unistd.h>
 
 #include <filesystem>
@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/safetensors_files.h"
 #include "mae/core/error.h"
 #include "mae/models/mae_vit.h"
 #include "mae/train/checkpoint.h"
@@ -125,4 +126,39 @@ TEST_F(CheckpointTest, PruneKeepsNewestNumberedAndLast) {
   EXPECT_TRUE(fs::exists(last_checkpoint_stem(dir_) + ".safetensors"));
   EXPECT_EQ(checkpoint_stem_of("a/checkpoint-0004.state.safetensors"), "a/checkpoint-0004");
   EXPECT_EQ(checkpoint_stem_of("a/checkpoint-0004.safetensors"), "a/checkpoint-0004");
+}
+
+TEST_F(CheckpointTest, LatestSkipsATruncatedNewestCheckpoint) {
+  TinyRun a;
+  a.train_steps(1);  // the state file then holds optimizer tensors
+  for (int64_t epoch : {1, 2, 3}) {
+    TrainState s{epoch, epoch * 10, 0, 1.0};
+    save_checkpoint(checkpoint_stem(dir_, epoch), *a.model, {}, a.opt.get(), &a.groups, &s);
+  }
+  // Cut only data (headers intact): discovery reads headers alone, so it must compare offsets with file sizes.
+  auto cut = [](const std::string& path, uintmax_t bytes) { fs::resize_file(path, fs::file_size(path) - bytes); };
+  cut(checkpoint_stem(dir_, 3) + ".state.safetensors", 4);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(find_latest_checkpoint(dir_), checkpoint_stem(dir_, 2));
+  std::string warnings = testing::internal::GetCapturedStderr();
+  EXPECT_NE(warnings.find("skipping checkpoint " + checkpoint_stem(dir_, 3)), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("truncated"), std::string::npos) << warnings;
+  cut(checkpoint_stem(dir_, 2) + ".safetensors", 1);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(find_latest_checkpoint(dir_), checkpoint_stem(dir_, 1));
+  warnings = testing::internal::GetCapturedStderr();
+  EXPECT_NE(warnings.find("skipping checkpoint " + checkpoint_stem(dir_, 2)), std::string::npos) << warnings;
+}
+
+TEST_F(CheckpointTest, MetadataAndDiscoveryReadHeadersOnly) {
+  // Each file declares 1 TiB of tensor data in a sparse file: reading any tensor would fail or hang.
+  const std::string stem = checkpoint_stem(dir_, 7);
+  const std::string tensor = R"({"dtype":"F32","shape":[274877906944],"data_offsets":[0,1099511627776]})";
+  mae::testing::write_sparse_safetensors(
+      stem + ".safetensors", R"({"__metadata__":{"epoch":"7","note":"x"},"w":)" + tensor + "}", 1ull << 40);
+  mae::testing::write_sparse_safetensors(
+      stem + ".state.safetensors", R"({"__metadata__":{"train_state":"{\"epoch\":7}"},"optim.w.exp_avg":)" + tensor + "}",
+      1ull << 40);
+  EXPECT_EQ(read_checkpoint_metadata(stem + ".safetensors").at("note"), "x");
+  EXPECT_EQ(find_latest_checkpoint(dir_), stem);
 }

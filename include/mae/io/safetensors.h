@@ -2,9 +2,13 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then raw data.
 // Reading treats the file as untrusted: every length, offset, dtype and shape is checked against
 // the file before a byte of data is read, and nothing is executed.
+// Writing streams: the header (its offsets follow from shapes and dtypes), then one tensor at a
+// time, so saving never holds a second copy of the whole file in memory.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,15 +24,37 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;   // "__metadata__", empty if absent
 };
 
+// One tensor as the header describes it; begin/end are byte offsets into the data section.
+struct SafetensorsEntry {
+  std::string name;
+  torch::ScalarType dtype = torch::kFloat32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+
+struct SafetensorsHeader {
+  std::vector<SafetensorsEntry> entries;        // sorted by name
+  std::map<std::string, std::string> metadata;  // "__metadata__", empty if absent
+  uint64_t data_start = 0;                      // file offset of the data section
+};
+
 // Throws mae::Error naming the file and the first problem found.
 SafetensorsFile read_safetensors(const std::string& path);
+// The header alone, checked as strictly as read_safetensors checks it (including that the file is
+// long enough for every tensor), without reading any tensor data.
+SafetensorsHeader read_safetensors_header(const std::string& path);
 // Parses an in-memory file (used by the reader and by the fuzz target).
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin);
 
-// Writes atomically (see core/atomic_file.h). Tensors may live on any device; they are copied to
-// the CPU and written contiguous, in the order given.
+// Writes atomically (see core/atomic_file.h). Tensors may live on any device and be
+// non-contiguous; each is written contiguous, in the order given. A tensor already contiguous on
+// the CPU is written from its own memory; any other is copied, one tensor at a time.
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+// The same bytes onto any stream; `destination` names it in errors.
+void stream_safetensors(std::ostream& out, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
+                        const std::string& destination);
+// The whole file in memory (tests and small files; checkpoints use write_safetensors).
 std::string serialize_safetensors(const NamedTensors& tensors,
                                   const std::map<std::string, std::string>& metadata = {});
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "mae/core/atomic_file.h"
 #include "mae/core/error.h"
@@ -152,6 +153,25 @@ std::string make_header(const NamedTensors& tensors, const std::map<std::string,
   return out + json;
 }
 
+// Files written by write_safetensors carry the CRC-32 of their data; a mismatch is damage.
+void verify_checksum(const SafetensorsHeader& header, const std::map<std::string, torch::Tensor>& tensors,
+                     const std::string& origin) {
+  auto it = header.metadata.find(kChecksumKey);
+  if (it == header.metadata.end()) return;  // files from other writers carry none
+  std::vector<const SafetensorsEntry*> in_file_order;
+  for (const auto& e : header.entries) in_file_order.push_back(&e);
+  std::sort(in_file_order.begin(), in_file_order.end(), [](const auto* a, const auto* b) { return a->begin < b->begin; });
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (const auto* e : in_file_order) {
+    const auto& t = tensors.at(e->name);
+    crc = crc32_z(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<z_size_t>(e->end - e->begin));
+  }
+  char digits[9];
+  std::snprintf(digits, sizeof(digits), "%08lx", static_cast<unsigned long>(crc));
+  MAE_CHECK(it->second == digits, origin, ": the data does not match its checksum (stored ", it->second, ", computed ", digits,
+            "); the file is damaged: use another copy or checkpoint");
+}
+
 }  // namespace
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
@@ -162,12 +182,13 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
   const uint64_t data_start = 8 + header_size;
   auto header = parse_header(bytes.substr(8, header_size), bytes.size() - data_start, origin);
   SafetensorsFile file;
-  file.metadata = std::move(header.metadata);
   for (const auto& e : header.entries) {
     torch::Tensor t = empty_for(e);
     if (e.end > e.begin) std::memcpy(t.data_ptr(), bytes.data() + data_start + e.begin, e.end - e.begin);
     file.tensors.emplace(e.name, t);
   }
+  verify_checksum(header, file.tensors, origin);
+  file.metadata = std::move(header.metadata);
   return file;
 }
 
@@ -180,7 +201,6 @@ SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in;
   auto header = read_header(in, path);
   SafetensorsFile file;
-  file.metadata = std::move(header.metadata);
   for (const auto& e : header.entries) {
     torch::Tensor t = empty_for(e);
     in.seekg(static_cast<std::streamoff>(header.data_start + e.begin));
@@ -188,12 +208,24 @@ SafetensorsFile read_safetensors(const std::string& path) {
               ": reading tensor '", e.name, "' failed; the file is truncated");
     file.tensors.emplace(e.name, t);
   }
+  verify_checksum(header, file.tensors, path);
+  file.metadata = std::move(header.metadata);
   return file;
 }
 
 void stream_safetensors(std::ostream& out, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
                         const std::string& destination) {
-  const std::string header = make_header(tensors, metadata, destination);
+  // The data's CRC-32 goes into the header, which precedes the data: a placeholder of the same
+  // width is written first and overwritten once the data is out.
+  // A stream that cannot seek back gets no checksum.
+  const auto start = out.tellp();
+  const bool seekable = start != std::streampos(-1);
+  auto with_checksum = metadata;
+  if (seekable) with_checksum[kChecksumKey] = "00000000";
+  const std::string header = make_header(tensors, with_checksum, destination);
+  const std::string placeholder = std::string("\"") + kChecksumKey + "\":\"00000000\"";
+  const auto checksum_at = start + static_cast<std::streamoff>(header.find(placeholder) + placeholder.size() - 9);
+  uLong crc = crc32_z(0L, Z_NULL, 0);
   errno = 0;
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   MAE_CHECK(out.good(), "writing the header of '", destination, "' failed: ", os_reason(),
@@ -211,8 +243,18 @@ void stream_safetensors(std::ostream& out, const NamedTensors& tensors, const st
     if (bytes > 0) out.write(static_cast<const char*>(t.data_ptr()), bytes);
     MAE_CHECK(out.good(), "writing tensor '", name, "' to '", destination, "' failed: ", os_reason(),
               "; check the free space and permissions of its folder");
+    crc = crc32_z(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<z_size_t>(bytes));
   }
+  if (!seekable) return;
+  const auto end = out.tellp();
+  char digits[9];
+  std::snprintf(digits, sizeof(digits), "%08lx", static_cast<unsigned long>(crc));
+  out.seekp(checksum_at);
+  out.write(digits, 8);
+  out.seekp(end);
+  MAE_CHECK(out.good(), "writing the checksum of '", destination, "' failed: ", os_reason());
 }
+
 
 std::string serialize_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
   std::ostringstream out;

@@ -82,6 +82,23 @@ std::string checkpoint_stem(const std::string& run_dir, int64_t epoch) {
 
 std::string last_checkpoint_stem(const std::string& run_dir) { return (fs::path(run_dir) / "checkpoint-last").string(); }
 
+void keep_as_previous(const std::string& last_stem) {
+  const std::string previous = (fs::path(last_stem).parent_path() / "checkpoint-prev").string();
+  const auto last = CheckpointFiles::from_stem(last_stem), prev = CheckpointFiles::from_stem(previous);
+  for (const auto& [from, to] : {std::pair{last.state, prev.state}, std::pair{last.weights, prev.weights}}) {
+    if (!fs::exists(from)) continue;
+    // A hard link under a temporary name, renamed over the old one: no data is copied, and at
+    // every moment `to` is a whole file.
+    const std::string tmp = to + ".tmp-link";
+    std::error_code error;
+    fs::remove(tmp, error);
+    fs::create_hard_link(from, tmp, error);
+    if (!error) fs::rename(tmp, to, error);
+    MAE_CHECK(!error, "cannot keep ", from, " as ", to, " before overwriting it: ", error.message(),
+              "; check the run folder's file system (it must support hard links)");
+  }
+}
+
 std::string checkpoint_stem_of(const std::string& path) {
   for (const char* suffix : {".state.safetensors", ".safetensors"}) {
     const std::string s(suffix);
@@ -203,9 +220,19 @@ std::map<std::string, std::string> read_checkpoint_metadata(const std::string& w
 }
 
 std::optional<std::string> find_latest_checkpoint(const std::string& run_dir) {
-  if (!fs::is_directory(run_dir)) return std::nullopt;
-  std::vector<std::pair<int64_t, std::string>> candidates;
-  static const std::regex name("checkpoint-([0-9]+|last)\\.safetensors");
+  const auto stems = checkpoint_candidates(run_dir);
+  if (stems.empty()) return std::nullopt;
+  return stems.front();
+}
+
+std::vector<std::string> checkpoint_candidates(const std::string& run_dir) {
+  if (!fs::is_directory(run_dir)) return {};
+  struct Candidate {
+    int64_t iteration, epoch;
+    std::string stem;
+  };
+  std::vector<Candidate> candidates;
+  static const std::regex name("checkpoint-([0-9]+|last|prev)\\.safetensors");
   for (const auto& entry : fs::directory_iterator(run_dir)) {
     std::smatch m;
     const std::string file = entry.path().filename().string();
@@ -218,23 +245,25 @@ std::optional<std::string> find_latest_checkpoint(const std::string& run_dir) {
       const auto state_file = io::read_safetensors_header(stem + ".state.safetensors");
       MAE_CHECK(state_file.metadata.count("train_state"), "the state file lacks train_state metadata");
       const auto j = nlohmann::json::parse(state_file.metadata.at("train_state"));
-      const int64_t epoch = j.at("epoch").get<int64_t>(), iteration = j.at("iteration").get<int64_t>();
+      const int64_t epoch = j.at("epoch").get<int64_t>(), iteration = j.value("iteration", int64_t{0});
       MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(epoch) &&
                     (!weights.metadata.count("iteration") || weights.metadata.at("iteration") == std::to_string(iteration)),
                 "weights and state are from different steps (a write was interrupted)");
-      candidates.emplace_back(iteration, stem);
+      candidates.push_back({iteration, epoch, stem});
     } catch (const std::exception& e) {
       std::cerr << "warning: skipping checkpoint " << stem << ": " << e.what() << "\n";
     }
   }
-  if (candidates.empty()) return std::nullopt;
   // Most steps first (checkpoint-last may be inside a later epoch); between equals prefer the
   // numbered one (identical content).
-  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
-    if (a.first != b.first) return a.first > b.first;
-    return a.second < b.second;
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.iteration != b.iteration) return a.iteration > b.iteration;
+    if (a.epoch != b.epoch) return a.epoch > b.epoch;
+    return a.stem < b.stem;
   });
-  return candidates.front().second;
+  std::vector<std::string> stems;
+  for (auto& c : candidates) stems.push_back(std::move(c.stem));
+  return stems;
 }
 
 void prune_checkpoints(const std::string& run_dir, int64_t keep) {

@@ -69,10 +69,18 @@ bool Trainer::resume(const std::string& request) {
     resume_from(checkpoint_stem_of(request));
     return true;
   }
-  if (auto stem = find_latest_checkpoint(options_.run_dir)) {
-    resume_from(*stem);
-    return true;
+  // The newest checkpoint that loads completely; a damaged one (bad checksum, cut short) is passed over.
+  const auto candidates = checkpoint_candidates(options_.run_dir);
+  for (const auto& stem : candidates) {
+    try {
+      resume_from(stem);
+      return true;
+    } catch (const Error& e) {
+      core::log_warning(str("--resume auto: skipping checkpoint ", stem, ": ", e.what(), "; trying the one before"));
+    }
   }
+  MAE_CHECK(candidates.empty(), "--resume auto: none of the ", candidates.size(), " checkpoints in ", options_.run_dir,
+            " loads (see the warnings above); restore one from a backup, or start a new run in another folder");
   core::log_info("--resume auto: no checkpoint in " + options_.run_dir + " yet; starting fresh");
   return false;
 }
@@ -88,6 +96,7 @@ void Trainer::save(bool numbered) {
                         &state_);
         prune_checkpoints(options_.run_dir, options_.keep_last);
       }
+      keep_as_previous(last);
       save_checkpoint(last, task_.model(), metadata, optimizer_.get(), &groups_, &state_);
     } catch (...) {
       failure = std::current_exception();  // the other ranks still wait at the barrier

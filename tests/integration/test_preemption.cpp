@@ -124,3 +124,28 @@ TEST_F(PretrainFixture, AFailedCheckpointWriteKeepsThePreviousOne) {
   EXPECT_EQ(warn.code, 0) << warn.output;
   EXPECT_NE(warn.output.find("checkpoint not written"), std::string::npos) << warn.output;
 }
+
+TEST_F(PretrainFixture, ResumeAutoPassesOverADamagedNewestCheckpoint) {
+  const std::string run = dir_ + "/damaged";
+  tasks::run_pretrain(config("damaged", {"train.epochs=2", "visualize.num_images=0", "train.keep_last=0"}), torch::kCPU, {});
+  // One flipped bit in the data of the two newest (epoch 2: numbered and last); headers intact.
+  for (const char* name : {"/checkpoint-0002.safetensors", "/checkpoint-last.state.safetensors"}) {
+    std::fstream f(run + name, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-16, std::ios::end);
+    char byte = 0;
+    f.read(&byte, 1);
+    f.seekp(-16, std::ios::end);
+    byte ^= 1;
+    f.write(&byte, 1);
+  }
+  EXPECT_THROW(io::read_safetensors(run + "/checkpoint-0002.safetensors"), Error) << "the checksum must catch one bit";
+  ::testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  auto resumed = tasks::run_pretrain(config("damaged", {"train.epochs=3", "visualize.num_images=0"}), torch::kCPU, {"auto", ""});
+  const std::string log = ::testing::internal::GetCapturedStderr() + ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(log.find("skipping checkpoint " + run + "/checkpoint-0002"), std::string::npos) << log;
+  EXPECT_NE(log.find("does not match its checksum"), std::string::npos) << log;
+  EXPECT_NE(log.find("resumed from " + run + "/checkpoint-0001"), std::string::npos) << log;
+  EXPECT_EQ(resumed.epochs_completed, 3);
+  EXPECT_EQ(resumed.steps, 24);
+}

@@ -19,6 +19,10 @@ namespace mae::io {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
+// Metadata key of the data section's CRC-32 (8 hex digits), written by write_safetensors and
+// verified by the full readers when present (other writers' files have none).
+constexpr const char* kChecksumKey = "mae_data_crc32";
+
 struct SafetensorsFile {
   std::map<std::string, torch::Tensor> tensors;  // CPU tensors, sorted by name
   std::map<std::string, std::string> metadata;   // "__metadata__", empty if absent

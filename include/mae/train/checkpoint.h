@@ -58,10 +58,17 @@ std::map<std::string, std::string> read_checkpoint_metadata(const std::string& w
 // "checkpoint-0007" for epoch 7; "checkpoint-last".
 std::string checkpoint_stem(const std::string& run_dir, int64_t epoch);
 std::string last_checkpoint_stem(const std::string& run_dir);
+// Before checkpoint-last is overwritten: its files become checkpoint-prev (hard links, nothing is
+// copied). Its two files are replaced one after the other, so a kill between the two would leave
+// a mismatched pair; checkpoint-prev is then the newest valid checkpoint.
+void keep_as_previous(const std::string& last_stem);
 
 // The valid checkpoint in `run_dir` with the most optimizer steps; corrupt or truncated ones
 // are reported on stderr by name and passed over. nullopt when there is none.
 std::optional<std::string> find_latest_checkpoint(const std::string& run_dir);
+// Every checkpoint of `run_dir` whose headers are valid, the most steps first (their data is
+// checked, against its checksum, only when one is loaded).
+std::vector<std::string> checkpoint_candidates(const std::string& run_dir);
 
 // Deletes numbered checkpoints beyond the newest `keep` (keep <= 0 keeps all); never "last".
 void prune_checkpoints(const std::string& run_dir, int64_t keep);

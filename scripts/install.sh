@@ -2,9 +2,11 @@
 # Installs what mae needs on Debian 12 (idempotent; fast when everything is present):
 #   1. the Debian packages in scripts/apt-packages.txt (apt-get, as root or through sudo);
 #   2. LibTorch: $MAE_TORCH_PREFIX if set (a pytorch.org LibTorch zip or any folder with
-#      share/cmake/Torch), else an importable python3 `torch` >= 2.1, else the PyPI `torch` wheel
+#      share/cmake/Torch), else an importable python3 `torch` >= 2.4 (the oldest mae builds with;
+#      CMake refuses older ones), else the PyPI `torch` wheel
 #      in a venv shared by every clone: ${MAE_VENV:-$HOME/.cache/mae/venv};
-#   3. the Python packages the fixture scripts and benchmarks use (numpy, safetensors) in that venv.
+#   3. the Python packages the fixture scripts, the Python tests and the benchmarks use (numpy,
+#      safetensors, tensorboard) in that venv; a Python test whose packages are missing is skipped.
 # Writes the LibTorch CMake prefix to build/.torch-prefix for scripts/build.sh and prints the
 # LibTorch version, CUDA, BLAS and thread settings.
 set -euo pipefail
@@ -30,11 +32,11 @@ fi
 
 # 2. LibTorch
 venv="${MAE_VENV:-$HOME/.cache/mae/venv}"
-python_pkgs=(numpy safetensors)
+python_pkgs=(numpy safetensors tensorboard)
 torch_ok() { "$1" - <<'PY' 2>/dev/null
 import torch, sys
 major, minor = (int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
-sys.exit(0 if (major, minor) >= (2, 1) else 1)
+sys.exit(0 if (major, minor) >= (2, 4) else 1)
 PY
 }
 if [ -n "${MAE_TORCH_PREFIX:-}" ]; then
@@ -60,7 +62,7 @@ else
   for p in "${python_pkgs[@]}"; do "$python" -c "import $p" 2>/dev/null || need+=("$p"); done
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$python" = "$venv/bin/python" ]; then "$python" -m pip install -q "${need[@]}";
-    else log "note: $python lacks ${need[*]} (only the fixture scripts and benchmarks need them)"; fi
+    else log "note: $python lacks ${need[*]} (only the fixture scripts, the Python tests and benchmarks need them)"; fi
   fi
   "$python" - <<'PY'
 import torch

@@ -5,4 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
 scripts/build.sh
-ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"
+# The libFuzzer targets (clang, in build-fuzz/): the `slow` tests FuzzTargets.* run each for
+# MAE_FUZZ_SECONDS, and fail rather than skip when they are missing from MAE_FUZZ_BIN_DIR.
+scripts/fuzz.sh --build
+MAE_FUZZ_BIN_DIR=$PWD/build-fuzz/bin MAE_FUZZ_SECONDS=${MAE_FUZZ_SECONDS:-20} \
+  ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"

@@ -2,23 +2,12 @@
 
 #include <cmath>
 
-#include <torch/version.h>
-
 #include <ATen/autocast_mode.h>
 
 #include "mae/core/error.h"
-#include "mae/core/torch_version.h"
 #include "mae/models/linear.h"
 
 namespace mae::models {
-
-bool fused_attention_available() {
-#if TORCH_VERSION_MAJOR >= 2
-  return true;
-#else
-  return false;
-#endif
-}
 
 AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, bool fused)
     : num_heads_(num_heads), head_dim_(num_heads > 0 ? dim / num_heads : 0), fused_(false) {
@@ -48,13 +37,9 @@ torch::Tensor AttentionImpl::forward_plain(const torch::Tensor& x) {
 }
 
 torch::Tensor AttentionImpl::forward_fused(const torch::Tensor& x) {
-#if TORCH_VERSION_MAJOR >= 2
   const auto qkv_heads = split_heads(x);
   auto out = at::scaled_dot_product_attention(qkv_heads[0], qkv_heads[1], qkv_heads[2]);  // [N, h, T, D/h]
   return linear(proj, out.transpose(1, 2).reshape({x.size(0), x.size(1), -1}));
-#else
-  return forward_plain(x);
-#endif
 }
 
 namespace {
@@ -64,11 +49,7 @@ namespace {
 bool bf16_on_cpu(const torch::Tensor& x) {
   if (!x.is_cpu()) return false;
   if (x.scalar_type() == torch::kBFloat16) return true;
-#if MAE_TORCH_AT_LEAST(2, 4)
   return at::autocast::is_autocast_enabled(torch::kCPU) && at::autocast::get_autocast_dtype(torch::kCPU) == torch::kBFloat16;
-#else
-  return false;
-#endif
 }
 }  // namespace
 

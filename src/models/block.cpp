@@ -4,8 +4,6 @@
 
 #include <ATen/autocast_mode.h>
 
-#include "mae/core/torch_version.h"
-
 namespace mae::models {
 
 torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
@@ -26,6 +24,7 @@ BlockImpl::BlockImpl(const BlockOptions& o) : drop_path_(o.drop_path) {
 }
 
 torch::Tensor BlockImpl::forward_plain(const torch::Tensor& x) {
+  ++forward_plain_calls_;
   auto y = x + drop_path(attn->forward(norm1->forward(x)), drop_path_, is_training());
   return y + drop_path(mlp->forward(norm2->forward(y)), drop_path_, is_training());
 }
@@ -39,12 +38,10 @@ namespace {
 // outlives its backward pass.
 struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, BlockImpl* block) {
-    [[maybe_unused]] const auto device_type = x.device().type();
+    const auto device_type = x.device().type();
     ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
-#if MAE_TORCH_AT_LEAST(2, 4)
     ctx->saved_data["autocast"] = at::autocast::is_autocast_enabled(device_type);
     ctx->saved_data["autocast_dtype"] = at::autocast::get_autocast_dtype(device_type);
-#endif
     if (block->is_training() && block->drop_path_rate() > 0) {
       ctx->saved_data["rng"] = at::globalContext().defaultGenerator(x.device()).get_state();
     }
@@ -55,7 +52,7 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grad) {
     const torch::Tensor x = ctx->get_saved_variables()[0];
     auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
-    [[maybe_unused]] const auto device_type = x.device().type();
+    const auto device_type = x.device().type();
     // Replay the forward's random draws, then give the generator its current state back.
     at::Generator generator = at::globalContext().defaultGenerator(x.device());
     torch::Tensor rng_now;
@@ -63,25 +60,22 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
       rng_now = generator.get_state();
       generator.set_state(ctx->saved_data["rng"].toTensor());
     }
-#if MAE_TORCH_AT_LEAST(2, 4)  // the recompute runs under the forward's autocast state
+    // The recompute runs under the forward's autocast state.
     const bool autocast_was = at::autocast::is_autocast_enabled(device_type);
     const auto autocast_dtype_was = at::autocast::get_autocast_dtype(device_type);
     at::autocast::set_autocast_enabled(device_type, ctx->saved_data["autocast"].toBool());
     at::autocast::set_autocast_dtype(device_type, ctx->saved_data["autocast_dtype"].toScalarType());
     at::autocast::increment_nesting();  // the casts of the recompute are cleared below, not kept for the next step
-#endif
     torch::Tensor input = x.detach().requires_grad_(true), output;
     {
       torch::AutoGradMode enable(true);
       output = block->forward_plain(input);
     }
-#if MAE_TORCH_AT_LEAST(2, 4)
     // The cast cache holds bf16 copies of the weights; left filled, the next forward (after the
     // optimizer step) would reuse this step's weights.
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
     at::autocast::set_autocast_enabled(device_type, autocast_was);
     at::autocast::set_autocast_dtype(device_type, autocast_dtype_was);
-#endif
     if (rng_now.defined()) generator.set_state(rng_now);
     torch::autograd::backward({output}, {grad[0]});
     return {input.grad(), torch::Tensor()};

@@ -1,21 +1,11 @@
 #include "mae/optim/fused_adamw.h"
 
 #include "mae/core/error.h"
-#include "mae/core/torch_version.h"
 #include "mae/optim/param_groups.h"
 
 namespace mae::optim {
 
-bool fused_adamw_available() {
-#if MAE_TORCH_AT_LEAST(2, 4)
-  return true;
-#else
-  return false;
-#endif
-}
-
 torch::Tensor FusedAdamW::step(LossClosure closure) {
-#if MAE_TORCH_AT_LEAST(2, 4)
   torch::Tensor loss;
   if (closure) {
     at::AutoGradMode enable_grad(true);
@@ -58,9 +48,6 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
                       o.eps(), /*amsgrad=*/false, /*maximize=*/false);
   }
   return loss;
-#else
-  return torch::optim::AdamW::step(closure);
-#endif
 }
 
 }  // namespace mae::optim

@@ -80,7 +80,7 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<ParamGroup>& g
     torch_groups.emplace_back(g.params, std::move(options));
   }
   const auto defaults = torch::optim::AdamWOptions(0.0).betas({beta1, beta2}).eps(eps);
-  if (fused && fused_adamw_available()) return std::make_unique<FusedAdamW>(torch_groups, defaults);
+  if (fused) return std::make_unique<FusedAdamW>(torch_groups, defaults);
   return std::make_unique<torch::optim::AdamW>(torch_groups, defaults);
 }
 

@@ -77,10 +77,22 @@ TEST(Gpu, Bf16AutocastStepTracksFp32) {
   const auto [fp32_loss, fp32] = cuda_step(true, false, false);
   const auto [bf16_loss, bf16] = cuda_step(true, true, false);
   EXPECT_NEAR(bf16_loss, fp32_loss, 0.02 * std::abs(fp32_loss));
+  double worst = 0;
   for (const auto& [name, g] : fp32) {
     const double rel = (bf16.at(name) - g).norm().item<double>() / (g.norm().item<double>() + 1e-12);
     EXPECT_LT(rel, 0.1) << name;
+    worst = std::max(worst, rel);
   }
+  // ...yet not equal: without autocast the bf16 step would repeat fp32 (up to atomics, ~1e-7).
+  EXPECT_NE(bf16_loss, fp32_loss) << "the bf16 loss equals the fp32 one: autocast did not run";
+  EXPECT_GT(worst, 1e-4) << "the bf16 gradients equal the fp32 ones: autocast did not run";
+  // The matmuls ran in bf16 under the guard.
+  torch::manual_seed(5);
+  models::MaskedAutoencoderViT model(small_mae(true));
+  model->to(torch::kCUDA);
+  const auto x = torch::randn({2, 5, 64}).to(torch::kCUDA);  // [N, T, D]
+  train::AutocastGuard autocast(torch::kCUDA, true);
+  EXPECT_EQ(model->blocks[0]->as<models::Block>()->attn->forward(x).scalar_type(), torch::kBFloat16);
 }
 
 TEST(Gpu, CheckpointedBlocksMatchPlainOnCuda) {

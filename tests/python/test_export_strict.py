@@ -14,45 +14,19 @@ import argparse
 import json
 import os
 import shutil
-import struct
-import subprocess
 import sys
 
-import numpy as np
-import torch
-from safetensors.torch import load_file
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import require_modules, run  # noqa: E402
+
+require_modules("numpy", "torch", "safetensors")
+import torch  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+
 import mae_reference as ref  # noqa: E402
+from synthetic_idx import write_idx  # noqa: E402
 
 MEAN, STD, SIZE, CLASSES, COUNT = 0.2, 0.3, 16, 4, 64
-
-
-def write_idx(folder):
-    """Bars whose orientation and place depend on the class (as tests/common/synthetic_idx.h)."""
-    rng = np.random.default_rng(3)
-    images = np.zeros((COUNT, SIZE, SIZE), np.uint8)
-    labels = np.arange(COUNT, dtype=np.uint8) % CLASSES
-    for i, k in enumerate(labels):
-        pos = int(k) * SIZE // CLASSES + 2
-        img = rng.integers(0, 40, (SIZE, SIZE)) + 20
-        if k % 2 == 0:
-            img[:, pos - 1:pos + 2] = 220
-        else:
-            img[pos - 1:pos + 2, :] = 220
-        images[i] = np.minimum(img, 255)
-    with open(os.path.join(folder, "images.idx"), "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, COUNT, SIZE, SIZE) + images.tobytes())
-    with open(os.path.join(folder, "labels.idx"), "wb") as f:
-        f.write(struct.pack(">II", 0x801, COUNT) + labels.tobytes())
-    return images, labels
-
-
-def run(*args):
-    result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if result.returncode != 0:
-        sys.exit(f"FAILED ({result.returncode}): {' '.join(args)}\n{result.stdout}")
-    return result.stdout
 
 
 def check(name, ours, theirs, atol):
@@ -70,7 +44,7 @@ def main():
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
     w = args.work
-    images, labels = write_idx(w)
+    images, labels = write_idx(w, COUNT, SIZE, CLASSES)
     data = ["--set", "data.source=idx", "--set", f"data.root={w}", "--set", "data.train_files=images.idx,labels.idx",
             "--set", "data.val_files=images.idx,labels.idx", "--set", f"data.mean={MEAN}", "--set", f"data.std={STD}",
             "--set", "data.eval_resize_ratio=1", "--set", "train.batch_size=16", "--set", "train.epochs=2",

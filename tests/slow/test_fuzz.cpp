@@ -1,7 +1,9 @@
 // Runs each libFuzzer target (fuzz/) for a bounded time on a copy of its committed seed corpus and
-// fails on any crash, sanitizer report or escaped exception. Skips when the fuzz build is off.
-// Binaries: $MAE_FUZZ_BIN_DIR, else the folder of this test executable (<build>/bin). Seconds per
-// target: $MAE_FUZZ_SECONDS (default 60).
+// fails on any crash, sanitizer report or escaped exception.
+// Binaries: $MAE_FUZZ_BIN_DIR (scripts/test.sh and scripts/fuzz.sh set it; a target missing there
+// fails the test), else the folder of this test executable, else <source>/build-fuzz/bin (where
+// scripts/fuzz.sh --build puts them); skips when neither has it. Seconds per target:
+// $MAE_FUZZ_SECONDS (default 20).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,14 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fuzz_bin_dir() {
-  if (const char* dir = std::getenv("MAE_FUZZ_BIN_DIR")) return dir;
-  return fs::read_symlink("/proc/self/exe").parent_path();
-}
-
 int seconds_per_target() {
   const char* s = std::getenv("MAE_FUZZ_SECONDS");
-  return s ? std::max(1, std::atoi(s)) : 60;
+  return s ? std::max(1, std::atoi(s)) : 20;
 }
 
 // Runs `command`, returning its exit status and appending its output to `log`.
@@ -43,9 +40,19 @@ std::string last_line_with(const std::string& log, const std::string& key) {
 }
 
 void fuzz(const std::string& reader) {
-  const fs::path binary = fuzz_bin_dir() / ("fuzz_" + reader);
-  if (!fs::exists(binary)) {
-    GTEST_SKIP() << binary << " is not built; configure with CC=clang CXX=clang++ -DMAE_BUILD_FUZZ=ON (see fuzz/CMakeLists.txt)";
+  const std::string name = "fuzz_" + reader;
+  fs::path binary;
+  if (const char* dir = std::getenv("MAE_FUZZ_BIN_DIR")) {
+    binary = fs::path(dir) / name;
+    ASSERT_TRUE(fs::exists(binary)) << binary << " is missing (MAE_FUZZ_BIN_DIR=" << dir << "); build it with scripts/fuzz.sh --build";
+  } else {
+    for (const fs::path& dir : {fs::read_symlink("/proc/self/exe").parent_path(), fs::path(MAE_SOURCE_DIR) / "build-fuzz" / "bin"}) {
+      if (fs::exists(dir / name)) {
+        binary = dir / name;
+        break;
+      }
+    }
+    if (binary.empty()) GTEST_SKIP() << name << " is not built; scripts/fuzz.sh --build builds it (clang, see fuzz/CMakeLists.txt)";
   }
   const fs::path seeds = fs::path(MAE_SOURCE_DIR) / "fuzz" / "corpus" / reader;
   ASSERT_TRUE(fs::is_directory(seeds)) << seeds;

@@ -1,6 +1,10 @@
 // Activation checkpointing is a twin of the plain blocks: the same loss and the same parameter
 // gradients for MAE pretraining, for a ViT with drop path (its random draws replayed in the
 // recompute) and under bf16 autocast; and a frozen-input block still trains its parameters.
+// That it is on at all: the forward records one node instead of the block's graph, and backward
+// re-runs every block once.
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "common/named_grads.h"
@@ -53,7 +57,66 @@ std::pair<double, std::map<std::string, torch::Tensor>> mae_step(bool checkpoint
   return {loss.item<double>(), mae::testing::named_grads(*model)};
 }
 
+// Nodes of the autograd graph behind `t`, i.e. everything its backward visits.
+size_t graph_nodes(const torch::Tensor& t) {
+  std::vector<torch::autograd::Node*> stack{t.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  while (!stack.empty()) {
+    auto* node = stack.back();
+    stack.pop_back();
+    if (!node || !seen.insert(node).second) continue;
+    for (const auto& edge : node->next_edges()) stack.push_back(edge.function.get());
+  }
+  return seen.size();
+}
+
 }  // namespace
+
+TEST(GradCheckpointing, ForwardKeepsNoActivationsAndBackwardRecomputes) {
+  struct Counts {
+    int64_t after_forward, after_backward;
+    size_t graph_nodes;
+  };
+  auto run = [](bool checkpointing) {
+    BlockOptions bo;
+    bo.dim = 16;
+    bo.num_heads = 2;
+    torch::manual_seed(1);
+    Block block(bo);
+    block->set_grad_checkpointing(checkpointing);
+    const auto x = torch::randn({2, 5, 16}).requires_grad_(true);
+    const auto y = block->forward(x);
+    Counts counts{block->forward_plain_calls(), 0, graph_nodes(y)};
+    y.sum().backward();
+    counts.after_backward = block->forward_plain_calls();
+    return counts;
+  };
+  const Counts plain = run(false), ckpt = run(true);
+  EXPECT_EQ(plain.after_forward, 1);
+  EXPECT_EQ(plain.after_backward, 1);
+  EXPECT_GT(plain.graph_nodes, 20u);
+  EXPECT_EQ(ckpt.after_forward, 1);
+  EXPECT_EQ(ckpt.after_backward, 2) << "backward did not re-run the checkpointed block";
+  // The checkpoint node and x's gradient accumulator: none of the block's ops (nor the activations
+  // they save) were recorded.
+  EXPECT_EQ(ckpt.graph_nodes, 2u) << "the plain block recorded " << plain.graph_nodes << " nodes";
+}
+
+TEST(GradCheckpointing, EveryMaeBlockIsRecomputedOncePerStep) {
+  auto calls_per_block = [](bool checkpointing) {
+    torch::manual_seed(7);
+    MaskedAutoencoderViT model(tiny_mae());
+    set_grad_checkpointing(*model, checkpointing);
+    model->forward(torch::randn({4, 3, 16, 16}), 0.75, torch::rand({4, 16})).loss.backward();
+    std::vector<int64_t> calls;
+    for (const auto& m : model->modules()) {
+      if (const auto* block = m->as<Block>()) calls.push_back(block->forward_plain_calls());
+    }
+    return calls;
+  };
+  EXPECT_EQ(calls_per_block(false), std::vector<int64_t>(5, 1));  // 3 encoder + 2 decoder blocks
+  EXPECT_EQ(calls_per_block(true), std::vector<int64_t>(5, 2));
+}
 
 TEST(GradCheckpointing, MaeStepMatchesPlainBlocks) {
   const auto [plain_loss, plain] = mae_step(false, false);

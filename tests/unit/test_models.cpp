@@ -121,8 +121,15 @@ TEST(Init, FollowsOfficialScheme) {
   EXPECT_GT(p["blocks.0.mlp.fc1.weight"].abs().max().item<double>(), 0.95 * bound);
   EXPECT_EQ(p["blocks.0.mlp.fc1.bias"].abs().sum().item<double>(), 0.0);
   EXPECT_TRUE(torch::equal(p["norm.weight"], torch::ones({384})));
-  // patch embed: xavier over [D, C*p*p] = [384, 768].
-  EXPECT_LE(p["patch_embed.proj.weight"].abs().max().item<double>(), std::sqrt(6.0 / (384 + 768)));
+  // patch embed: xavier over [D, C*p*p] = [384, 768], std sqrt(2 / (384 + 768)) = 0.0417. Bounded
+  // from both sides: the conv's own init (kaiming_uniform, a = sqrt(5)) has std 1/sqrt(3 * 768) =
+  // 0.0208, and xavier over the 4-d shape 0.0045; both lie within the uniform bound.
+  const auto& patch_w = p["patch_embed.proj.weight"];
+  EXPECT_LE(patch_w.abs().max().item<double>(), std::sqrt(6.0 / (384 + 768)));
+  const double xavier_std = std::sqrt(2.0 / (384 + 768));
+  const double patch_std = patch_w.std().item<double>();
+  EXPECT_GT(patch_std, 0.97 * xavier_std) << "patch_embed.proj.weight std " << patch_std << ", xavier " << xavier_std;
+  EXPECT_LT(patch_std, 1.03 * xavier_std) << "patch_embed.proj.weight std " << patch_std << ", xavier " << xavier_std;
   EXPECT_NEAR(p["cls_token"].std().item<double>(), 0.02, 0.004);
   EXPECT_NEAR(p["mask_token"].std().item<double>(), 0.02, 0.004);
 }

@@ -1,7 +1,7 @@
 // Multi-head self-attention (timm's Attention): qkv projection, softmax(q k^T * scale) v, proj.
 // Two paths computing the same function: `plain` (explicit matmuls, the official code's
-// formulation, kept as the reference) and `fused` (scaled_dot_product_attention, LibTorch >= 2.0,
-// which picks flash / memory-efficient kernels; on CPU in bf16 the plain path is used, faster there).
+// formulation, kept as the reference) and `fused` (scaled_dot_product_attention, which picks
+// flash / memory-efficient kernels; on CPU in bf16 the plain path is used, faster there).
 // Legend: N batch, T tokens, D width, h heads.
 #pragma once
 
@@ -11,9 +11,6 @@
 
 namespace mae::models {
 
-// True when this LibTorch provides scaled_dot_product_attention.
-bool fused_attention_available();
-
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias = true, bool fused = true);
@@ -22,8 +19,8 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward_plain(const torch::Tensor& x);
   torch::Tensor forward_fused(const torch::Tensor& x);
 
-  // Selects the path used by forward(); fused silently falls back to plain when unavailable.
-  void set_fused(bool fused) { fused_ = fused && fused_attention_available(); }
+  // Selects the path used by forward().
+  void set_fused(bool fused) { fused_ = fused; }
   bool fused() const { return fused_; }
 
   torch::nn::Linear qkv{nullptr}, proj{nullptr};

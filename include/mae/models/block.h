@@ -46,9 +46,14 @@ class BlockImpl : public torch::nn::Module {
 
   double drop_path_rate() const { return drop_path_; }
 
+  // How often forward_plain() ran, for tests and profiling: a checkpointed training step runs it
+  // twice (forward, then the recompute in backward), a plain one once.
+  int64_t forward_plain_calls() const { return forward_plain_calls_; }
+
  private:
   double drop_path_;
   bool grad_checkpointing_ = false;
+  int64_t forward_plain_calls_ = 0;
 };
 TORCH_MODULE(Block);
 

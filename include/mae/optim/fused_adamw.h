@@ -9,9 +9,6 @@
 
 namespace mae::optim {
 
-// True when this LibTorch has the fused kernel (>= 2.4); make_adamw falls back to the loop otherwise.
-bool fused_adamw_available();
-
 class FusedAdamW : public torch::optim::AdamW {
  public:
   using torch::optim::AdamW::AdamW;

@@ -39,7 +39,7 @@ int64_t vit_layer_id(const std::string& name, int64_t depth);
 std::vector<std::string> split_names(const std::string& list);
 
 // One AdamW over the groups, with betas and eps; each group's lr is set by set_lr(). `fused`: the
-// update as one kernel per group (fused_adamw.h) where LibTorch has it, else LibTorch's loop.
+// update as one kernel per group (fused_adamw.h), else LibTorch's loop.
 std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<ParamGroup>& groups, double beta1, double beta2,
                                                 double eps = 1e-8, bool fused = true);
 // One LARS (lars.h) over the groups (the linear probe's optimizer); weight decay per group.

@@ -1,0 +1,63 @@
+// train::AutocastGuard turns bf16 autocast on for the CPU while it lives: a Block's attention and
+// MLP come out in bf16 (close to their fp32 values), the residual stream stays fp32, and the
+// previous state is back afterwards. A disabled guard changes nothing.
+#include <ATen/autocast_mode.h>
+#include <gtest/gtest.h>
+
+#include "common/tensor_compare.h"
+#include "mae/core/error.h"
+#include "mae/models/block.h"
+#include "mae/train/precision.h"
+
+using namespace mae;
+using mae::testing::tensors_close;
+
+namespace {
+
+models::Block tiny_block() {
+  models::BlockOptions o;
+  o.dim = 32;
+  o.num_heads = 4;
+  torch::manual_seed(0);
+  return models::Block(o);
+}
+
+}  // namespace
+
+TEST(AutocastGuard, Bf16OnCpuLowersAttentionAndMlp) {
+  auto block = tiny_block();
+  const auto x = torch::randn({2, 9, 32});  // [N, T, D]
+  const auto attn_fp32 = block->attn->forward(block->norm1->forward(x));
+  const auto mlp_fp32 = block->mlp->forward(block->norm2->forward(x));
+  torch::Tensor attn_bf16, mlp_bf16, out;
+  {
+    train::AutocastGuard autocast(torch::kCPU, true);
+    EXPECT_TRUE(at::autocast::is_autocast_enabled(torch::kCPU));
+    attn_bf16 = block->attn->forward(block->norm1->forward(x));
+    mlp_bf16 = block->mlp->forward(block->norm2->forward(x));
+    out = block->forward(x);
+  }
+  EXPECT_EQ(attn_bf16.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(mlp_bf16.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(out.scalar_type(), torch::kFloat32);  // x + a bf16 branch promotes to fp32
+  // bf16 keeps 8 bits of mantissa: a few per cent, not float precision.
+  EXPECT_TRUE(tensors_close("attention under autocast", attn_bf16, attn_fp32, 0.05, 0.02));
+  EXPECT_TRUE(tensors_close("mlp under autocast", mlp_bf16, mlp_fp32, 0.05, 0.02));
+  EXPECT_FALSE(torch::equal(attn_bf16.to(torch::kFloat32), attn_fp32));
+
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(torch::kCPU));
+  EXPECT_EQ(block->attn->forward(x).scalar_type(), torch::kFloat32);
+}
+
+TEST(AutocastGuard, DisabledGuardKeepsFp32) {
+  auto block = tiny_block();
+  train::AutocastGuard autocast(torch::kCPU, false);
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(torch::kCPU));
+  EXPECT_EQ(block->mlp->forward(torch::randn({2, 9, 32})).scalar_type(), torch::kFloat32);
+}
+
+TEST(AutocastGuard, PrecisionNames) {
+  EXPECT_FALSE(train::wants_bf16("fp32"));
+  EXPECT_TRUE(train::wants_bf16("bf16"));
+  EXPECT_THROW(train::wants_bf16("fp16"), UsageError);
+}

@@ -56,6 +56,12 @@ struct ClassifySettings {
   void from_keys() { options.model = vit_options(model); }
 };
 
+ClassifySettings classify_defaults(bool linprobe) {
+  ClassifySettings s;
+  if (linprobe) s.options = tasks::ClassifyOptions::linprobe_defaults();
+  return s;
+}
+
 template <typename Settings>
 Config schema_of(Settings settings) {
   settings.to_keys();
@@ -141,7 +147,7 @@ Assignments stored_data_layer(const tasks::StoredFacts& stored, const std::strin
 Config pretrain_schema() { return schema_of(PretrainSettings{}); }
 
 Config classify_schema(bool linprobe) {
-  return schema_of(ClassifySettings{linprobe ? tasks::ClassifyOptions::linprobe_defaults() : tasks::ClassifyOptions{}});
+  return schema_of(classify_defaults(linprobe));
 }
 
 Config inference_schema() {
@@ -164,7 +170,7 @@ tasks::PretrainOptions resolve_stats(const UserSettings& user) {
 }
 
 tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag) {
-  const ClassifySettings defaults{linprobe ? tasks::ClassifyOptions::linprobe_defaults() : tasks::ClassifyOptions{}};
+  const ClassifySettings defaults = classify_defaults(linprobe);
   UserSettings with_init = user;
   if (!init_flag.empty()) with_init.sets.push_back("finetune.init=" + init_flag);
   // Which weights: known once the user's layers are read; their facts then go underneath them.

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mae/core/stop_signal.h"
 #include "mae/distributed/environment.h"
 #include "mae/io/safetensors.h"
 #include "mae/train/checkpoint.h"
@@ -231,4 +232,16 @@ TEST_F(DistributedFixture, RanksThatResumeFromDifferentPointsStopWithTheReason) 
     EXPECT_EQ(code, 1) << log;
     EXPECT_NE(log.find("the ranks disagree"), std::string::npos) << log;
   }
+}
+
+TEST_F(DistributedFixture, ASignalToOneRankStopsEveryRankAfterSaving) {
+  const auto ranks = start_two_ranks("signalled", 30);
+  ::kill(ranks.rank1, SIGUSR1);  // SLURM's --signal=USR1@120 may reach any one task first
+  EXPECT_EQ(wait_exit(ranks.rank1, 60), core::kExitInterrupted) << read_text(dir_ + "/rank1.log");
+  EXPECT_EQ(wait_exit(ranks.rank0, 60), core::kExitInterrupted) << read_text(dir_ + "/rank0.log");
+  EXPECT_NE(read_text(dir_ + "/rank0.log").find("a stop signal on another rank"), std::string::npos) << read_text(dir_ + "/rank0.log");
+  const auto state = nlohmann::json::parse(
+      io::read_safetensors(dir_ + "/signalled/checkpoint-last.state.safetensors").metadata.at("train_state"));
+  EXPECT_GT(state.at("iteration").get<int64_t>(), 0);
+  EXPECT_EQ(train::find_latest_checkpoint(dir_ + "/signalled"), train::last_checkpoint_stem(dir_ + "/signalled"));
 }

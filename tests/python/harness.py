@@ -7,7 +7,10 @@ it or leaving it out:
     from harness import require_modules
     require_modules("torch", "safetensors")   # before importing them
 """
+import argparse
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
 
@@ -28,3 +31,14 @@ def run(*args):
     if result.returncode != 0:
         sys.exit(f"FAILED ({result.returncode}): {' '.join(args)}\n{result.stdout}")
     return result.stdout
+
+
+def mae_and_fresh_workdir():
+    """--mae BINARY --work DIR: returns both, with DIR emptied and created."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mae", required=True)
+    parser.add_argument("--work", required=True)
+    args = parser.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    return args.mae, args.work

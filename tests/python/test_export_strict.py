@@ -10,14 +10,12 @@ class probabilities are compared with ours. Exits non-zero on any mismatch.
 
     python3 tests/python/test_export_strict.py --mae build/bin/mae --work /tmp/export_test
 """
-import argparse
 import json
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import require_modules, run  # noqa: E402
+from harness import mae_and_fresh_workdir, require_modules, run  # noqa: E402
 
 require_modules("numpy", "torch", "safetensors")
 import torch  # noqa: E402
@@ -37,30 +35,24 @@ def check(name, ours, theirs, atol):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mae", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
-    w = args.work
+    mae, w = mae_and_fresh_workdir()
     images, labels = write_idx(w, COUNT, SIZE, CLASSES)
     data = ["--set", "data.source=idx", "--set", f"data.root={w}", "--set", "data.train_files=images.idx,labels.idx",
             "--set", "data.val_files=images.idx,labels.idx", "--set", f"data.mean={MEAN}", "--set", f"data.std={STD}",
             "--set", "data.eval_resize_ratio=1", "--set", "train.batch_size=16", "--set", "train.epochs=2",
             "--set", "train.warmup_epochs=0", "--set", "log.progress=none", "--threads", "2"]
-    run(args.mae, "pretrain", *data, "--output", f"{w}/pre", "--set", f"model.img_size={SIZE}", "--set", "model.patch_size=4",
+    run(mae, "pretrain", *data, "--output", f"{w}/pre", "--set", f"model.img_size={SIZE}", "--set", "model.patch_size=4",
         "--set", "model.embed_dim=32", "--set", "model.depth=2", "--set", "model.num_heads=2",
         "--set", "model.decoder_embed_dim=16", "--set", "model.decoder_depth=1", "--set", "model.decoder_num_heads=2",
         "--set", "visualize.num_images=0")
     pre = f"{w}/pre/checkpoint-last.safetensors"
-    run(args.mae, "finetune", "--init", pre, *data, "--output", f"{w}/ft", "--set", "train.epochs=6", "--set", "optim.lr=5e-3")
+    run(mae, "finetune", "--init", pre, *data, "--output", f"{w}/ft", "--set", "train.epochs=6", "--set", "optim.lr=5e-3")
     ft = f"{w}/ft/checkpoint-last.safetensors"
-    run(args.mae, "export", pre, "--output", f"{w}/mae_full.safetensors")
-    run(args.mae, "export", pre, "--part", "encoder", "--output", f"{w}/encoder.safetensors")
-    run(args.mae, "export", ft, "--output", f"{w}/classifier.safetensors")
-    run(args.mae, "embed", pre, "--output", f"{w}/features.safetensors", "--pool", "cls", "--threads", "2")
-    run(args.mae, "predict", ft, "--top-k", str(CLASSES), "--output", f"{w}/pred.jsonl", "--threads", "2")
+    run(mae, "export", pre, "--output", f"{w}/mae_full.safetensors")
+    run(mae, "export", pre, "--part", "encoder", "--output", f"{w}/encoder.safetensors")
+    run(mae, "export", ft, "--output", f"{w}/classifier.safetensors")
+    run(mae, "embed", pre, "--output", f"{w}/features.safetensors", "--pool", "cls", "--threads", "2")
+    run(mae, "predict", ft, "--top-k", str(CLASSES), "--output", f"{w}/pred.jsonl", "--threads", "2")
 
     torch.manual_seed(0)
     x = torch.from_numpy(images).float().div(255).sub(MEAN).div(STD).unsqueeze(1)  # the eval transform at 16 px

@@ -8,17 +8,15 @@ mismatch.
 
     python3 tests/python/test_tensorboard_events.py --mae build/bin/mae --work /tmp/tb_test
 """
-import argparse
 import glob
 import json
 import math
 import os
-import shutil
 import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import require_modules, run  # noqa: E402
+from harness import mae_and_fresh_workdir, require_modules, run  # noqa: E402
 
 require_modules("numpy", "tensorboard")
 from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
@@ -50,15 +48,9 @@ def expected_scalars(metrics_path):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mae", required=True)
-    parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
-    w = args.work
+    mae, w = mae_and_fresh_workdir()
     write_idx(w, 64, 16, 4)
-    run(args.mae, "pretrain", "--output", f"{w}/run", "--threads", "2",
+    run(mae, "pretrain", "--output", f"{w}/run", "--threads", "2",
         "--set", "data.source=idx", "--set", f"data.root={w}", "--set", "data.train_files=images.idx,labels.idx",
         "--set", "data.val_files=images.idx,labels.idx", "--set", "data.mean=0.2", "--set", "data.std=0.3",
         "--set", "model.img_size=16", "--set", "model.patch_size=4", "--set", "model.in_chans=1",

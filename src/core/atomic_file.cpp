@@ -1,5 +1,7 @@
 #include "mae/core/atomic_file.h"
 
+#include <filesystem>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -37,6 +39,14 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
     std::remove(tmp.c_str());
     throw;
   }
+}
+
+void create_parent_folder(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  MAE_CHECK(!error, "cannot create the folder '", parent.string(), "' for '", path, "': ", error.message());
 }
 
 }  // namespace mae::core

@@ -91,6 +91,7 @@ ExportResult run_export(const ExportRequest& request) {
   std::map<std::string, std::string> metadata = {{"format", "pt"}, {"mae_export", sidecar.dump()}};
 
   ExportResult result{request.output, request.output + ".json", named.size()};
+  core::create_parent_folder(result.weights);
   io::write_safetensors(result.weights, named, metadata);
   core::write_file_atomic(result.sidecar, [&](std::ostream& out) { out << sidecar.dump(2) << "\n"; });
   return result;

@@ -105,6 +105,7 @@ int64_t run_predict(const InferenceOptions& options, const PredictRequest& reque
   if (request.output.empty() || request.output == "-") {
     std::cout << out.str();
   } else {
+    core::create_parent_folder(request.output);
     core::write_file_atomic(request.output, [&](std::ostream& file) { file << out.str(); });
   }
   return count;
@@ -128,6 +129,7 @@ int64_t run_embed(const InferenceOptions& options, const EmbedRequest& request, 
   auto loaded = load_vit(model, options.data.source, request.checkpoint, device, /*with_head=*/false);
   auto loader = ordered_loader(options.data, parse_split(request.split), loaded.model);
   const auto f = eval::extract_features([&](const torch::Tensor& x) { return loaded.model->forward(x); }, *loader, device);
+  core::create_parent_folder(request.output);
   const bool npy = request.output.size() > 4 && request.output.compare(request.output.size() - 4, 4, ".npy") == 0;
   if (npy) {
     io::write_npy(request.output, f.features);

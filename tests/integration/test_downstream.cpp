@@ -95,7 +95,7 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   for (const char* f : {"metrics.json", "confusion.csv", "confusion.png"}) EXPECT_TRUE(std::filesystem::exists(dir_ + "/eval/" + f)) << f;
   tasks::PredictRequest predict;
   predict.checkpoint = last;
-  predict.output = dir_ + "/pred.jsonl";
+  predict.output = dir_ + "/preds/pred.jsonl";  // a folder that does not exist yet
   EXPECT_EQ(tasks::run_predict(config, predict, torch::kCPU), 128);
   std::ifstream lines(predict.output);
   std::string line;
@@ -193,7 +193,7 @@ TEST_F(DownstreamFixture, KnnEmbedAndExportOfAPretrainCheckpoint) {
   // Export: official and HuggingFace names round-trip into the model; the sidecar has the facts.
   const auto original = weights(pre);
   for (const char* scheme : {"official", "huggingface", "easycv"}) {
-    tasks::ExportRequest request{pre, dir_ + "/export_" + std::string(scheme) + ".safetensors", "full", scheme};
+    tasks::ExportRequest request{pre, dir_ + "/exports/" + std::string(scheme) + ".safetensors", "full", scheme};
     const auto result = tasks::run_export(request);
     models::MaeViTOptions o;
     o.img_h = o.img_w = 16, o.patch_size = 4, o.in_chans = 1, o.embed_dim = 32, o.depth = 2, o.num_heads = 2;

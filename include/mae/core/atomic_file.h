@@ -13,4 +13,8 @@ namespace mae::core {
 // mae::Error is thrown naming the path.
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 
+// Creates the folder an output file named by the user goes into (`--output preds/p.jsonl`). Not
+// for checkpoints: a run folder that vanished is an error there, not something to recreate.
+void create_parent_folder(const std::string& path);
+
 }  // namespace mae::core

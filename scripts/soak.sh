@@ -3,10 +3,10 @@
 # while a checkpoint is being written) and stopped with SIGTERM, resumed with --resume auto each
 # time until it finishes, and its final weights and optimizer state are compared byte for byte
 # with an uninterrupted run of the same settings.
-#   scripts/soak.sh [--kills 20] [--terms 5] [--epochs 40] [--save-every 1] [--mae build/bin/mae] [--work DIR] [--seed 1]
+#   scripts/soak.sh [--kills 20] [--terms 5] [--epochs 20] [--save-every 1] [--mae build/bin/mae] [--work DIR] [--seed 1]
 # Prints the kills survived and the steps lost per kill; exits non-zero when the results differ.
 set -euo pipefail
-kills=20 terms=5 epochs=40 save_every=1 mae="$(cd "$(dirname "$0")/.." && pwd)/build/bin/mae" work="" seed=1
+kills=20 terms=5 epochs=20 save_every=1 mae="$(cd "$(dirname "$0")/.." && pwd)/build/bin/mae" work="" seed=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --kills) kills="$2"; shift 2 ;;
@@ -51,8 +51,21 @@ while :; do
   (cd "$work/soaked" && exec "$mae" pretrain "${settings[@]}" --resume auto >> log 2>&1) &
   pid=$!
   if [ $((killed + termed)) -lt $((kills + terms)) ]; then
-    sleep "$((RANDOM % 25 + 8))e-1"  # 0.8-3.2 s: start-up, steps, and checkpoint writes (one per step)
     if [ $killed -lt $kills ] && { [ $termed -ge $terms ] || [ $((RANDOM % 5)) -ne 0 ]; }; then signal=KILL; else signal=TERM; fi
+    start=$(last_step)
+    if [ $signal = KILL ] && [ $((RANDOM % 6)) -eq 0 ]; then
+      sleep "$((RANDOM % 10))e-1"  # during start-up or the first steps
+    else
+      # After 1-20 more steps (so that the run advances whatever the machine's speed), then 0-9 ms
+      # later: inside a step or a checkpoint write (one per step).
+      target=$(( ${start:-0} + RANDOM % 20 + 1 ))
+      while kill -0 "$pid" 2>/dev/null; do
+        now=$(last_step)
+        [ "${now:-0}" -ge "$target" ] && break
+        sleep 0.01
+      done
+      sleep "$((RANDOM % 10))e-3"
+    fi
     before=$(last_step)
     kill -s $signal "$pid" 2>/dev/null || true
   else

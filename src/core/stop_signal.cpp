@@ -39,6 +39,4 @@ const char* stop_signal_name() {
   }
 }
 
-void clear_stop_request() { g_signal.store(0); }
-
 }  // namespace mae::core

@@ -114,18 +114,4 @@ models::VisionTransformerOptions vit_options_from_facts(const nlohmann::json& f,
   return o;
 }
 
-models::MaeViTOptions mae_options_from_facts(const nlohmann::json& f) {
-  models::MaeViTOptions o;
-  try {
-    encoder_from_facts(f, &o);
-    o.decoder_embed_dim = f.at("decoder_embed_dim");
-    o.decoder_depth = f.at("decoder_depth");
-    o.decoder_num_heads = f.at("decoder_num_heads");
-    o.norm_pix_loss = f.at("norm_pix_loss");
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str("checkpoint facts lack the MAE's shape (", e.what(), "); is it a pretraining checkpoint?"));
-  }
-  return o;
-}
-
 }  // namespace mae::tasks

@@ -238,15 +238,7 @@ Trainer::EpochEnd Trainer::train_one_epoch(int64_t epoch) {
 
 void Trainer::save_if_due() {
   const bool by_steps = options_.save_every_steps > 0 && state_.iteration % options_.save_every_steps == 0;
-  const bool by_time = options_.save_every_minutes > 0 && seconds_since(last_save_) >= 60 * options_.save_every_minutes;
-  // Every rank must take the same decision: the clocks differ, so rank 0's counts.
-  bool due = by_steps || by_time;
-  if (options_.save_every_minutes > 0 && sync_->active()) {
-    auto flag = torch::tensor({distributed::rank() == 0 && due ? 1.0 : 0.0}, torch::kFloat64);
-    distributed::all_reduce_sum(flag, "save schedule");
-    due = flag.item<double>() > 0;
-  }
-  if (due) save_or_warn(false);
+  if (by_steps || save_time_due_) save_or_warn(false);  // save_time_due_: agreed in agree_and_step
 }
 
 void Trainer::save_or_warn(bool numbered) {
@@ -298,16 +290,20 @@ void Trainer::micro_step(const data::Batch& batch, int64_t epoch, bool final_mic
 bool Trainer::agree_and_step() {
   Window& w = *window_;
   stop_agreed_ = core::stop_requested();
+  save_time_due_ = options_.save_every_minutes > 0 && seconds_since(last_save_) >= 60 * options_.save_every_minutes;
   if (sync_->active()) {
     sync_->finish();
     // One decision for all ranks: skip when any rank saw a non-finite loss; stop when a signal
-    // reached any rank; log the mean loss.
-    auto agreed = torch::tensor({w.nonfinite ? 1.0 : 0.0, w.nonfinite ? 0.0 : w.loss_value, stop_agreed_ ? 1.0 : 0.0},
+    // reached any rank; save on rank 0's clock (the clocks differ); log the mean loss.
+    const bool rank0_due = distributed::rank() == 0 && save_time_due_;
+    auto agreed = torch::tensor({w.nonfinite ? 1.0 : 0.0, w.nonfinite ? 0.0 : w.loss_value, stop_agreed_ ? 1.0 : 0.0,
+                                 rank0_due ? 1.0 : 0.0},
                                 torch::kFloat64);
     distributed::all_reduce_sum(agreed, "loss");
     w.nonfinite = agreed[0].item<double>() > 0;
     w.loss_value = agreed[1].item<double>() / options_.world_size;
     stop_agreed_ = agreed[2].item<double>() > 0;
+    save_time_due_ = agreed[3].item<double>() > 0;
   }
   ++state_.iteration;
   distributed::set_progress(state_.iteration);

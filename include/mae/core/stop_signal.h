@@ -12,7 +12,5 @@ constexpr int kExitInterrupted = 75;
 void install_stop_signals();  // idempotent
 bool stop_requested();
 const char* stop_signal_name();  // "SIGTERM", ... or "" when none arrived
-// For tests: forget a request.
-void clear_stop_request();
 
 }  // namespace mae::core

@@ -38,6 +38,5 @@ StoredFacts read_facts(const std::string& weights_path);
 
 // The encoder shape of our facts; `base` supplies what the facts do not hold (drop path, head).
 models::VisionTransformerOptions vit_options_from_facts(const nlohmann::json& facts, models::VisionTransformerOptions base);
-models::MaeViTOptions mae_options_from_facts(const nlohmann::json& facts);
 
 }  // namespace mae::tasks

@@ -113,7 +113,8 @@ class Trainer {
   int64_t steps_per_epoch_ = 0, steps_this_process_ = 0, consecutive_nonfinite_ = 0;
   bool first_loss_seen_ = false;
   std::chrono::steady_clock::time_point run_start_, last_save_;
-  bool stop_agreed_ = false;  // a stop signal reached a rank; every rank saves and stops together
+  bool stop_agreed_ = false;    // a stop signal reached a rank; every rank saves and stops together
+  bool save_time_due_ = false;  // train.save_every_minutes passed on rank 0's clock (agreed by all ranks)
 };
 
 }  // namespace mae::train

@@ -97,8 +97,12 @@ TEST_F(PretrainFixture, StopSignalSavesAndExitsWithTheRequeueCode) {
   const auto saved = state_of(dir_ + "/signal");
   EXPECT_GE(saved.iteration, 8);
   EXPECT_LT(saved.epoch, 50);
-  // The saved point is a valid place to continue from.
-  EXPECT_EQ(train::find_latest_checkpoint(dir_ + "/signal"), train::last_checkpoint_stem(dir_ + "/signal"));
+  // --resume auto continues from the saved step (a numbered checkpoint of the same step when the
+  // signal met an epoch's end: same content, and ties prefer it).
+  const auto latest = train::find_latest_checkpoint(dir_ + "/signal");
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(nlohmann::json::parse(read(*latest + ".state.safetensors").metadata.at("train_state")).at("iteration"),
+            saved.iteration);
 }
 
 TEST_F(PretrainFixture, AFailedCheckpointWriteKeepsThePreviousOne) {

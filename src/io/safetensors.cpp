@@ -1,11 +1,16 @@
 #include "mae/io/safetensors.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -47,6 +52,14 @@ uint64_t read_le64(const unsigned char* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
+}
+
+// The entries in the order of their data in the file.
+std::vector<const SafetensorsEntry*> in_file_order(const SafetensorsHeader& header) {
+  std::vector<const SafetensorsEntry*> sorted;
+  for (const auto& e : header.entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->begin < b->begin; });
+  return sorted;
 }
 
 // Validates the JSON header against a data section of `data_size` bytes.
@@ -95,9 +108,7 @@ SafetensorsHeader parse_header(const std::string& header, uint64_t data_size, co
               ": ", e.end - e.begin, " bytes do not hold shape ", shape.dump(), " of ", value["dtype"].get<std::string>());
     out.entries.push_back(std::move(e));
   }
-  std::vector<const SafetensorsEntry*> sorted;
-  for (const auto& e : out.entries) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->begin < b->begin; });
+  const auto sorted = in_file_order(out);
   for (size_t i = 1; i < sorted.size(); ++i) {
     MAE_CHECK(sorted[i]->begin >= sorted[i - 1]->end, origin, ": tensors '", sorted[i - 1]->name, "' and '",
               sorted[i]->name, "' overlap; the file is corrupt");
@@ -153,23 +164,82 @@ std::string make_header(const NamedTensors& tensors, const std::map<std::string,
   return out + json;
 }
 
-// Files written by write_safetensors carry the CRC-32 of their data; a mismatch is damage.
-void verify_checksum(const SafetensorsHeader& header, const std::map<std::string, torch::Tensor>& tensors,
-                     const std::string& origin) {
-  auto it = header.metadata.find(kChecksumKey);
-  if (it == header.metadata.end()) return;  // files from other writers carry none
-  std::vector<const SafetensorsEntry*> in_file_order;
-  for (const auto& e : header.entries) in_file_order.push_back(&e);
-  std::sort(in_file_order.begin(), in_file_order.end(), [](const auto* a, const auto* b) { return a->begin < b->begin; });
-  uLong crc = crc32_z(0L, Z_NULL, 0);
-  for (const auto* e : in_file_order) {
-    const auto& t = tensors.at(e->name);
-    crc = crc32_z(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<z_size_t>(e->end - e->begin));
-  }
+std::string crc_digits(uLong crc) {
   char digits[9];
   std::snprintf(digits, sizeof(digits), "%08lx", static_cast<unsigned long>(crc));
+  return digits;
+}
+
+// Files written by write_safetensors carry the CRC-32 of their data (the tensors' bytes in file
+// order); a mismatch is damage.
+void verify_checksum(const SafetensorsHeader& header, uLong crc, const std::string& origin) {
+  auto it = header.metadata.find(kChecksumKey);
+  if (it == header.metadata.end()) return;  // files from other writers carry none
+  const std::string digits = crc_digits(crc);
   MAE_CHECK(it->second == digits, origin, ": the data does not match its checksum (stored ", it->second, ", computed ", digits,
             "); the file is damaged: use another copy or checkpoint");
+}
+
+// One read of part of one tensor's bytes.
+struct Piece {
+  char* into;
+  uint64_t file_offset, bytes;
+  const std::string* tensor;
+};
+constexpr uint64_t kPieceBytes = 8ull << 20;
+// Below this a file is read by one thread; above, by up to kMaxReadThreads (the copies out of the
+// page cache and the checksum then run on several cores).
+constexpr uint64_t kParallelBytes = 32ull << 20;
+constexpr unsigned kMaxReadThreads = 8;
+
+// pread()s every piece into place; returns the CRC-32 of all their bytes in order.
+uLong read_pieces(const std::string& path, const std::vector<Piece>& pieces) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  MAE_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno), "; check the path");
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  uint64_t total = 0;
+  for (const auto& p : pieces) total += p.bytes;
+  const size_t threads =
+      total < kParallelBytes ? 1 : std::min<size_t>({kMaxReadThreads, std::max(1u, std::thread::hardware_concurrency()), pieces.size()});
+  // Thread k reads a contiguous run of pieces holding about total / threads bytes.
+  std::vector<size_t> first(threads + 1, pieces.size());
+  first[0] = 0;
+  for (size_t i = 0, k = 1, seen = 0; i < pieces.size() && k < threads; seen += pieces[i++].bytes) {
+    if (seen >= total * k / threads) first[k++] = i;
+  }
+  std::vector<uLong> crcs(threads);
+  std::vector<uint64_t> lengths(threads, 0);
+  std::vector<std::exception_ptr> errors(threads);
+  auto work = [&](size_t k) {
+    try {
+      uLong crc = crc32_z(0L, Z_NULL, 0);
+      for (size_t i = first[k]; i < first[k + 1]; ++i) {
+        const Piece& p = pieces[i];
+        for (uint64_t done = 0; done < p.bytes;) {
+          const ssize_t n = ::pread(fd, p.into + done, p.bytes - done, static_cast<off_t>(p.file_offset + done));
+          MAE_CHECK(n > 0 || (n < 0 && errno == EINTR), path, ": reading tensor '", *p.tensor, "' failed: ",
+                    n == 0 ? "the file ends early (truncated)" : std::strerror(errno), "; use another copy or checkpoint");
+          if (n > 0) done += static_cast<uint64_t>(n);
+        }
+        crc = crc32_z(crc, reinterpret_cast<const Bytef*>(p.into), static_cast<z_size_t>(p.bytes));
+        lengths[k] += p.bytes;
+      }
+      crcs[k] = crc;
+    } catch (...) {
+      errors[k] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t k = 1; k < threads; ++k) pool.emplace_back(work, k);
+  work(0);
+  for (auto& t : pool) t.join();
+  ::close(fd);
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  uLong crc = crcs[0];
+  for (size_t k = 1; k < threads; ++k) crc = crc32_combine(crc, crcs[k], static_cast<z_off_t>(lengths[k]));
+  return crc;
 }
 
 }  // namespace
@@ -182,12 +252,15 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
   const uint64_t data_start = 8 + header_size;
   auto header = parse_header(bytes.substr(8, header_size), bytes.size() - data_start, origin);
   SafetensorsFile file;
-  for (const auto& e : header.entries) {
-    torch::Tensor t = empty_for(e);
-    if (e.end > e.begin) std::memcpy(t.data_ptr(), bytes.data() + data_start + e.begin, e.end - e.begin);
-    file.tensors.emplace(e.name, t);
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (const auto* e : in_file_order(header)) {
+    const char* data = bytes.data() + data_start + e->begin;
+    torch::Tensor t = empty_for(*e);
+    if (e->end > e->begin) std::memcpy(t.data_ptr(), data, e->end - e->begin);
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data), static_cast<z_size_t>(e->end - e->begin));
+    file.tensors.emplace(e->name, t);
   }
-  verify_checksum(header, file.tensors, origin);
+  verify_checksum(header, crc, origin);
   file.metadata = std::move(header.metadata);
   return file;
 }
@@ -197,20 +270,28 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
   return read_header(in, path);
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream in;
-  auto header = read_header(in, path);
+SafetensorsFile read_safetensors_into(const std::string& path, const TensorDestination& destination) {
+  const SafetensorsHeader header = read_safetensors_header(path);
   SafetensorsFile file;
-  for (const auto& e : header.entries) {
-    torch::Tensor t = empty_for(e);
-    in.seekg(static_cast<std::streamoff>(header.data_start + e.begin));
-    MAE_CHECK(in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin)), path,
-              ": reading tensor '", e.name, "' failed; the file is truncated");
-    file.tensors.emplace(e.name, t);
+  std::vector<Piece> pieces;
+  for (const auto* e : in_file_order(header)) {
+    torch::Tensor t = destination(*e);
+    if (!t.defined()) t = empty_for(*e);
+    MAE_CHECK(t.device().is_cpu() && t.is_contiguous() && t.scalar_type() == e->dtype && t.sizes() == c10::IntArrayRef(e->shape),
+              path, ": the destination of tensor '", e->name, "' is not a contiguous CPU tensor of its dtype and shape");
+    for (uint64_t at = e->begin; at < e->end; at += kPieceBytes) {
+      pieces.push_back({static_cast<char*>(t.data_ptr()) + (at - e->begin), header.data_start + at,
+                        std::min(kPieceBytes, e->end - at), &e->name});
+    }
+    file.tensors.emplace(e->name, t);
   }
-  verify_checksum(header, file.tensors, path);
-  file.metadata = std::move(header.metadata);
+  verify_checksum(header, read_pieces(path, pieces), path);
+  file.metadata = header.metadata;
   return file;
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  return read_safetensors_into(path, [](const SafetensorsEntry&) { return torch::Tensor(); });
 }
 
 void stream_safetensors(std::ostream& out, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
@@ -239,18 +320,20 @@ void stream_safetensors(std::ostream& out, const NamedTensors& tensors, const st
     }
     t = t.contiguous();
     const auto bytes = static_cast<std::streamsize>(t.numel() * t.element_size());
+    const auto* data = static_cast<const Bytef*>(t.data_ptr());
+    // A large tensor's checksum is computed on another core while it is written.
+    std::future<uLong> tensor_crc = std::async(static_cast<uint64_t>(bytes) >= kParallelBytes / 16 ? std::launch::async : std::launch::deferred,
+                                               [=] { return crc32_z(crc32_z(0L, Z_NULL, 0), data, static_cast<z_size_t>(bytes)); });
     errno = 0;
-    if (bytes > 0) out.write(static_cast<const char*>(t.data_ptr()), bytes);
+    if (bytes > 0) out.write(reinterpret_cast<const char*>(data), bytes);
+    crc = crc32_combine(crc, tensor_crc.get(), static_cast<z_off_t>(bytes));
     MAE_CHECK(out.good(), "writing tensor '", name, "' to '", destination, "' failed: ", os_reason(),
               "; check the free space and permissions of its folder");
-    crc = crc32_z(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<z_size_t>(bytes));
   }
   if (!seekable) return;
   const auto end = out.tellp();
-  char digits[9];
-  std::snprintf(digits, sizeof(digits), "%08lx", static_cast<unsigned long>(crc));
   out.seekp(checksum_at);
-  out.write(digits, 8);
+  out.write(crc_digits(crc).data(), 8);
   out.seekp(end);
   MAE_CHECK(out.good(), "writing the checksum of '", destination, "' failed: ", os_reason());
 }

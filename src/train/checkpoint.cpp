@@ -6,6 +6,7 @@
 #include <mutex>
 #include <iostream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <type_traits>
 
@@ -160,30 +161,70 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
   io::write_safetensors(files.weights, weights, meta);
 }
 
+namespace {
+
+// The model's tensors by state-dict key; the weights file must hold exactly these, shape for shape
+// (checked on the header, before any data is read).
+std::map<std::string, torch::Tensor> checked_model_tensors(const torch::nn::Module& model, const std::string& file) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& kv : model.named_parameters()) tensors.emplace(kv.key(), kv.value());
+  for (const auto& kv : model.named_buffers()) tensors.emplace(kv.key(), kv.value());
+  std::set<std::string> in_file;
+  for (const auto& e : io::read_safetensors_header(file).entries) {
+    auto it = tensors.find(e.name);
+    MAE_CHECK(it != tensors.end(), file, ": holds '", e.name, "', which the model does not have; the checkpoint belongs to",
+              " another model (check model.* in its config)");
+    MAE_CHECK(it->second.sizes() == c10::IntArrayRef(e.shape), file, ": '", e.name, "' has shape ", c10::IntArrayRef(e.shape),
+              " but the model expects ", it->second.sizes(), "; the checkpoint belongs to another model size (check model.* in its config)");
+    in_file.insert(e.name);
+  }
+  for (const auto& kv : tensors) {
+    MAE_CHECK(in_file.count(kv.first), file, ": lacks '", kv.first, "'; the checkpoint belongs to another model (check model.* in its config)");
+  }
+  return tensors;
+}
+
+// `t` itself when the file's bytes can go straight into it.
+torch::Tensor in_place(const torch::Tensor& t, const io::SafetensorsEntry& e) {
+  const bool direct = t.defined() && t.device().is_cpu() && t.is_contiguous() && t.scalar_type() == e.dtype &&
+                      t.sizes() == c10::IntArrayRef(e.shape);
+  return direct ? t : torch::Tensor();
+}
+
+// The optimizer's current state tensors by their checkpoint names ("optim.<param>.exp_avg"), so
+// that loading into an optimizer that has state (a rollback) reuses its memory.
+std::map<std::string, torch::Tensor> current_optimizer_tensors(const torch::optim::Optimizer* optimizer,
+                                                               const std::vector<optim::ParamGroup>* groups) {
+  std::map<std::string, torch::Tensor> out;
+  if (!optimizer || !groups) return out;
+  for (auto& [name, t] : optimizer_tensors(*optimizer, *groups)) {
+    if (!name.empty() && name.compare(name.size() - 5, 5, ".step") != 0) out.emplace(name, t);
+  }
+  return out;
+}
+
+}  // namespace
+
 void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const std::vector<optim::ParamGroup>* groups, TrainState* state) {
   const auto files = CheckpointFiles::from_stem(stem);
-  auto weights = io::read_safetensors(files.weights);
-  io::SafetensorsFile train_file;
-  if (state || optimizer) train_file = io::read_safetensors(files.state);
-
   torch::NoGradGuard no_grad;
-  auto params = model.named_parameters();
-  auto buffers = model.named_buffers();
-  size_t used = 0;
-  auto restore = [&](const std::string& key, torch::Tensor& target) {
-    auto it = weights.tensors.find(key);
-    MAE_CHECK(it != weights.tensors.end(), files.weights, ": lacks '", key,
-              "'; the checkpoint belongs to another model (check model.* in its config)");
-    MAE_CHECK(it->second.sizes() == target.sizes(), files.weights, ": '", key, "' has shape ", it->second.sizes(),
-              " but the model expects ", target.sizes());
-    target.copy_(it->second);
-    ++used;
-  };
-  for (auto& kv : params) restore(kv.key(), kv.value());
-  for (auto& kv : buffers) restore(kv.key(), kv.value());
-  MAE_CHECK(used == weights.tensors.size(), files.weights, ": holds ", weights.tensors.size() - used,
-            " tensor(s) the model does not have; it belongs to another model");
+  io::SafetensorsFile train_file;
+  if (state || optimizer) {
+    const auto reuse = current_optimizer_tensors(optimizer, groups);
+    train_file = io::read_safetensors_into(files.state, [&](const io::SafetensorsEntry& e) {
+      auto it = reuse.find(e.name);
+      return it == reuse.end() ? torch::Tensor() : in_place(it->second, e);
+    });
+  }
+  // The weights go straight into the parameters when they live on the CPU; others are copied.
+  const auto targets = checked_model_tensors(model, files.weights);
+  auto weights = io::read_safetensors_into(files.weights, [&](const io::SafetensorsEntry& e) { return in_place(targets.at(e.name), e); });
+  for (const auto& [key, target] : targets) {
+    const auto& loaded = weights.tensors.at(key);
+    if (!loaded.is_same(target)) const_cast<torch::Tensor&>(target).copy_(loaded);
+  }
+  weights.tensors.clear();
 
   if (state) {
     auto it = train_file.metadata.find("train_state");

@@ -3,6 +3,7 @@
 // previous checkpoint.
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -127,6 +128,34 @@ TEST_F(PretrainFixture, AFailedCheckpointWriteKeepsThePreviousOne) {
                                               dir_ + "/full.yaml --resume auto --threads 1 --set train.on_save_error=warn'");
   EXPECT_EQ(warn.code, 0) << warn.output;
   EXPECT_NE(warn.output.find("checkpoint not written"), std::string::npos) << warn.output;
+}
+
+// A run folder the run may not write to (a read-only mount, a permission change): a clear error
+// naming the folder, exit 1, and the checkpoints in it untouched. Root writes anywhere, so as root
+// the run goes through a user namespace in which it is an ordinary user.
+TEST_F(PretrainFixture, AReadOnlyRunFolderStopsTheRunAndKeepsItsCheckpoints) {
+  const std::string run = dir_ + "/readonly";
+  tasks::run_pretrain(config("readonly", {"train.epochs=1", "visualize.num_images=0"}), torch::kCPU, {});
+  const auto options = config("readonly", {"train.epochs=2", "visualize.num_images=0"});
+  std::ofstream(dir_ + "/readonly.yaml") << options.config_yaml;
+  std::string as_user;
+  if (::geteuid() == 0) {
+    as_user = "unshare --user --map-user=1000 --map-group=1000 ";
+    if (mae::testing::run_command(as_user + "true").code != 0) GTEST_SKIP() << "running as root without user namespaces";
+  }
+  std::filesystem::permissions(run, std::filesystem::perms::owner_write | std::filesystem::perms::group_write |
+                                        std::filesystem::perms::others_write, std::filesystem::perm_options::remove);
+  const auto r = mae::testing::run_command(as_user + MAE_BINARY + " pretrain --config " + dir_ +
+                                           "/readonly.yaml --resume auto --threads 1");
+  std::filesystem::permissions(run, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(run), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Permission denied"), std::string::npos) << r.output;
+  for (const auto& entry : std::filesystem::directory_iterator(run)) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << "left behind: " << entry.path();
+  }
+  expect_bitwise_equal(run + "/checkpoint-last.safetensors", run + "/checkpoint-0001.safetensors");
+  EXPECT_EQ(state_of(run).epoch, 1);
 }
 
 TEST_F(PretrainFixture, ResumeAutoPassesOverADamagedNewestCheckpoint) {

@@ -62,8 +62,16 @@ TEST_F(CheckpointTest, RoundTripRestoresWeightsOptimizerAndPosition) {
 
   torch::manual_seed(1);
   TinyRun b;
+  b.train_steps(1);  // b has optimizer state of its own, as after a rollback
+  const void* weight_memory = b.model->named_parameters()["blocks.0.attn.qkv.weight"].data_ptr();
+  const auto& first_state = b.opt->state().at(optimizer_state_key(b.groups[0].params[0]));
+  const void* state_memory = static_cast<const torch::optim::AdamWParamState&>(*first_state).exp_avg().data_ptr();
   TrainState restored;
   load_checkpoint(checkpoint_stem(dir_, 4), *b.model, b.opt.get(), &b.groups, &restored);
+  // Read in place: the parameters and the optimizer's buffers keep their memory.
+  EXPECT_EQ(b.model->named_parameters()["blocks.0.attn.qkv.weight"].data_ptr(), weight_memory);
+  const auto& loaded_state = b.opt->state().at(optimizer_state_key(b.groups[0].params[0]));
+  EXPECT_EQ(static_cast<const torch::optim::AdamWParamState&>(*loaded_state).exp_avg().data_ptr(), state_memory);
   EXPECT_EQ(restored.epoch, 4);
   EXPECT_EQ(restored.iteration, 123);
   EXPECT_EQ(restored.skipped_steps, 2);
@@ -161,4 +169,19 @@ TEST_F(CheckpointTest, MetadataAndDiscoveryReadHeadersOnly) {
       1ull << 40);
   EXPECT_EQ(read_checkpoint_metadata(stem + ".safetensors").at("note"), "x");
   EXPECT_EQ(find_latest_checkpoint(dir_), stem);
+}
+
+TEST_F(CheckpointTest, AVanishedRunFolderIsNamedAndNothingIsRecreated) {
+  TinyRun a;
+  const std::string gone = dir_ + "/gone";
+  fs::create_directories(gone);
+  fs::remove_all(gone);
+  try {
+    save_checkpoint(checkpoint_stem(gone, 1), *a.model, {}, a.opt.get(), &a.groups, nullptr);
+    FAIL() << "saving into a vanished folder must fail";
+  } catch (const mae::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(gone), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(gone));
 }

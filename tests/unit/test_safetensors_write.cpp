@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <streambuf>
 
@@ -200,4 +201,39 @@ TEST_F(SafetensorsWrite, FailedWriteKeepsPreviousFileAndLeavesNoTemporary) {
     EXPECT_NE(std::string(e.what()).find(std::strerror(ENOENT)), std::string::npos) << e.what();
   }
   expect_kept("missing folder");
+}
+
+// A file above the multi-threaded read's threshold goes straight into the destinations (no CPU
+// allocation beyond what is asked for), the pieces read by each thread are checksummed in order,
+// and a damaged byte far into the file is caught.
+TEST_F(SafetensorsWrite, ReadingIntoDestinationsUsesTheirMemoryAndChecksEveryByte) {
+  torch::manual_seed(0);
+  const NamedTensors tensors = {{"a", torch::randn({3, 1 << 21})}, {"b", torch::randn({5})}, {"c", torch::randn({1 << 22})}};
+  const std::string path = dir_ + "/big.safetensors";
+  write_safetensors(path, tensors);  // 40 MiB, read by two threads or more
+  std::map<std::string, torch::Tensor> into;
+  for (const auto& [name, t] : tensors) into[name] = torch::empty_like(t);
+  const auto a_memory = into["a"].data_ptr();
+  into.erase("b");  // allocated by the reader
+  const int64_t base = CountingCpuAllocator::live();
+  CountingCpuAllocator counter;
+  CountingCpuAllocator::reset_peak();
+  const auto file = read_safetensors_into(path, [&](const SafetensorsEntry& e) {
+    auto it = into.find(e.name);
+    return it == into.end() ? torch::Tensor() : it->second;
+  });
+  EXPECT_LE(CountingCpuAllocator::peak_above(base), 4096) << "only 'b' may be allocated";
+  EXPECT_EQ(file.tensors.at("a").data_ptr(), a_memory);
+  for (const auto& [name, t] : tensors) EXPECT_TRUE(torch::equal(file.tensors.at(name), t)) << name;
+
+  std::fstream damage(path, std::ios::in | std::ios::out | std::ios::binary);
+  damage.seekp(-3, std::ios::end);  // inside 'c', read by the last thread
+  damage.put('\x7f');
+  damage.close();
+  try {
+    read_safetensors(path);
+    FAIL() << "a damaged byte in the last piece must fail the checksum";
+  } catch (const mae::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+  }
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -44,6 +45,14 @@ struct SafetensorsHeader {
 
 // Throws mae::Error naming the file and the first problem found.
 SafetensorsFile read_safetensors(const std::string& path);
+// Where read_safetensors_into puts one tensor: a CPU tensor of the entry's dtype and shape,
+// contiguous (a model's parameter, an optimizer's buffer), or an undefined tensor to have one
+// allocated. Asked for every tensor, in file order, before any data is read, so it may throw.
+using TensorDestination = std::function<torch::Tensor(const SafetensorsEntry&)>;
+// Reads `path` straight into the destinations (no second copy of the file in memory), with a few
+// threads for a large file, verifying the checksum. On an error the destinations may hold part of
+// the data. Returns the tensors read, sorted by name, and the metadata.
+SafetensorsFile read_safetensors_into(const std::string& path, const TensorDestination& destination);
 // The header alone, checked as strictly as read_safetensors checks it (including that the file is
 // long enough for every tensor), without reading any tensor data.
 SafetensorsHeader read_safetensors_header(const std::string& path);

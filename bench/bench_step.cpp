@@ -14,6 +14,7 @@
 #include "mae/models/block.h"
 #include "mae/models/presets.h"
 #include "mae/optim/param_groups.h"
+#include "mae/train/loss_scaler.h"
 #include "mae/train/precision.h"
 
 namespace {
@@ -37,9 +38,12 @@ double forward_macs(const mae::models::MaeViTOptions& o, double mask_ratio) {
 }
 
 // The GEMM rate of this machine and thread count in the dtype the step's matmuls run in (2048^3;
-// bf16 under autocast).
-double gemm_gflops(const torch::Device& device, bool bf16) {
-  const auto options = torch::TensorOptions().device(device).dtype(bf16 ? torch::kBFloat16 : torch::kFloat32);
+// bf16 or fp16 under autocast).
+double gemm_gflops(const torch::Device& device, mae::train::Precision precision) {
+  const auto dtype = precision == mae::train::Precision::kBf16   ? torch::kBFloat16
+                     : precision == mae::train::Precision::kFp16 ? torch::kHalf
+                                                                  : torch::kFloat32;
+  const auto options = torch::TensorOptions().device(device).dtype(dtype);
   const auto a = torch::randn({2048, 2048}, options);
   const auto b = torch::randn({2048, 2048}, options);
   auto c = torch::mm(a, b);
@@ -78,7 +82,7 @@ int main(int argc, char** argv) {
   app.add_option("--mask-ratio", mask_ratio)->capture_default_str();
   app.add_flag("--norm-pix-loss", norm_pix_loss);
   app.add_flag("--grad-checkpointing", grad_checkpointing, "recompute block activations in backward");
-  app.add_option("--dtype", dtype, "fp32 or bf16 (autocast)")->capture_default_str();
+  app.add_option("--dtype", dtype, "fp32, bf16 or fp16 (autocast; fp16 with a fixed loss scale of 2^16, unscaled before the step)")->capture_default_str();
   app.add_option("--device", device_spec, "cpu, cuda, auto")->capture_default_str();
   app.add_option("--profile", profile, "write a Chrome trace of one extra step to this file (bench/profile_summary.py sums it by op)");
   CLI11_PARSE(app, argc, argv);
@@ -104,7 +108,8 @@ int main(int argc, char** argv) {
     auto optimizer = mae::optim::make_adamw(groups, 0.9, 0.95);
     mae::optim::set_lr(*optimizer, groups, 1e-4);
     const auto imgs = torch::randn({batch, in_chans, o.img_h, o.img_w}, torch::TensorOptions().device(device));  // [B, C, H, W]
-    const bool bf16 = mae::train::wants_bf16(dtype);
+    const auto precision = mae::train::parse_precision(dtype);
+    const mae::train::LossScaleState loss_scale;
 
     auto sync = [&] {
       if (device.is_cuda()) torch::cuda::synchronize();
@@ -121,11 +126,16 @@ int main(int argc, char** argv) {
       auto t = std::chrono::steady_clock::now();
       torch::Tensor loss;
       {
-        mae::train::AutocastGuard autocast(device, bf16);
+        mae::train::AutocastGuard autocast(device, precision);
         loss = model->forward(imgs, mask_ratio).loss;
       }
       lap(0, t);
-      loss.backward();
+      if (precision == mae::train::Precision::kFp16) {
+        mae::train::LossScaler::scale_loss(loss, loss_scale).backward();
+        mae::train::LossScaler::unscale(model->parameters(), loss_scale);
+      } else {
+        loss.backward();
+      }
       lap(1, t);
       optimizer->step();
       optimizer->zero_grad(true);
@@ -149,7 +159,7 @@ int main(int argc, char** argv) {
     // a slight overcount).
     const double step_gflop = 3 * 2 * forward_macs(o, mask_ratio) * static_cast<double>(batch) / 1e9;
     const double achieved = step_gflop * steps / elapsed;
-    const double peak = gemm_gflops(device, bf16);
+    const double peak = gemm_gflops(device, precision);
     nlohmann::json out = {{"impl", "mae-" + attn + (grad_checkpointing ? "-ckpt" : "")},
                           {"torch", TORCH_VERSION},
                           {"device", device.str()},

@@ -157,7 +157,9 @@ train::TrainResult run_pretrain(const PretrainOptions& options, const torch::Dev
   }
   train::TrainResult result = trainer.fit();
   core::log_info(str("pretraining ", result.stopped_early ? "stopped (train.max_steps)" : "done", ": ", result.epochs_completed,
-                     " epoch(s), ", result.steps, " step(s) (", result.skipped_steps, " skipped), loss ", result.first_loss,
+                     " epoch(s), ", result.steps, " step(s) (", result.skipped_steps, " skipped",
+                     result.overflow_steps > 0 ? str(", ", result.overflow_steps, " skipped by the fp16 loss scaler") : "", "), loss ",
+                     result.first_loss,
                      " at the first step -> ", result.last_loss, " at the last, ", result.seconds, " s; checkpoints in ", run_dir));
   return result;
 }

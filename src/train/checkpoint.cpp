@@ -146,7 +146,8 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
     if (state) {
       meta["train_state"] = nlohmann::json{{"epoch", state->epoch},         {"batches_done", state->batches_done},
                                            {"iteration", state->iteration}, {"skipped_steps", state->skipped_steps},
-                                           {"lr_factor", state->lr_factor}}
+                                           {"lr_factor", state->lr_factor},     {"loss_scale", state->loss_scale.scale},
+                                           {"loss_scale_growth_tracker", state->loss_scale.growth_tracker}}
                                 .dump();
       for (auto& [name, rng] : generator_states()) tensors.emplace_back(name, rng);
     }
@@ -236,6 +237,7 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
       state->skipped_steps = j.at("skipped_steps").get<int64_t>();
       state->lr_factor = j.at("lr_factor").get<double>();
       state->batches_done = j.value("batches_done", int64_t{0});
+      state->loss_scale = {j.value("loss_scale", LossScaleState{}.scale), j.value("loss_scale_growth_tracker", int64_t{0})};
       MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(state->epoch) &&
                     (!weights.metadata.count("iteration") || weights.metadata.at("iteration") == std::to_string(state->iteration)),
                 stem, ": weights and state are from different steps (a write was interrupted); use another checkpoint");

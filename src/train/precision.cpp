@@ -6,18 +6,33 @@
 
 namespace mae::train {
 
-bool wants_bf16(const std::string& precision) {
-  MAE_CHECK_USAGE(precision == "fp32" || precision == "bf16", "train.precision must be fp32 or bf16, got '", precision,
-                  "' (fp16 is not offered: its overflow is the usual cause of NaN losses in MAE)");
-  return precision == "bf16";
+Precision parse_precision(const std::string& precision) {
+  if (precision == "fp32") return Precision::kFp32;
+  if (precision == "bf16") return Precision::kBf16;
+  if (precision == "fp16") return Precision::kFp16;
+  throw UsageError(str("train.precision must be fp32, bf16 or fp16, got '", precision,
+                       "' (bf16 on A100/H100 and CPUs with AVX512-BF16 or AMX; fp16 on V100, T4 and other GPUs without bf16)"));
 }
 
-AutocastGuard::AutocastGuard(const torch::Device& device, bool enabled)
-    : enabled_(enabled), device_type_(device.type()) {
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::kBf16: return "bf16";
+    case Precision::kFp16: return "fp16";
+    default: return "fp32";
+  }
+}
+
+void set_tf32(bool enabled) {
+  at::globalContext().setFloat32MatmulPrecision(enabled ? "high" : "highest");
+  at::globalContext().setAllowTF32CuDNN(enabled);
+}
+
+AutocastGuard::AutocastGuard(const torch::Device& device, Precision precision)
+    : enabled_(precision != Precision::kFp32), device_type_(device.type()) {
   if (!enabled_) return;
   previous_enabled_ = at::autocast::is_autocast_enabled(device_type_);
   previous_dtype_ = at::autocast::get_autocast_dtype(device_type_);
-  at::autocast::set_autocast_dtype(device_type_, at::kBFloat16);
+  at::autocast::set_autocast_dtype(device_type_, precision == Precision::kBf16 ? at::kBFloat16 : at::kHalf);
   at::autocast::set_autocast_enabled(device_type_, true);
   at::autocast::increment_nesting();
 }

@@ -34,14 +34,16 @@ struct Trainer::Window {
   Clock::time_point epoch_start, start;
   double loss = 0, epoch_loss = 0, grad_norm = 0, lr = 0, wait_mark = 0, comm_mark = 0;
   double loss_value = 0;  // the current optimizer step's loss (the micro-batches' last)
-  int64_t steps = 0, samples = 0, epoch_steps = 0;
+  int64_t steps = 0, samples = 0, epoch_steps = 0, overflows = 0;
   bool nonfinite = false;  // a micro-batch of the current step had a non-finite loss
   Scalars extra, shown;
 };
 
 Trainer::Trainer(TrainerOptions options, Task& task, data::BatchSource& batches, torch::Device device)
-    : options_(std::move(options)), task_(task), batches_(batches), device_(device) {
+    : options_(std::move(options)), task_(task), batches_(batches), device_(device),
+      precision_(parse_precision(options_.precision)) {
   options_.validate();
+  set_tf32(options_.tf32);
   models::set_grad_checkpointing(task_.model(), options_.grad_checkpointing);
   groups_ = task_.param_groups(options_.weight_decay);
   MAE_CHECK(!groups_.empty(), "the model has no trainable parameters");
@@ -108,7 +110,9 @@ void Trainer::save(bool numbered) {
   last_save_ = Clock::now();
 }
 
-bool Trainer::step(double loss_value, double* grad_norm) {
+Trainer::StepOutcome Trainer::step(double loss_value, double* grad_norm) {
+  const bool fp16 = precision_ == Precision::kFp16;
+  if (fp16) LossScaler::unscale(trainable_, state_.loss_scale);
   std::vector<torch::Tensor> norms;
   for (const auto& p : trainable_) {
     if (p.grad().defined()) norms.push_back(p.grad().detach().norm(2, {}, false, torch::kFloat32));
@@ -116,7 +120,11 @@ bool Trainer::step(double loss_value, double* grad_norm) {
   *grad_norm = norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
   if (!std::isfinite(loss_value) || !std::isfinite(*grad_norm)) {
     optimizer_->zero_grad(true);
-    return false;
+    // A finite loss with inf/NaN gradients under fp16 is an overflow: the scaler's business. Ranks
+    // agree without a word: the all-reduced gradients carry the inf to every rank.
+    if (!fp16 || !std::isfinite(loss_value)) return StepOutcome::kNonFinite;
+    return scaler_.update(state_.loss_scale, true) == LossScaler::Update::kCollapsed ? StepOutcome::kScaleCollapsed
+                                                                                      : StepOutcome::kOverflow;
   }
   if (options_.clip_grad > 0 && *grad_norm > options_.clip_grad) {
     torch::NoGradGuard no_grad;
@@ -127,7 +135,8 @@ bool Trainer::step(double loss_value, double* grad_norm) {
   }
   optimizer_->step();
   optimizer_->zero_grad(true);
-  return true;
+  if (fp16) scaler_.update(state_.loss_scale, false);
+  return StepOutcome::kStepped;
 }
 
 void Trainer::handle_nonfinite(int64_t consecutive) {
@@ -140,7 +149,7 @@ void Trainer::handle_nonfinite(int64_t consecutive) {
   if (options_.nonfinite_action == "stop") {
     throw Error(str(consecutive, " non-finite steps in a row (loss or gradient NaN/Inf); restored the last good checkpoint ",
                     last_good_stem_, " (epoch ", state_.epoch, ") and stopped. Lower optim.blr, set train.clip_grad, ",
-                    "or use train.precision=fp32, then continue with --resume auto"));
+                    "or use train.precision=fp32 (or bf16 where supported), then continue with --resume auto"));
   }
   state_.lr_factor *= options_.nonfinite_lr_factor;
   core::log_warning(str(consecutive, " non-finite steps in a row; restored ", last_good_stem_, " (epoch ", state_.epoch,
@@ -274,14 +283,15 @@ void Trainer::micro_step(const data::Batch& batch, int64_t epoch, bool final_mic
   const data::Batch b = to_device(batch, device_);
   torch::Tensor loss;
   {
-    AutocastGuard autocast(device_, wants_bf16(options_.precision));
+    AutocastGuard autocast(device_, precision_);
     loss = task_.loss(b, epoch, &w.extra);
   }
   w.loss_value = loss.item<double>();
   if (!std::isfinite(w.loss_value)) w.nonfinite = true;
   if (std::isfinite(w.loss_value) || sync_->active()) {  // every rank must join the gradient all-reduce
     sync_->arm(final_micro_step);
-    (loss / static_cast<double>(options_.accum_iter)).backward();
+    const auto micro_loss = loss / static_cast<double>(options_.accum_iter);
+    (precision_ == Precision::kFp16 ? LossScaler::scale_loss(micro_loss, state_.loss_scale) : micro_loss).backward();
   }
   if (!first_loss_seen_ && std::isfinite(w.loss_value)) result_.first_loss = w.loss_value, first_loss_seen_ = true;
   w.samples += b.images.size(0);
@@ -308,7 +318,9 @@ bool Trainer::agree_and_step() {
   ++state_.iteration;
   distributed::set_progress(state_.iteration);
   ++steps_this_process_;
-  if (step(w.nonfinite ? NAN : w.loss_value, &w.grad_norm)) {
+  const double scale = state_.loss_scale.scale;
+  const StepOutcome outcome = step(w.nonfinite ? NAN : w.loss_value, &w.grad_norm);
+  if (outcome == StepOutcome::kStepped) {
     consecutive_nonfinite_ = 0;
     w.loss += w.loss_value;
     w.epoch_loss += w.loss_value;
@@ -316,10 +328,21 @@ bool Trainer::agree_and_step() {
     ++w.epoch_steps;
     return true;
   }
+  if (outcome == StepOutcome::kOverflow) {  // fp16: skipped with a halved scale, as GradScaler does
+    ++w.overflows;
+    ++result_.overflow_steps;
+    return true;
+  }
   ++state_.skipped_steps;
   ++consecutive_nonfinite_;
-  core::log_warning(str("step ", state_.iteration, ": non-finite ", w.nonfinite ? "loss" : "gradient norm", "; step skipped (",
-                        consecutive_nonfinite_, " in a row, ", state_.skipped_steps, " in all)"));
+  if (outcome == StepOutcome::kScaleCollapsed) {
+    core::log_warning(str("step ", state_.iteration, ": the fp16 loss scale collapsed (", scale, " would fall below ",
+                          scaler_.options().min_scale, "): the gradients overflow fp16 even unscaled; rolling back"));
+    consecutive_nonfinite_ = options_.nonfinite_patience;
+  } else {
+    core::log_warning(str("step ", state_.iteration, ": non-finite ", w.nonfinite ? "loss" : "gradient norm", "; step skipped (",
+                          consecutive_nonfinite_, " in a row, ", state_.skipped_steps, " in all)"));
+  }
   if (consecutive_nonfinite_ < options_.nonfinite_patience) return true;
   handle_nonfinite(consecutive_nonfinite_);
   consecutive_nonfinite_ = 0;
@@ -339,11 +362,15 @@ void Trainer::log_window(int64_t epoch, int64_t batch_index, bool last_step) {
                        {"data_wait", (batches_.wait_seconds() - w.wait_mark) / elapsed},
                        {"peak_mem_mb", core::peak_memory_mb(device_)}};
     if (sync_->active()) scalars.emplace_back("comm_wait", (sync_->exposed_seconds() - w.comm_mark) / elapsed);
+    if (precision_ == Precision::kFp16) {
+      scalars.emplace_back("loss_scale", state_.loss_scale.scale);
+      scalars.emplace_back("overflow_steps", static_cast<double>(w.overflows));
+    }
     scalars.insert(scalars.end(), w.extra.begin(), w.extra.end());
     if (metrics_) metrics_->write(state_.iteration, epoch + static_cast<double>(batch_index + 1) / steps_per_epoch_, scalars);
     w.shown = scalars;
     result_.last_loss = scalars.front().second;
-    w.loss = 0, w.steps = 0, w.samples = 0;
+    w.loss = 0, w.steps = 0, w.samples = 0, w.overflows = 0;
     w.start = Clock::now();
     w.wait_mark = batches_.wait_seconds();
     w.comm_mark = sync_->exposed_seconds();

@@ -49,7 +49,7 @@ std::pair<double, std::map<std::string, torch::Tensor>> cuda_step(bool fused, bo
   const auto noise = torch::rand({8, 64}).to(torch::kCUDA);
   torch::Tensor loss;
   {
-    train::AutocastGuard autocast(torch::kCUDA, bf16);
+    train::AutocastGuard autocast(torch::kCUDA, bf16 ? train::Precision::kBf16 : train::Precision::kFp32);
     loss = model->forward(imgs, 0.75, noise).loss;
   }
   loss.backward();
@@ -91,7 +91,7 @@ TEST(Gpu, Bf16AutocastStepTracksFp32) {
   models::MaskedAutoencoderViT model(small_mae(true));
   model->to(torch::kCUDA);
   const auto x = torch::randn({2, 5, 64}).to(torch::kCUDA);  // [N, T, D]
-  train::AutocastGuard autocast(torch::kCUDA, true);
+  train::AutocastGuard autocast(torch::kCUDA, train::Precision::kBf16);
   EXPECT_EQ(model->blocks[0]->as<models::Block>()->attn->forward(x).scalar_type(), torch::kBFloat16);
 }
 

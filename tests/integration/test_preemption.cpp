@@ -46,21 +46,42 @@ train::TrainState state_of(const std::string& run) {
 
 }  // namespace
 
-TEST_F(PretrainFixture, ResumeInsideAnEpochIsBitwiseEqual) {
-  tasks::run_pretrain(config("straight", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {});
-  // Stopped at step 5 of 8 in epoch 1 with checkpoint-last refreshed every 3 steps: 3 is the newest.
-  auto first = tasks::run_pretrain(
-      config("resumed", {"train.epochs=2", "visualize.num_images=0", "train.save_every_steps=3", "train.max_steps=5"}),
-      torch::kCPU, {});
-  EXPECT_TRUE(first.stopped_early);
-  const auto saved = state_of(dir_ + "/resumed");
-  EXPECT_EQ(saved.epoch, 0);
-  EXPECT_EQ(saved.iteration, 3);
-  EXPECT_EQ(saved.batches_done, 3);
-  auto second = tasks::run_pretrain(config("resumed", {"train.epochs=2", "visualize.num_images=0"}), torch::kCPU, {"auto", ""});
-  EXPECT_EQ(second.steps, 16);
-  expect_bitwise_equal(dir_ + "/straight/checkpoint-last.safetensors", dir_ + "/resumed/checkpoint-last.safetensors");
-  expect_bitwise_equal(dir_ + "/straight/checkpoint-last.state.safetensors", dir_ + "/resumed/checkpoint-last.state.safetensors");
+class Resume : public PretrainFixture {
+ protected:
+  // Stopped at step 5 of 8 in epoch 1 with checkpoint-last refreshed every 3 steps (3 is the
+  // newest), resumed: the same weights and optimizer state as an uninterrupted run, to the bit.
+  void expect_resume_inside_an_epoch_is_bitwise_equal(const std::vector<std::string>& extra) {
+    auto with = [&](std::vector<std::string> sets) {
+      sets.insert(sets.end(), extra.begin(), extra.end());
+      return sets;
+    };
+    tasks::run_pretrain(config("straight", with({"train.epochs=2", "visualize.num_images=0"})), torch::kCPU, {});
+    auto first = tasks::run_pretrain(
+        config("resumed", with({"train.epochs=2", "visualize.num_images=0", "train.save_every_steps=3", "train.max_steps=5"})),
+        torch::kCPU, {});
+    EXPECT_TRUE(first.stopped_early);
+    const auto saved = state_of(dir_ + "/resumed");
+    EXPECT_EQ(saved.epoch, 0);
+    EXPECT_EQ(saved.iteration, 3);
+    EXPECT_EQ(saved.batches_done, 3);
+    auto second = tasks::run_pretrain(config("resumed", with({"train.epochs=2", "visualize.num_images=0"})), torch::kCPU, {"auto", ""});
+    EXPECT_EQ(second.steps, 16);
+    expect_bitwise_equal(dir_ + "/straight/checkpoint-last.safetensors", dir_ + "/resumed/checkpoint-last.safetensors");
+    expect_bitwise_equal(dir_ + "/straight/checkpoint-last.state.safetensors", dir_ + "/resumed/checkpoint-last.state.safetensors");
+  }
+};
+
+TEST_F(Resume, InsideAnEpochIsBitwiseEqual) { expect_resume_inside_an_epoch_is_bitwise_equal({}); }
+
+// fp16: the loss scale and its growth count come back with the checkpoint.
+TEST_F(Resume, InsideAnEpochIsBitwiseEqualUnderFp16LossScaling) {
+  expect_resume_inside_an_epoch_is_bitwise_equal({"train.precision=fp16"});
+  auto train_state = [&](const std::string& run) {
+    return nlohmann::json::parse(read(dir_ + "/" + run + "/checkpoint-last.state.safetensors").metadata.at("train_state"));
+  };
+  const auto straight = train_state("straight"), resumed = train_state("resumed");
+  EXPECT_EQ(resumed.at("loss_scale"), straight.at("loss_scale"));
+  EXPECT_EQ(resumed.at("loss_scale_growth_tracker"), straight.at("loss_scale_growth_tracker"));
 }
 
 TEST_F(PretrainFixture, FinetuneResumeInsideAnEpochKeepsTheDropPathStream) {

@@ -50,7 +50,7 @@ std::pair<double, std::map<std::string, torch::Tensor>> mae_step(bool checkpoint
   const auto noise = torch::rand({4, 16});
   torch::Tensor loss;
   {
-    mae::train::AutocastGuard autocast(torch::kCPU, bf16);
+    mae::train::AutocastGuard autocast(torch::kCPU, bf16 ? mae::train::Precision::kBf16 : mae::train::Precision::kFp32);
     loss = model->forward(imgs, 0.75, noise).loss;
   }
   loss.backward();
@@ -147,7 +147,7 @@ TEST(GradCheckpointing, Bf16RecomputeLeavesNoStaleWeightCasts) {
     for (int step = 0; step < 2; ++step) {
       torch::Tensor loss;
       {
-        mae::train::AutocastGuard autocast(torch::kCPU, true);
+        mae::train::AutocastGuard autocast(torch::kCPU, mae::train::Precision::kBf16);
         loss = model->forward(imgs, 0.75, noise).loss;
       }
       loss.backward();

@@ -31,7 +31,7 @@ TEST(AutocastGuard, Bf16OnCpuLowersAttentionAndMlp) {
   const auto mlp_fp32 = block->mlp->forward(block->norm2->forward(x));
   torch::Tensor attn_bf16, mlp_bf16, out;
   {
-    train::AutocastGuard autocast(torch::kCPU, true);
+    train::AutocastGuard autocast(torch::kCPU, train::Precision::kBf16);
     EXPECT_TRUE(at::autocast::is_autocast_enabled(torch::kCPU));
     attn_bf16 = block->attn->forward(block->norm1->forward(x));
     mlp_bf16 = block->mlp->forward(block->norm2->forward(x));
@@ -51,13 +51,29 @@ TEST(AutocastGuard, Bf16OnCpuLowersAttentionAndMlp) {
 
 TEST(AutocastGuard, DisabledGuardKeepsFp32) {
   auto block = tiny_block();
-  train::AutocastGuard autocast(torch::kCPU, false);
+  train::AutocastGuard autocast(torch::kCPU, train::Precision::kFp32);
   EXPECT_FALSE(at::autocast::is_autocast_enabled(torch::kCPU));
   EXPECT_EQ(block->mlp->forward(torch::randn({2, 9, 32})).scalar_type(), torch::kFloat32);
 }
 
+TEST(AutocastGuard, Fp16OnCpuLowersTheMlp) {
+  auto block = tiny_block();
+  const auto x = torch::randn({2, 9, 32});  // [N, T, D]
+  const auto mlp_fp32 = block->mlp->forward(x);
+  torch::Tensor mlp_fp16;
+  {
+    train::AutocastGuard autocast(torch::kCPU, train::Precision::kFp16);
+    mlp_fp16 = block->mlp->forward(x);
+  }
+  EXPECT_EQ(mlp_fp16.scalar_type(), torch::kHalf);
+  // fp16 keeps 11 bits of mantissa.
+  EXPECT_TRUE(tensors_close("mlp under fp16 autocast", mlp_fp16, mlp_fp32, 0.01, 0.005));
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(torch::kCPU));
+  EXPECT_EQ(at::autocast::get_autocast_dtype(torch::kCPU), torch::kBFloat16) << "the previous autocast dtype is restored";
+}
+
 TEST(AutocastGuard, PrecisionNames) {
-  EXPECT_FALSE(train::wants_bf16("fp32"));
-  EXPECT_TRUE(train::wants_bf16("bf16"));
-  EXPECT_THROW(train::wants_bf16("fp16"), UsageError);
+  for (const char* name : {"fp32", "bf16", "fp16"}) EXPECT_STREQ(train::precision_name(train::parse_precision(name)), name);
+  EXPECT_THROW(train::parse_precision("fp8"), UsageError);
+  EXPECT_THROW(train::parse_precision("half"), UsageError);
 }

@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "mae/optim/param_groups.h"
+#include "mae/train/loss_scaler.h"
 
 namespace mae::train {
 
@@ -26,6 +27,7 @@ struct TrainState {
   int64_t skipped_steps = 0;  // non-finite steps skipped so far
   double lr_factor = 1.0;     // lowered after a non-finite rollback when configured to continue
   int64_t batches_done = 0;   // micro-batches of epoch `epoch` already trained (a checkpoint inside an epoch)
+  LossScaleState loss_scale;  // fp16's dynamic loss scale
 };
 
 // Metadata keys written with every checkpoint's weights.

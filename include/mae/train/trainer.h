@@ -15,7 +15,9 @@
 #include "mae/data/batch_source.h"
 #include "mae/distributed/gradient_sync.h"
 #include "mae/train/checkpoint.h"
+#include "mae/train/loss_scaler.h"
 #include "mae/train/metrics_log.h"
+#include "mae/train/precision.h"
 #include "mae/optim/param_groups.h"
 #include "mae/train/trainer_options.h"
 
@@ -42,6 +44,7 @@ struct TrainResult {
   int64_t epochs_completed = 0;
   int64_t steps = 0;
   int64_t skipped_steps = 0;
+  int64_t overflow_steps = 0;  // fp16: steps skipped by the loss scaler (gradient overflow), not counted in skipped_steps
   double first_loss = 0, last_loss = 0, last_epoch_loss = 0;  // first step, last logged window, last epoch
   double seconds = 0;
   double comm_wait_seconds = 0;  // distributed: time the step waited for gradient all-reduces
@@ -90,14 +93,17 @@ class Trainer {
   void end_epoch(int64_t epoch);
   TrainResult finish();
 
-  // One optimizer step over accumulated gradients; false when skipped as non-finite.
-  bool step(double loss_value, double* grad_norm);
+  enum class StepOutcome { kStepped, kOverflow, kNonFinite, kScaleCollapsed };
+  // One optimizer step over the accumulated gradients (unscaled first under fp16), or why not.
+  StepOutcome step(double loss_value, double* grad_norm);
   void handle_nonfinite(int64_t consecutive);
 
   TrainerOptions options_;
   Task& task_;
   data::BatchSource& batches_;
   torch::Device device_;
+  Precision precision_;
+  LossScaler scaler_;  // fp16 only; its state is state_.loss_scale
   std::vector<optim::ParamGroup> groups_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<torch::Tensor> trainable_;

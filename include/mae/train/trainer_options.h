@@ -22,7 +22,8 @@ struct TrainerOptions {
   double bucket_mb = 25;   // gradient all-reduce bucket size
   bool grad_checkpointing = false;  // activation checkpointing of every transformer block
   double clip_grad = 0;  // 0: off
-  std::string precision = "fp32";
+  std::string precision = "fp32";  // fp32, bf16 or fp16 (precision.h)
+  bool tf32 = false;                // TF32 matmuls/convolutions on Ampere+ GPUs
   uint64_t seed = 0;
   std::string run_dir = "runs/pretrain";
   int64_t save_every = 1, keep_last = 3;  // numbered checkpoints: every N epochs, the newest kept

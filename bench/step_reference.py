@@ -34,7 +34,8 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--mask-ratio", type=float, default=0.75)
     ap.add_argument("--norm-pix-loss", action="store_true")
-    ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32", help="bf16 = autocast around forward")
+    ap.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                    help="bf16/fp16 = autocast around forward; fp16 with torch.amp.GradScaler, as the official NativeScaler")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--fused-adamw", action="store_true", help="torch.optim.AdamW(fused=True)")
     a = ap.parse_args()
@@ -60,11 +61,16 @@ def main():
                             fused=True if a.fused_adamw else None)
     imgs = torch.randn(a.batch, a.in_chans, h, w, device=dev)  # [B, C, H, W], reused every step
 
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.dtype)
+    scaler = torch.amp.GradScaler(dev.type, enabled=a.dtype == "fp16")
+
     def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
+        with torch.autocast(dev.type, dtype=low or torch.float32, enabled=low is not None):
             loss, _, _ = model(imgs, a.mask_ratio)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)  # the official code unscales to clip and log the gradient norm
+        scaler.step(opt)
+        scaler.update()
         opt.zero_grad(set_to_none=True)
 
     def sync():

@@ -2,10 +2,12 @@
 # Every GPU measurement in one prepared run (issue: speed, distributed), under 8 minutes on an
 # H100/H200 machine:
 #   1. build against the machine's PyTorch (python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+#      and the bundle bench/gpu/prepare.sh made (.deps/gpu: yaml-cpp, CLI11, json, GoogleTest,
+#      libjpeg, libpng, zlib, Gloo headers), so that a bare offline machine needs nothing else
 #   2. the gpu-labelled tests (fused attention, bf16, checkpointing, fused AdamW, NCCL job)
-#   3. the pretraining step, ours against PyTorch eager (bf16 autocast + SDPA, fused AdamW), on
-#      the same card in the same run: ViT-B/16 batch 256 and ViT-L/16 batch 128; images/s and
-#      peak memory; then ViT-L with activation checkpointing (memory saved)
+#   3. the pretraining step, ours against PyTorch eager (autocast + SDPA, fused AdamW; fp16 with
+#      GradScaler), on the same card in the same run: ViT-B/16 batch 256 and ViT-L/16 batch 128 in
+#      bf16 and fp16; images/s and peak memory; then ViT-L with activation checkpointing
 #   4. NCCL: `mae launch --nproc 1` pretraining on the GPU (world size 1)
 #   5. end to end: the C++ loader decoding JPEGs from local disk into ViT-B pretraining; the
 #      data-wait share and the decoder threads used
@@ -32,9 +34,11 @@ python=${MAE_PYTHON:-python3}
 prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
 [ -n "$prefix" ] || prefix=$(cat build/.torch-prefix 2>/dev/null || true)
 [ -n "$prefix" ] || { log "no PyTorch/LibTorch found (python3 -c 'import torch' failed, no build/.torch-prefix)"; exit 1; }
+[ -d .deps/gpu/usr ] && prefix="$PWD/.deps/gpu/usr;$prefix"
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" >"$out/cmake.log" 2>&1 \
-    || { log "cmake failed (missing packages? see scripts/apt-packages.txt):"; tail -20 "$out/cmake.log" | tee -a "$out/summary.txt"; exit 1; }
+    || { log "cmake failed (missing packages? run bench/gpu/prepare.sh on a Debian machine first; see scripts/apt-packages.txt):"
+         tail -20 "$out/cmake.log" | tee -a "$out/summary.txt"; exit 1; }
 fi
 cmake --build "$build" -j "$(nproc)" >"$out/build.log" 2>&1 || { log "build failed:"; tail -30 "$out/build.log" | tee -a "$out/summary.txt"; exit 1; }
 log "built in $(( $(date +%s) - start )) s against $prefix"
@@ -55,32 +59,35 @@ log "card: $card"
 steps="--steps 10 --warmup 3"
 [ "$quick" = 1 ] && steps="--steps 3 --warmup 2"
 torch_ver=$("$build/bin/mae" --version | sed -n 's/.*LibTorch \([0-9.]*\).*/\1/p' | head -1)
-csv="bench/results/step_cuda_bf16_torch${torch_ver}.csv"
-[ -f "$csv" ] || echo "date,config,impl,device,dtype,threads,batch,img_per_s,step_ms,peak_mem_mb,machine,achieved_gflops,gemm_peak_share" >"$csv"
-row() {  # config impl json
-  "$python" - "$1" "$2" "$3" "$card" >>"$csv" <<'PY'
+row() {  # csv dtype config impl json
+  "$python" - "$2" "$3" "$4" "$5" "$card" >>"$1" <<'PY'
 import json, sys, datetime
-cfg, impl, line, card = sys.argv[1:5]
+dtype, cfg, impl, line, card = sys.argv[1:6]
 d = json.loads(line)
-print(f'{datetime.date.today()},{cfg},{impl},cuda,bf16,{d.get("threads", "")},{d["batch"]},{d["img_per_s"]},{d["step_ms"]},{d["peak_mem_mb"]},"{card}",{d.get("achieved_gflops", "")},{d.get("peak_share", "")}')
+print(f'{datetime.date.today()},{cfg},{impl},cuda,{dtype},{d.get("threads", "")},{d["batch"]},{d["img_per_s"]},{d["step_ms"]},{d["peak_mem_mb"]},"{card}",{d.get("achieved_gflops", "")},{d.get("peak_share", "")}')
 PY
 }
-for cfg in "vit_base_224_b256|--preset base --img 224 --batch 256" "vit_large_224_b128|--preset large --img 224 --batch 128"; do
-  name=${cfg%%|*} args=${cfg#*|}
-  # shellcheck disable=SC2086
-  ours=$("$build/bin/mae_bench_step" $args $steps --device cuda --dtype bf16 2>>"$out/bench.err")
-  # shellcheck disable=SC2086
-  ref=$("$python" bench/step_reference.py $args $steps --device cuda --dtype bf16 --attn sdpa --fused-adamw 2>>"$out/bench.err")
-  echo "$ours" >>"$out/step.jsonl"; echo "$ref" >>"$out/step.jsonl"
-  row "$name" mae-fused "$ours"; row "$name" pytorch-sdpa-fusedadamw "$ref"
-  log "$name: $("$python" -c "
+for dtype in bf16 fp16; do
+  csv="bench/results/step_cuda_${dtype}_torch${torch_ver}.csv"
+  [ -f "$csv" ] || echo "date,config,impl,device,dtype,threads,batch,img_per_s,step_ms,peak_mem_mb,machine,achieved_gflops,gemm_peak_share" >"$csv"
+  for cfg in "vit_base_224_b256|--preset base --img 224 --batch 256" "vit_large_224_b128|--preset large --img 224 --batch 128"; do
+    name=${cfg%%|*} args=${cfg#*|}
+    # shellcheck disable=SC2086
+    ours=$("$build/bin/mae_bench_step" $args $steps --device cuda --dtype $dtype 2>>"$out/bench.err")
+    # shellcheck disable=SC2086
+    ref=$("$python" bench/step_reference.py $args $steps --device cuda --dtype $dtype --attn sdpa --fused-adamw 2>>"$out/bench.err")
+    echo "$ours" >>"$out/step.jsonl"; echo "$ref" >>"$out/step.jsonl"
+    row "$csv" $dtype "$name" mae-fused "$ours"; row "$csv" $dtype "$name" pytorch-sdpa-fusedadamw "$ref"
+    log "$name $dtype: $("$python" -c "
 import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2])
 print(f\"mae {a['img_per_s']:.1f} img/s {a['peak_mem_mb']:.0f} MiB; pytorch {b['img_per_s']:.1f} img/s {b['peak_mem_mb']:.0f} MiB; ratio {a['img_per_s']/b['img_per_s']:.2f}x\")" "$ours" "$ref" 2>&1)"
+  done
 done
+csv="bench/results/step_cuda_bf16_torch${torch_ver}.csv"
 # Activation checkpointing: ViT-L b128 memory and speed.
 # shellcheck disable=SC2086
 ckpt=$("$build/bin/mae_bench_step" --preset large --img 224 --batch 128 $steps --device cuda --dtype bf16 --grad-checkpointing 2>>"$out/bench.err")
-echo "$ckpt" >>"$out/step.jsonl"; row vit_large_224_b128 mae-fused-ckpt "$ckpt"
+echo "$ckpt" >>"$out/step.jsonl"; row "$csv" bf16 vit_large_224_b128 mae-fused-ckpt "$ckpt"
 log "vit_large b128 with activation checkpointing: $ckpt"
 
 # 4. NCCL, one process on the GPU.
@@ -111,4 +118,5 @@ else
   log "end to end skipped: no JPEG writer (Pillow or torchvision) in $python"
 fi
 rm -rf "$images"
-log "done in $(( $(date +%s) - start )) s; results in $out and $csv"
+cp bench/results/step_cuda_*_torch"${torch_ver}".csv "$out/" 2>/dev/null || true
+log "done in $(( $(date +%s) - start )) s; results in $out (and bench/results/step_cuda_*_torch${torch_ver}.csv)"

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "mae/core/error.h"
+#include "mae/core/parse.h"
 #include "mae/distributed/process_group.h"
 #include "mae/models/presets.h"
 #include "mae/tasks/model_facts.h"
@@ -16,18 +17,32 @@ namespace {
 struct PretrainSettings {
   tasks::PretrainOptions options;
   MaeKeys model;
+  std::vector<std::string> picture_channels;  // visualize.channels as given
   void bind_all(Fields& f) {
     bind(f, model);
     bind(f, options.data);
     bind(f, options.trainer);
     f("visualize.num_images", options.visualize_num_images, "images in the reconstruction picture after each visualised epoch");
     f("visualize.every", options.visualize_every, "write reconstructions every N epochs (0: after the last only)");
+    f("visualize.channels", picture_channels,
+      "bands (numbered from 1) drawn as an RGB composite (e.g. 3,2,1) or one grey band, stretched 2-98 %; "
+      "empty: 1 or 3 channels as they are, more as one grey row per band");
     bind(f, options.knn);
   }
-  void to_keys() { model = mae_keys(options.model, options.mask_ratio); }
+  void to_keys() {
+    model = mae_keys(options.model, options.mask_ratio);
+    picture_channels.clear();
+    for (int64_t band : options.visualize_channels) picture_channels.push_back(std::to_string(band));
+  }
   void from_keys() {
     options.model = mae_options(model);
     options.mask_ratio = model.mask_ratio;
+    options.visualize_channels.clear();
+    for (const auto& band : picture_channels) {
+      int64_t value = 0;
+      MAE_CHECK_USAGE(core::parse_int(band, &value), "visualize.channels: '", band, "' is not a band number (e.g. 3,2,1)");
+      options.visualize_channels.push_back(value);
+    }
   }
 };
 

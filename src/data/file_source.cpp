@@ -16,7 +16,11 @@ FileSource::FileSource(std::vector<FileEntry> entries, std::vector<std::string> 
   num_classes_ = max_label < 0 ? 0 : std::max<int64_t>(max_label + 1, static_cast<int64_t>(class_names_.size()));
 }
 
-RawImage FileSource::open(int64_t index) const { return read_image_file(entries_[index].path, describe(index)); }
+RawImage FileSource::open(int64_t index) const {
+  const std::string& path = entries_[index].path;
+  if (has_array_extension(path)) return read_array_file(path, array_layout_, describe(index));
+  return read_image_file(path, describe(index));
+}
 
 std::string FileSource::describe(int64_t index) const {
   const FileEntry& e = entries_[index];
@@ -29,7 +33,7 @@ bool has_image_extension(const std::string& path) {
   if (dot == std::string::npos) return false;
   std::string ext = path.substr(dot + 1);
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == "jpg" || ext == "jpeg" || ext == "png";
+  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "tif" || ext == "tiff";
 }
 
 }  // namespace mae::data

@@ -1,5 +1,4 @@
 // NumPy arrays as images: layouts, per-sample .npy / .npz files and the memory-mapped `npy` source.
-#include <algorithm>
 #include <cctype>
 
 #include "mae/core/error.h"
@@ -11,15 +10,7 @@
 namespace mae::data {
 namespace {
 
-std::string lower_extension(const std::string& path) {
-  const auto dot = path.rfind('.');
-  if (dot == std::string::npos) return "";
-  std::string ext = path.substr(dot + 1);
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext;
-}
-
-// dims: the image dimensions of `array` (its last 2 or 3); channels first unless the last is smaller.
+// The image dimensions of `array` are its last 3: channels first unless the last is smaller.
 bool channels_last(const torch::Tensor& array, ArrayLayout layout) {
   if (layout != ArrayLayout::kAuto) return layout == ArrayLayout::kChannelsLast;
   return array.size(-1) < array.size(-3);
@@ -58,11 +49,6 @@ const char* array_layout_name(ArrayLayout layout) {
   }
 }
 
-bool has_array_extension(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  return ext == "npy" || ext == "npz";
-}
-
 torch::Tensor image_view(const torch::Tensor& array, ArrayLayout layout, const std::string& origin) {
   if (!is_pixel_type(array.scalar_type())) {
     throw DataError(str(origin, ": array element type ", array.scalar_type(), " is not an image type (uint8, uint16, ",
@@ -78,7 +64,8 @@ torch::Tensor image_view(const torch::Tensor& array, ArrayLayout layout, const s
 RawImage read_array_file(const std::string& path, ArrayLayout layout, const std::string& origin) {
   torch::Tensor array;
   try {
-    array = lower_extension(path) == "npz" ? map_npz_image(path) : io::map_npy(path);
+    const bool npz = !path.empty() && std::tolower(static_cast<unsigned char>(path.back())) == 'z';  // .npz, not .npy
+    array = npz ? map_npz_image(path) : io::map_npy(path);
   } catch (const DataError&) {
     throw;
   } catch (const Error& e) {  // a bad file is a bad sample: the loader skips it

@@ -28,12 +28,26 @@ std::string FileSource::describe(int64_t index) const {
   return str(list_files_[e.list], ":", e.line, ": ", e.path);
 }
 
-bool has_image_extension(const std::string& path) {
+namespace {
+
+std::string lower_extension(const std::string& path) {
   const auto dot = path.rfind('.');
-  if (dot == std::string::npos) return false;
+  if (dot == std::string::npos) return "";
   std::string ext = path.substr(dot + 1);
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  const std::string ext = lower_extension(path);
   return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "tif" || ext == "tiff";
+}
+
+bool has_array_extension(const std::string& path) {
+  const std::string ext = lower_extension(path);
+  return ext == "npy" || ext == "npz";
 }
 
 }  // namespace mae::data

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,8 +39,9 @@ inline torch::Tensor multiband_image(int64_t height, int64_t width, int64_t band
   return unit.to(torch::kFloat32);
 }
 
-// Writes [H, W, C] pixels as a TIFF with `layout`.
+// Writes [H, W, C] pixels as a TIFF with `layout` (creating its folder).
 inline void write_tiff(const std::string& path, const torch::Tensor& pixels, const TiffLayout& layout = {}) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   const auto p = pixels.contiguous();
   const uint32_t height = static_cast<uint32_t>(p.size(0)), width = static_cast<uint32_t>(p.size(1));
   const uint16_t bands = static_cast<uint16_t>(p.size(2));

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <png.h>
 
+#include <filesystem>
+#include <functional>
+
 #include "common/multiband_files.h"
 #include "mae/core/error.h"
 #include "mae/data/array_source.h"
@@ -208,6 +211,7 @@ TEST(DataMultiband, NpySourceReadsBothLayoutsWithLabels) {
 TEST(DataMultiband, NpyFilesFromAFolderOrAList) {
   TempDir dir;
   const auto a = multiband_image(7, 9, 4, torch::kFloat32, 1), b = multiband_image(7, 9, 4, torch::kFloat32, 2);
+  std::filesystem::create_directories(dir.file("arrays/sub"));
   mae::io::write_npy(dir.file("arrays/a.npy"), a.permute({2, 0, 1}));  // [C, H, W]
   mae::io::write_npy(dir.file("arrays/sub/b.npy"), b);                 // [H, W, C]
   mae::testing::write_bytes(dir.file("arrays/notes.txt"), "x");

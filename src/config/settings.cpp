@@ -1,9 +1,9 @@
 #include "mae/config/settings.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "mae/core/error.h"
-#include "mae/core/parse.h"
 #include "mae/distributed/process_group.h"
 #include "mae/models/presets.h"
 #include "mae/tasks/model_facts.h"
@@ -17,7 +17,7 @@ namespace {
 struct PretrainSettings {
   tasks::PretrainOptions options;
   MaeKeys model;
-  std::vector<std::string> picture_channels;  // visualize.channels as given
+  std::vector<double> picture_channels;  // visualize.channels as given (a list of numbers)
   void bind_all(Fields& f) {
     bind(f, model);
     bind(f, options.data);
@@ -32,16 +32,15 @@ struct PretrainSettings {
   void to_keys() {
     model = mae_keys(options.model, options.mask_ratio);
     picture_channels.clear();
-    for (int64_t band : options.visualize_channels) picture_channels.push_back(std::to_string(band));
+    for (int64_t band : options.visualize_channels) picture_channels.push_back(static_cast<double>(band));
   }
   void from_keys() {
     options.model = mae_options(model);
     options.mask_ratio = model.mask_ratio;
     options.visualize_channels.clear();
-    for (const auto& band : picture_channels) {
-      int64_t value = 0;
-      MAE_CHECK_USAGE(core::parse_int(band, &value), "visualize.channels: '", band, "' is not a band number (e.g. 3,2,1)");
-      options.visualize_channels.push_back(value);
+    for (double band : picture_channels) {
+      MAE_CHECK_USAGE(band == std::floor(band), "visualize.channels: ", band, " is not a band number (e.g. 3,2,1)");
+      options.visualize_channels.push_back(static_cast<int64_t>(band));
     }
   }
 };

@@ -85,9 +85,13 @@ void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) c
   const bool flip = o.train && o.hflip > 0 && rng.uniform() < o.hflip;
   if (region.scalar_type() == torch::kUInt8) {
     apply_8bit(region, flip, rng, out);
+  } else if (rand_augment_ && region.scalar_type() == torch::kUInt16 && o.pixel_range == 0) {
+    // RandAugment's ops are PIL's 8-bit ones: 16-bit photos (PNG) go down to 8 bits as libpng's
+    // png_set_scale_16 does, (v * 255 + 32895) >> 16, which is what they gave before 16 bits were kept.
+    apply_8bit((region.to(torch::kInt32) * 255 + 32895).div(65536, "floor").to(torch::kUInt8), flip, rng, out);
   } else {  // 16-bit and float data: resampled and normalised as float32
-    MAE_CHECK_USAGE(!rand_augment_, image.origin, ": data.auto_augment works on 8-bit images, this one is ",
-                    region.scalar_type(), "; set data.auto_augment to empty");
+    MAE_CHECK_USAGE(!rand_augment_, image.origin, ": data.auto_augment works on 8-bit images (and 16-bit ones with ",
+                    "data.pixel_range 0), this one is ", region.scalar_type(), "; set data.auto_augment to empty");
     const auto pixels = resize(region.to(torch::kFloat32), o.height, o.width, o.interpolation);
     normalize_.apply_float(pixels, region.scalar_type(), flip, out);
   }

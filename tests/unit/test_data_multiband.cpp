@@ -345,3 +345,23 @@ TEST(DataMultiband, StatisticsOfSixteenBitTiffsPerBand) {
     }
   }
 }
+
+TEST(DataMultiband, SixteenBitPngWithRandAugmentGivesWhatEightBitsGave) {
+  // RandAugment's PIL ops are 8-bit: a 16-bit PNG goes down to 8 bits as libpng scaled it before.
+  const auto rgb = mae::testing::smooth_image(40, 36, 3, 8);
+  const auto png8 = mae::data::parse_image(mae::testing::encode_png(rgb, PNG_COLOR_TYPE_RGB, 8), "a.png");
+  const auto png16 = mae::data::parse_image(mae::testing::encode_png(rgb, PNG_COLOR_TYPE_RGB, 16), "b.png");
+  mae::data::TransformOptions t;
+  t.channels = 3, t.height = t.width = 24;
+  t.mean = {0.5, 0.4, 0.3};
+  t.std = {0.2, 0.2, 0.2};
+  t.auto_augment = "rand-m9-mstd0.5-inc1";
+  const mae::data::SampleTransform transform(t);
+  for (int64_t index = 0; index < 5; ++index) {
+    auto a = torch::empty({3, 24, 24}), b = torch::empty({3, 24, 24});
+    auto r1 = mae::data::SampleRng::for_sample(1, 0, index), r2 = r1;
+    transform.apply(png8, r1, a.data_ptr<float>());
+    transform.apply(png16, r2, b.data_ptr<float>());
+    EXPECT_TRUE(same_pixels(b, a)) << "sample " << index;
+  }
+}

@@ -128,6 +128,12 @@ void fashion_mnist_row(int64_t count) {
   print_row(row, 0);
 }
 
+// "LIBTIFF, Version 4.5.0" (the first line of what libtiff says about itself).
+std::string libtiff_version() {
+  const std::string text = TIFFGetVersion();
+  return text.substr(0, text.find('\n'));
+}
+
 // 6-band uint16 scenes written three ways into `dir`, each timed on one thread, then the loader.
 void multiband_rows(const std::string& dir, int64_t count, int64_t size, int threads, bool header) {
   constexpr int64_t kScenes = 120, kSide = 256, kBands = 6;
@@ -160,7 +166,7 @@ void multiband_rows(const std::string& dir, int64_t count, int64_t size, int thr
     cpu_set_t set;
     sched_getaffinity(0, sizeof(set), &set);
     std::cout << "# machine: " << cpu_model() << ", " << CPU_COUNT(&set) << " cores; LibTorch " << TORCH_VERSION
-              << ", libtiff " << TIFFGetVersion() << "\n# " << kScenes << " scenes " << kSide << "x" << kSide << "x"
+              << ", " << libtiff_version() << "\n# " << kScenes << " scenes " << kSide << "x" << kSide << "x"
               << kBands << " uint16, RandomResizedCrop(" << size << ", bicubic) on float planes + flip + normalize\n";
     std::cout << "pipeline,crop_decode,threads,images,wall_s,cpu_s,images_per_s_per_core,ratio_vs_torchvision\n";
   }

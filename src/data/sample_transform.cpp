@@ -92,7 +92,11 @@ void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) c
   } else {  // 16-bit and float data: resampled and normalised as float32
     MAE_CHECK_USAGE(!rand_augment_, image.origin, ": data.auto_augment works on 8-bit images (and 16-bit ones with ",
                     "data.pixel_range 0), this one is ", region.scalar_type(), "; set data.auto_augment to empty");
-    const auto pixels = resize(region.to(torch::kFloat32), o.height, o.width, o.interpolation);
+    // Planar float32 ([C, h, w] contiguous, seen as [h, w, C]): LibTorch's float resampler is about
+    // 20 % faster on planes than on channels-last data.
+    auto planes = torch::empty({region.size(2), region.size(0), region.size(1)}, torch::kFloat32);
+    planes.copy_(region.permute({2, 0, 1}));
+    const auto pixels = resize(planes.permute({1, 2, 0}), o.height, o.width, o.interpolation);
     normalize_.apply_float(pixels, region.scalar_type(), flip, out);
   }
   if (erasing_) erasing_->apply(out, o.channels, o.height, o.width, rng);

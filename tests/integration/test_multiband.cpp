@@ -1,5 +1,5 @@
 // A 6-band 16-bit set end to end through the `mae` command: statistics, pretraining, the linear
-// probe from that checkpoint, and visualize with a band composite; a 3-channel model on it stops
+// probe and fine-tuning from that checkpoint, and visualize with a band composite; a 3-channel model on it stops
 // with an error naming both channel counts. The set (class folders of LZW TIFFs, some tiled and
 // planar) and a memory-mapped .npy twin are made here.
 #include <unistd.h>
@@ -87,6 +87,9 @@ TEST_F(MultibandCli, StatsPretrainProbeAndVisualizeOnSixteenBitBands) {
                          "/probe");
   ASSERT_EQ(probe.code, 0) << probe.output;
   EXPECT_TRUE(fs::exists(dir_ + "/probe/checkpoint-last.safetensors"));
+  const auto finetune = mae("finetune --init " + dir_ + "/pre/checkpoint-last.safetensors" + common() + norm +
+                            " --set train.epochs=1 --set train.batch_size=8 --set train.output_dir=" + dir_ + "/ft");
+  ASSERT_EQ(finetune.code, 0) << finetune.output;
 
   for (const std::string& channels : {"3,2,1", ""}) {  // composite, then one grey row per band
     const auto vis = mae("visualize " + dir_ + "/pre/checkpoint-last.safetensors --num-images 2 --output " + dir_ +

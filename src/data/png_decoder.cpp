@@ -1,6 +1,6 @@
 // PNG decoding with libpng: palette, grey below 8 bits and tRNS expanded, 16-bit kept at 16 bits
-// (uint16, host byte order), alpha dropped (as PIL's convert("RGB") does), grey expanded to RGB when asked. Rows below the
-// crop box are never decoded. libpng's errors longjmp back here and become a DataError.
+// (uint16, host byte order), alpha dropped (as PIL's convert("RGB") does), grey expanded to RGB
+// when asked. Rows below the crop box are never decoded. libpng's errors longjmp back here and become a DataError.
 #include <csetjmp>
 #include <cstring>
 #include <vector>

@@ -32,8 +32,8 @@ struct TransformOptions {
   std::vector<double> mean{0.2860}, std{0.3530};  // one value per output channel, of pixel / pixel_range
   double pixel_range = 0;                         // the value that becomes 1; 0: by type (255 for uint8, ...)
   // Fine-tuning augmentations (train only; off by default, and then the output is what it was without
-  // them, bit for bit). RandAugment (8-bit grey or RGB images only) fills uncovered pixels with round(255 * mean) and resamples with
-  // `interpolation`, as timm's create_transform sets it up.
+  // them, bit for bit). RandAugment (8-bit grey or RGB images only) fills uncovered pixels with
+  // round(255 * mean) and resamples with `interpolation`, as timm's create_transform sets it up.
   std::string auto_augment;                       // timm RandAugment string, e.g. "rand-m9-mstd0.5-inc1"; "": off
   double reprob = 0;                              // RandomErasing probability; 0: off
   std::string remode = "pixel";                   // const, rand or pixel

@@ -5,6 +5,9 @@
 // rows and `#` lines in the format of bench/data_reference.py; bench/run_data_bench.sh runs both.
 // Ratios: single-thread rows against torchvision's single-thread pipeline, the loader row against
 // torch's DataLoader (worker processes, batches of 64).
+// --multiband: the same for satellite-like data instead: 6-band uint16 256x256 scenes as a folder
+// of TIFFs (uncompressed strips, and LZW + predictor tiles) and as one memory-mapped .npy
+// [N, 6, 256, 256], RandomResizedCrop(224) on float planes (no reference exists in the same run).
 #include <jpeglib.h>
 #include <png.h>
 #include <sched.h>
@@ -12,6 +15,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -19,11 +23,14 @@
 #include <CLI/CLI.hpp>
 #include <torch/version.h>
 
+#include "common/multiband_files.h"
+#include "mae/data/array_source.h"
 #include "mae/data/file_source.h"
 #include "mae/data/image_decode.h"
 #include "mae/data/loader.h"
 #include "mae/data/memory_source.h"
 #include "mae/data/sample_transform.h"
+#include "mae/io/npy.h"
 
 namespace {
 
@@ -121,6 +128,60 @@ void fashion_mnist_row(int64_t count) {
   print_row(row, 0);
 }
 
+// "LIBTIFF, Version 4.5.0" (the first line of what libtiff says about itself).
+std::string libtiff_version() {
+  const std::string text = TIFFGetVersion();
+  return text.substr(0, text.find('\n'));
+}
+
+// 6-band uint16 scenes written three ways into `dir`, each timed on one thread, then the loader.
+void multiband_rows(const std::string& dir, int64_t count, int64_t size, int threads, bool header) {
+  constexpr int64_t kScenes = 120, kSide = 256, kBands = 6;
+  std::filesystem::create_directories(dir + "/raw");
+  std::filesystem::create_directories(dir + "/lzw");
+  std::vector<torch::Tensor> scenes;
+  mae::testing::TiffLayout lzw;
+  lzw.tiled = true;
+  lzw.compression = COMPRESSION_LZW;
+  for (int64_t i = 0; i < kScenes; ++i) {
+    scenes.push_back(mae::testing::multiband_image(kSide, kSide, kBands, torch::kUInt16, i));
+    const std::string name = "/" + std::to_string(1000 + i) + ".tif";
+    mae::testing::TiffLayout raw;
+    raw.rows_per_strip = 16;
+    mae::testing::write_tiff(dir + "/raw" + name, scenes.back(), raw);
+    mae::testing::write_tiff(dir + "/lzw" + name, scenes.back(), lzw);
+  }
+  mae::io::write_npy(dir + "/scenes.npy", torch::stack(scenes).permute({0, 3, 1, 2}).contiguous());
+  mae::data::TransformOptions o;
+  o.channels = kBands;
+  o.height = o.width = size;
+  o.mean.assign(kBands, 0.1);
+  o.std.assign(kBands, 0.05);
+  auto transform = std::make_shared<const mae::data::SampleTransform>(o);
+  std::shared_ptr<const mae::data::Source> raw = mae::data::scan_image_folder(dir + "/raw");
+  std::shared_ptr<const mae::data::Source> compressed = mae::data::scan_image_folder(dir + "/lzw");
+  std::shared_ptr<const mae::data::Source> npy =
+      mae::data::load_npy(dir + "/scenes.npy", "", mae::data::ArrayLayout::kChannelsFirst);
+  if (header) {
+    cpu_set_t set;
+    sched_getaffinity(0, sizeof(set), &set);
+    std::cout << "# machine: " << cpu_model() << ", " << CPU_COUNT(&set) << " cores; LibTorch " << TORCH_VERSION
+              << ", " << libtiff_version() << "\n# " << kScenes << " scenes " << kSide << "x" << kSide << "x"
+              << kBands << " uint16, RandomResizedCrop(" << size << ", bicubic) on float planes + flip + normalize\n";
+    std::cout << "pipeline,crop_decode,threads,images,wall_s,cpu_s,images_per_s_per_core,ratio_vs_torchvision\n";
+  }
+  time_transform(*raw, *transform, 50, "warmup");
+  print_row(time_transform(*raw, *transform, count, "mae_tiff6_u16_strips"), 0);
+  print_row(time_transform(*compressed, *transform, count, "mae_tiff6_u16_lzw_tiles"), 0);
+  print_row(time_transform(*npy, *transform, count, "mae_npy6_u16_mmap"), 0);
+  Row loader = time_loader(raw, transform, threads, count);
+  loader.pipeline = "mae_loader_tiff6_u16_strips";
+  print_row(loader, 0);
+  loader = time_loader(npy, transform, threads, count);
+  loader.pipeline = "mae_loader_npy6_u16_mmap";
+  print_row(loader, 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,9 +191,12 @@ int main(int argc, char** argv) {
   double reference = 0, reference_loader = 0;
   std::string interpolation = "bicubic";
   bool header = true;
-  std::string only;
+  std::string only, multiband;
   CLI::App app{"Data pipeline benchmark: images/s per core (prints CSV rows)"};
-  app.add_option("--images", folder, "folder of JPEG photos")->required();
+  auto* images = app.add_option("--images", folder, "folder of JPEG photos");
+  app.add_option("--multiband", multiband,
+                 "instead: write 6-band uint16 TIFFs and an .npy into this (empty) folder and time those")
+      ->excludes(images);
   app.add_option("--count", count, "images timed per pipeline")->capture_default_str();
   app.add_option("--size", size, "RandomResizedCrop output size")->capture_default_str();
   app.add_option("--interpolation", interpolation, "bicubic or bilinear")->capture_default_str();
@@ -146,6 +210,12 @@ int main(int argc, char** argv) {
   try {
     // One thread per pipeline, as in a loader worker and as the reference runs torchvision.
     at::set_num_threads(1);
+    const int loader_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+    if (!multiband.empty()) {
+      multiband_rows(multiband, count, size, loader_threads, header);
+      return 0;
+    }
+    MAE_CHECK_USAGE(!folder.empty(), "give --images DIR (JPEG photos) or --multiband DIR");
     std::shared_ptr<const mae::data::Source> source = mae::data::scan_image_folder(folder);
     mae::data::TransformOptions o;
     o.channels = 3;
@@ -188,7 +258,6 @@ int main(int argc, char** argv) {
     if (want("crop")) print_row(time_transform(*source, *crop, count, "mae"), reference);
     if (want("full")) print_row(time_transform(*source, *full, count, "mae"), reference);
     if (want("decode")) print_row(time_decode_only(*source, count), reference);
-    const int loader_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
     if (want("loader")) {
       print_row(time_loader(source, crop, loader_threads, count), reference_loader > 0 ? reference_loader : reference);
     }

@@ -9,22 +9,36 @@
 #                          (worker processes), on every core, batches of 64
 # JPEGs (about 500x375, quality 90) are cut from photos under /usr/share/backgrounds and friends
 # (`apt-get install mate-backgrounds`), or synthesised when there are none.
-# Usage: bench/run_data_bench.sh [--count N] [--images DIR]
-# Prints the rows and writes bench/results/data_<cpu>_<photos|synthetic>_torch<ver>.csv.
+# With --multiband: 6-band uint16 scenes instead (a folder of TIFFs, uncompressed and LZW, and one
+# memory-mapped .npy), ours only (no reference pipeline exists for them in the same run).
+# Usage: bench/run_data_bench.sh [--count N] [--images DIR | --multiband]
+# Prints the rows and writes bench/results/data_<cpu>_<photos|synthetic|multiband>_torch<ver>.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=2000 images=""
+count=2000 images="" multiband=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) count=$2; shift 2 ;;
     --images) images=$2; shift 2 ;;
-    *) echo "usage: $0 [--count N] [--images DIR]" >&2; exit 2 ;;
+    --multiband) multiband=1; shift ;;
+    *) echo "usage: $0 [--count N] [--images DIR | --multiband]" >&2; exit 2 ;;
   esac
 done
 bin=${MAE_BUILD_DIR:-build}/bin/mae_bench_data
 [ -x "$bin" ] || { echo "error: $bin missing; build it: ninja -C build mae_bench_data" >&2; exit 1; }
 python="${MAE_PYTHON:-$HOME/.cache/mae/venv/bin/python}"
 [ -x "$python" ] || python=python3
+cpu=$(lscpu | sed -n 's/^Model name:\s*//p' | head -1 | tr -c 'A-Za-z0-9\n' '_' | tr -s '_' | sed 's/_$//')
+torch=$("$python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || echo unknown)
+mkdir -p bench/results
+if [ -n "$multiband" ]; then
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  csv="bench/results/data_${cpu}_multiband_torch${torch}.csv"
+  "$bin" --multiband "$scratch" --count "$count" | tee "$csv"
+  echo "wrote $csv"
+  exit 0
+fi
 if [ -z "$images" ]; then
   images=$(mktemp -d)
   trap 'rm -rf "$images"' EXIT
@@ -46,9 +60,6 @@ else
 fi
 "$bin" --images "$images" --count "$count" --reference "$reference" --reference-loader "$reference_loader" | tee -a "$out"
 
-cpu=$(lscpu | sed -n 's/^Model name:\s*//p' | head -1 | tr -c 'A-Za-z0-9\n' '_' | tr -s '_' | sed 's/_$//')
-torch=$("$python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || echo unknown)
-mkdir -p bench/results
 csv="bench/results/data_${cpu}_${kind}_torch${torch}.csv"
 { grep '^#' "$out"; echo "pipeline,crop_decode,threads,images,wall_s,cpu_s,images_per_s_per_core,ratio_vs_torchvision";
   grep -v -e '^#' -e '^pipeline,' "$out"; } > "$csv"

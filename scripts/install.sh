@@ -6,7 +6,7 @@
 #      CMake refuses older ones), else the PyPI `torch` wheel
 #      in a venv shared by every clone: ${MAE_VENV:-$HOME/.cache/mae/venv};
 #   3. the Python packages the fixture scripts, the Python tests and the benchmarks use (numpy,
-#      safetensors, tensorboard) in that venv; a Python test whose packages are missing is skipped.
+#      safetensors, tensorboard, tifffile) in that venv; a Python test whose packages are missing is skipped.
 # Writes the LibTorch CMake prefix to build/.torch-prefix for scripts/build.sh and prints the
 # LibTorch version, CUDA, BLAS and thread settings.
 set -euo pipefail
@@ -32,7 +32,7 @@ fi
 
 # 2. LibTorch
 venv="${MAE_VENV:-$HOME/.cache/mae/venv}"
-python_pkgs=(numpy safetensors tensorboard)
+python_pkgs=(numpy safetensors tensorboard tifffile)
 torch_ok() { "$1" - <<'PY' 2>/dev/null
 import torch, sys
 major, minor = (int(x) for x in torch.__version__.split("+")[0].split(".")[:2])

@@ -1,4 +1,4 @@
-// mae stats: per-channel mean and std of a dataset (pixel / 255), to put in data.mean / data.std.
+// mae stats: per-channel mean and std of a dataset (pixel / data.pixel_range), to put in data.mean / data.std.
 #include <iostream>
 
 #include "command.h"
@@ -18,8 +18,10 @@ Runner register_stats(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("stats", "per-channel mean/std of the configured data (for data.mean / data.std)");
   add_common_options(cmd, &s->common, config::pretrain_schema());
   cmd->add_option("--split", s->split, "train or val")->capture_default_str();
-  cmd->add_option("--max-samples", s->max_samples, "evenly spaced samples to read (0: all)")->capture_default_str();
-  cmd->add_option("--channels", s->channels, "1 (grey) or 3 (RGB); 0: model.in_chans")->capture_default_str();
+  cmd->add_option("--max-samples", s->max_samples, "evenly spaced samples to read (0: all; a few thousand suffice for big sets)")
+      ->capture_default_str();
+  cmd->add_option("--channels", s->channels, "channels to read (1 grey, 3 RGB, or the bands of the data); 0: model.in_chans")
+      ->capture_default_str();
   return [s]() {
     MAE_CHECK_USAGE(s->split == "train" || s->split == "val", "--split must be train or val");
     apply_common_options(s->common);

@@ -125,7 +125,7 @@ void bind(Fields& f, VitKeys& k) {
 void bind(Fields& f, data::DataOptions& o) {
   auto& s = o.source;
   auto& t = o.transform;
-  f("data.source", s.source, "where samples come from: idx, cifar10, cifar100, list, folder, class_folder");
+  f("data.source", s.source, "where samples come from: idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files");
   f("data.root", s.root, "folder that data.train_files / data.val_files and list entries are relative to");
   f("data.train_files", s.train_files,
     "training files: idx images[,labels]; cifar batch files; list files; the folder for folder/class_folder "
@@ -133,8 +133,12 @@ void bind(Fields& f, data::DataOptions& o) {
   f("data.val_files", s.val_files, "the same for the validation split (empty: none)");
   f("data.num_classes", s.num_classes, "number of classes; 0 takes it from the data (labels must lie below it)");
   f("data.class_names_file", s.class_names_file, "text file with one class name per line (empty: the set's own or built-in names)");
-  f("data.mean", t.mean, "per-channel mean of pixel/255 (`mae stats` computes it)");
-  f("data.std", t.std, "per-channel std of pixel/255");
+  f("data.array_layout", s.array_layout,
+    "npy, npy_files: where arrays keep channels: auto (the smaller of first and last image dim), channels_first, channels_last");
+  f("data.pixel_range", t.pixel_range,
+    "pixel value that becomes 1 before data.mean/std (0: by type: 255 uint8, 65535 uint16, 32767 int16, 1 float)");
+  f("data.mean", t.mean, "per-channel mean of pixel / pixel_range (`mae stats` computes it)");
+  f("data.std", t.std, "per-channel std of pixel / pixel_range");
   f("data.crop_scale", t.scale_min, t.scale_max, "RandomResizedCrop area fraction range [min, max] (train)");
   f("data.crop_ratio", t.ratio_min, t.ratio_max, "RandomResizedCrop aspect ratio range [min, max] (train)");
   std::string interpolation = t.interpolation == data::Interpolation::kBicubic ? "bicubic" : "bilinear";

@@ -1,5 +1,6 @@
 #include "mae/config/settings.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "mae/core/error.h"
@@ -16,18 +17,31 @@ namespace {
 struct PretrainSettings {
   tasks::PretrainOptions options;
   MaeKeys model;
+  std::vector<double> picture_channels;  // visualize.channels as given (a list of numbers)
   void bind_all(Fields& f) {
     bind(f, model);
     bind(f, options.data);
     bind(f, options.trainer);
     f("visualize.num_images", options.visualize_num_images, "images in the reconstruction picture after each visualised epoch");
     f("visualize.every", options.visualize_every, "write reconstructions every N epochs (0: after the last only)");
+    f("visualize.channels", picture_channels,
+      "bands (numbered from 1) drawn as an RGB composite (e.g. 3,2,1) or one grey band, stretched 2-98 %; "
+      "empty: 1 or 3 channels as they are, more as one grey row per band");
     bind(f, options.knn);
   }
-  void to_keys() { model = mae_keys(options.model, options.mask_ratio); }
+  void to_keys() {
+    model = mae_keys(options.model, options.mask_ratio);
+    picture_channels.clear();
+    for (int64_t band : options.visualize_channels) picture_channels.push_back(static_cast<double>(band));
+  }
   void from_keys() {
     options.model = mae_options(model);
     options.mask_ratio = model.mask_ratio;
+    options.visualize_channels.clear();
+    for (double band : picture_channels) {
+      MAE_CHECK_USAGE(band == std::floor(band), "visualize.channels: ", band, " is not a band number (e.g. 3,2,1)");
+      options.visualize_channels.push_back(static_cast<int64_t>(band));
+    }
   }
 };
 

@@ -1,5 +1,5 @@
-// Private to src/data: the JPEG and PNG decoders behind image_decode.h. Each throws DataError with
-// the origin and libjpeg's / libpng's own message; neither prints anything.
+// Private to src/data: the JPEG, PNG and TIFF decoders behind image_decode.h. Each throws DataError
+// with the origin and the library's own message; none prints anything.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,8 @@
 namespace mae::data::detail {
 
 struct HeaderInfo {
-  int64_t height = 0, width = 0, channels = 0;  // channels: 1 grey, 3 colour
+  int64_t height = 0, width = 0, channels = 0;  // channels: 1 grey, 3 colour, or a TIFF's bands
+  torch::ScalarType dtype = torch::kUInt8;      // of the decoded pixels
 };
 
 // Images larger than this many pixels are refused (a corrupt or hostile header).
@@ -25,8 +26,13 @@ torch::Tensor jpeg_decode_region(const std::string& bytes, const std::string& or
                                  int64_t channels, int reduce);
 
 HeaderInfo png_read_header(const std::string& bytes, const std::string& origin);
-// Decodes rows up to the box's bottom only (non-interlaced files), [h, w, channels] uint8.
+// Decodes rows up to the box's bottom only (non-interlaced files), [h, w, channels] uint8, or
+// uint16 for 16-bit files.
 torch::Tensor png_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
                                 int64_t channels);
+
+HeaderInfo tiff_read_header(const std::string& bytes, const std::string& origin);
+// The strips or tiles under `box` only; [h, w, bands] of the file's sample type (maybe a view).
+torch::Tensor tiff_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box);
 
 }  // namespace mae::data::detail

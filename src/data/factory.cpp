@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "mae/core/error.h"
+#include "mae/data/array_source.h"
 #include "mae/data/file_source.h"
 #include "mae/data/memory_source.h"
 #include "read_file.h"
@@ -63,7 +64,7 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
   const std::string key = files_key(split);
   std::vector<std::string> files;
   for (const auto& f : split_files(o, split)) files.push_back(detail::join_root(root, f));
-  const bool folder_source = source == "folder" || source == "class_folder";
+  const bool folder_source = source == "folder" || source == "class_folder" || source == "npy_files";
   MAE_CHECK_USAGE(!files.empty() || folder_source, key, " is empty: this configuration has no ", split_name(split),
                   " split; set ", key);
   if (source == "idx") {
@@ -76,6 +77,20 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
                       default_class_names(o, files));
   }
   if (source == "list") return read_image_lists(root, split_files(o, split));
+  if (source == "npy") {
+    MAE_CHECK_USAGE(files.size() <= 2, key, " lists ", files.size(), " files; the npy source takes the images .npy ",
+                    "and optionally the labels .npy");
+    return load_npy(files[0], files.size() > 1 ? files[1] : "", parse_array_layout(o.array_layout),
+                    default_class_names(o, files));
+  }
+  if (source == "npy_files") {
+    // One folder (or none: data.root) is scanned; anything else is list files.
+    const bool scan = files.empty() || (files.size() == 1 && std::filesystem::is_directory(files[0]));
+    std::unique_ptr<FileSource> arrays = scan ? scan_image_folder(files.empty() ? root : files[0], FileKind::kArrays)
+                                              : read_image_lists(root, split_files(o, split));
+    arrays->set_array_layout(parse_array_layout(o.array_layout));
+    return arrays;
+  }
   if (folder_source) {
     MAE_CHECK_USAGE(files.size() <= 1, key, " lists ", files.size(), " folders; the ", source,
                     " source takes one folder (relative to data.root; empty: data.root itself)");
@@ -83,7 +98,8 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
     return source == "folder" ? std::shared_ptr<const Source>(scan_image_folder(folder))
                               : std::shared_ptr<const Source>(scan_class_folders(folder));
   }
-  throw UsageError(str("data.source '", source, "' is not one of idx, cifar10, cifar100, list, folder, class_folder"));
+  throw UsageError(str("data.source '", source,
+                       "' is not one of idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files"));
 }
 
 // Labels must lie in the configured class range; class folders must match it exactly.
@@ -105,7 +121,8 @@ void check_labels(const SourceOptions& o, const Source& source) {
 }
 
 std::string cache_key(const SourceOptions& o, Split split) {
-  std::string key = std::string(split_name(split)) + "\n" + o.source + "\n" + o.root + "\n" + o.class_names_file;
+  std::string key = std::string(split_name(split)) + "\n" + o.source + "\n" + o.root + "\n" + o.class_names_file +
+                    "\n" + o.array_layout;
   for (const auto& f : split_files(o, split)) key += "\n" + f;
   return key + "\n" + std::to_string(o.num_classes);
 }
@@ -130,6 +147,9 @@ void DataOptions::validate() const {
   MAE_CHECK_USAGE(t.eval_resize_ratio >= 1, "data.eval_resize_ratio ", t.eval_resize_ratio, " must be >= 1");
   MAE_CHECK_USAGE(t.reprob >= 0 && t.reprob <= 1, "data.reprob ", t.reprob, " must lie in [0, 1]");
   MAE_CHECK_USAGE(t.recount >= 1, "data.recount ", t.recount, " must be >= 1");
+  MAE_CHECK_USAGE(t.pixel_range >= 0, "data.pixel_range ", t.pixel_range,
+                  " must be >= 0 (0: by pixel type, 255 for uint8, 65535 for uint16, 1 for float)");
+  parse_array_layout(source.array_layout);
 }
 
 std::shared_ptr<const Source> make_source(const SourceOptions& options, Split split) {

@@ -16,7 +16,11 @@ FileSource::FileSource(std::vector<FileEntry> entries, std::vector<std::string> 
   num_classes_ = max_label < 0 ? 0 : std::max<int64_t>(max_label + 1, static_cast<int64_t>(class_names_.size()));
 }
 
-RawImage FileSource::open(int64_t index) const { return read_image_file(entries_[index].path, describe(index)); }
+RawImage FileSource::open(int64_t index) const {
+  const std::string& path = entries_[index].path;
+  if (has_array_extension(path)) return read_array_file(path, array_layout_, describe(index));
+  return read_image_file(path, describe(index));
+}
 
 std::string FileSource::describe(int64_t index) const {
   const FileEntry& e = entries_[index];
@@ -24,12 +28,26 @@ std::string FileSource::describe(int64_t index) const {
   return str(list_files_[e.list], ":", e.line, ": ", e.path);
 }
 
-bool has_image_extension(const std::string& path) {
+namespace {
+
+std::string lower_extension(const std::string& path) {
   const auto dot = path.rfind('.');
-  if (dot == std::string::npos) return false;
+  if (dot == std::string::npos) return "";
   std::string ext = path.substr(dot + 1);
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == "jpg" || ext == "jpeg" || ext == "png";
+  return ext;
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  const std::string ext = lower_extension(path);
+  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "tif" || ext == "tiff";
+}
+
+bool has_array_extension(const std::string& path) {
+  const std::string ext = lower_extension(path);
+  return ext == "npy" || ext == "npz";
 }
 
 }  // namespace mae::data

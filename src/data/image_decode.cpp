@@ -29,8 +29,12 @@ RawImage parse_image(std::string bytes, const std::string& origin) {
   } else if (starts_with(bytes, "\x89PNG\r\n\x1A\n", 8)) {
     image.format = ImageFormat::kPng;
     info = detail::png_read_header(bytes, origin);
+  } else if (starts_with(bytes, "II*\0", 4) || starts_with(bytes, "MM\0*", 4) || starts_with(bytes, "II+\0", 4) ||
+             starts_with(bytes, "MM\0+", 4)) {  // classic TIFF and BigTIFF, either byte order
+    image.format = ImageFormat::kTiff;
+    info = detail::tiff_read_header(bytes, origin);
   } else {
-    throw DataError(str(origin, ": not a JPEG or PNG file (", bytes.size(),
+    throw DataError(str(origin, ": not a JPEG, PNG or TIFF file (", bytes.size(),
                         " bytes); convert it or remove it from the dataset"));
   }
   if (info.height <= 0 || info.width <= 0 || info.height * info.width > detail::kMaxPixels) {
@@ -76,17 +80,17 @@ torch::Tensor read_region(const RawImage& image, const CropBox& box, int64_t cha
             ") outside the ", image.height, "x", image.width, " image");
   MAE_CHECK(reduce == 1 || reduce == 2 || reduce == 4 || reduce == 8, "read_region: reduce ", reduce,
             " is not 1, 2, 4 or 8");
-  MAE_CHECK(channels != 4 || image.format == ImageFormat::kJpeg, image.origin,
-            ": 4-channel (RGBX) output is for JPEG files only");
   switch (image.format) {
     case ImageFormat::kPixels:
       return convert_channels(image.pixels.slice(0, box.top, box.top + box.height)
                                   .slice(1, box.left, box.left + box.width),
-                              channels);
+                              channels, image.origin);
     case ImageFormat::kJpeg:
       return detail::jpeg_decode_region(image.bytes, image.origin, box, channels, reduce);
     case ImageFormat::kPng:
       return detail::png_decode_region(image.bytes, image.origin, box, channels);
+    case ImageFormat::kTiff:
+      return convert_channels(detail::tiff_decode_region(image.bytes, image.origin, box), channels, image.origin);
   }
   throw Error("read_region: unknown image format");
 }

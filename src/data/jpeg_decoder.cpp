@@ -146,8 +146,8 @@ torch::Tensor jpeg_decode_region(const std::string& bytes, const std::string& or
   if (truncated) {
     throw DataError(str(origin, ": truncated JPEG (", err.message, "); re-download or remove the file"));
   }
-  if (cmyk) return convert_channels(cmyk_to_rgb(out, channels == 4 ? 4 : 3), channels);
-  return channels == 4 ? out : convert_channels(out, channels);
+  if (cmyk) return convert_channels(cmyk_to_rgb(out, channels == 4 ? 4 : 3), channels, origin);
+  return channels == 4 ? out : convert_channels(out, channels, origin);
 }
 
 }  // namespace mae::data::detail

@@ -10,9 +10,9 @@ MemorySource::MemorySource(torch::Tensor images, std::vector<int64_t> labels, st
                            std::string origin)
     : images_(std::move(images)), labels_(std::move(labels)), class_names_(std::move(class_names)),
       origin_(std::move(origin)) {
-  MAE_CHECK(images_.dim() == 4 && images_.scalar_type() == torch::kUInt8, origin_,
-            ": in-memory images must be [N, H, W, C] uint8, got ", images_.sizes());
-  images_ = images_.contiguous();
+  MAE_CHECK(images_.dim() == 4 && is_pixel_type(images_.scalar_type()), origin_,
+            ": in-memory images must be [N, H, W, C] uint8, uint16, int16 or float32, got ", images_.sizes(), " ",
+            images_.scalar_type());
   MAE_CHECK_USAGE(images_.size(0) > 0, origin_, ": holds no images; check the data files");
   MAE_CHECK(labels_.empty() || static_cast<int64_t>(labels_.size()) == images_.size(0), origin_, ": ",
             labels_.size(), " labels for ", images_.size(0), " images; the label file belongs to another set");

@@ -1,6 +1,6 @@
-// PNG decoding with libpng: palette, grey below 8 bits and tRNS expanded, 16-bit scaled to 8,
-// alpha dropped (as PIL's convert("RGB") does), grey expanded to RGB when asked. Rows below the
-// crop box are never decoded. libpng's errors longjmp back here and become a DataError.
+// PNG decoding with libpng: palette, grey below 8 bits and tRNS expanded, 16-bit kept at 16 bits
+// (uint16, host byte order), alpha dropped (as PIL's convert("RGB") does), grey expanded to RGB
+// when asked. Rows below the crop box are never decoded. libpng's errors longjmp back here and become a DataError.
 #include <csetjmp>
 #include <cstring>
 #include <vector>
@@ -51,6 +51,7 @@ HeaderInfo png_read_header(const std::string& bytes, const std::string& origin) 
   info.height = big_endian_u32(p + 20);
   const int color_type = p[25];
   info.channels = (color_type & PNG_COLOR_MASK_COLOR) ? 3 : 1;
+  info.dtype = p[24] == 16 ? torch::kUInt16 : torch::kUInt8;
   return info;
 }
 
@@ -75,7 +76,8 @@ torch::Tensor png_decode_region(const std::string& bytes, const std::string& ori
   png_read_info(png, info);
   const int color_type = png_get_color_type(png, info);
   png_set_expand(png);
-  if (png_get_bit_depth(png, info) == 16) png_set_scale_16(png);
+  const bool sixteen = png_get_bit_depth(png, info) == 16;
+  if (sixteen) png_set_swap(png);  // PNG stores big-endian samples
   png_set_strip_alpha(png);
   if (!(color_type & PNG_COLOR_MASK_COLOR) && channels == 3) png_set_gray_to_rgb(png);
   const int passes = png_set_interlace_handling(png);
@@ -83,10 +85,11 @@ torch::Tensor png_decode_region(const std::string& bytes, const std::string& ori
   const int64_t comps = png_get_channels(png, info);
   const size_t row_bytes = png_get_rowbytes(png, info);
   const int64_t y0 = box.top, y1 = box.top + box.height;
-  out = torch::empty({box.height, box.width, comps}, torch::kUInt8);
-  unsigned char* dst = out.data_ptr<uint8_t>();
-  const size_t copy_bytes = static_cast<size_t>(box.width * comps);
-  const size_t skip = static_cast<size_t>(box.left * comps);
+  const int64_t element = sixteen ? 2 : 1;
+  out = torch::empty({box.height, box.width, comps}, sixteen ? torch::kUInt16 : torch::kUInt8);
+  auto* dst = static_cast<unsigned char*>(out.data_ptr());
+  const size_t copy_bytes = static_cast<size_t>(box.width * comps * element);
+  const size_t skip = static_cast<size_t>(box.left * comps * element);
   if (passes == 1) {
     buffer.resize(row_bytes);
     for (int64_t y = 0; y < y1; ++y) {
@@ -102,7 +105,7 @@ torch::Tensor png_decode_region(const std::string& bytes, const std::string& ori
     for (int64_t y = y0; y < y1; ++y) std::memcpy(dst + (y - y0) * copy_bytes, rows[y] + skip, copy_bytes);
   }
   png_destroy_read_struct(&png, &info, nullptr);
-  return convert_channels(out, channels);
+  return convert_channels(out, channels, origin);
 }
 
 }  // namespace mae::data::detail

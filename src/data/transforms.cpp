@@ -68,15 +68,32 @@ torch::Tensor resize(const torch::Tensor& pixels, int64_t out_h, int64_t out_w, 
   return output[0].permute({1, 2, 0});
 }
 
-Normalize::Normalize(std::vector<double> mean, std::vector<double> std) : mean_(std::move(mean)), std_(std::move(std)) {
+Normalize::Normalize(std::vector<double> mean, std::vector<double> std, double pixel_range)
+    : mean_(std::move(mean)), std_(std::move(std)), pixel_range_(pixel_range) {
   MAE_CHECK_USAGE(!mean_.empty() && mean_.size() == std_.size(), "data.mean has ", mean_.size(),
                   " values but data.std has ", std_.size(), "; give one value per channel to each");
+  MAE_CHECK_USAGE(pixel_range_ >= 0, "data.pixel_range ", pixel_range_, " must be >= 0 (0: by pixel type)");
+  const float range = static_cast<float>(pixel_range_ > 0 ? pixel_range_ : default_pixel_range(torch::kUInt8));
   table_.resize(mean_.size() * 256);
   for (size_t c = 0; c < mean_.size(); ++c) {
     MAE_CHECK_USAGE(std_[c] > 0, "data.std[", c, "] is ", std_[c], "; it must be > 0");
     const float m = static_cast<float>(mean_[c]), s = static_cast<float>(std_[c]);
-    for (int v = 0; v < 256; ++v) table_[c * 256 + v] = (static_cast<float>(v) / 255.0f - m) / s;
+    for (int v = 0; v < 256; ++v) table_[c * 256 + v] = (static_cast<float>(v) / range - m) / s;
   }
+}
+
+void Normalize::apply_float(const torch::Tensor& pixels, torch::ScalarType stored, bool flip, float* out) const {
+  const int64_t channels = static_cast<int64_t>(mean_.size());
+  MAE_CHECK(pixels.dim() == 3 && pixels.size(2) == channels && pixels.scalar_type() == torch::kFloat32,
+            "Normalize expects [H, W, ", channels, "] float32 pixels, got ", pixels.sizes(), " ", pixels.scalar_type());
+  const float range = static_cast<float>(pixel_range_ > 0 ? pixel_range_ : default_pixel_range(stored));
+  auto planes = pixels.permute({2, 0, 1});  // [C, H, W]
+  if (flip) planes = planes.flip({2});
+  auto dst = torch::from_blob(out, planes.sizes(), torch::kFloat32);
+  const auto options = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto mean = torch::tensor(mean_, options).to(torch::kFloat32).reshape({channels, 1, 1});
+  const auto std = torch::tensor(std_, options).to(torch::kFloat32).reshape({channels, 1, 1});
+  dst.copy_((planes / range - mean) / std);
 }
 
 void Normalize::apply(const torch::Tensor& pixels, bool flip, float* out) const {

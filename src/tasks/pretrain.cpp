@@ -12,6 +12,7 @@
 #include "mae/core/runtime.h"
 #include "mae/data/factory.h"
 #include "mae/distributed/process_group.h"
+#include "mae/eval/band_picture.h"
 #include "mae/eval/reconstruction.h"
 #include "mae/io/load_state_dict.h"
 #include "mae/io/png_writer.h"
@@ -55,6 +56,7 @@ void PretrainOptions::validate() const {
   trainer.validate();
   knn.validate();
   MAE_CHECK_USAGE(visualize_num_images >= 0 && visualize_every >= 0, "visualize.num_images and visualize.every must be >= 0");
+  eval::check_picture_channels(visualize_channels, model.in_chans);
 }
 
 PretrainTask::PretrainTask(const PretrainOptions& options, torch::Device device) : options_(options), device_(device) {
@@ -124,7 +126,8 @@ void PretrainTask::write_reconstructions(int64_t epoch, const std::string& run_d
   std::snprintf(name, sizeof(name), "/epoch-%04lld.png", static_cast<long long>(epoch + 1));
   std::string caption = "columns: original | masked | reconstruction | reconstruction with visible patches pasted";
   if (r.used_patch_statistics) caption += "; norm_pix_loss: prediction un-normalised with the true patch mean/variance";
-  io::write_png(dir + name, eval::reconstruction_grid(r), {{"Description", caption}});
+  io::write_png(dir + name, eval::reconstruction_grid(eval::picture_bands(r, options_.visualize_channels)),
+                {{"Description", caption}});
   summary->emplace_back("vis_masked_loss", r.masked_patch_loss.mean().item<double>());
 }
 

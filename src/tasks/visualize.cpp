@@ -11,6 +11,7 @@
 #include "mae/core/log.h"
 #include "mae/core/rng.h"
 #include "mae/data/factory.h"
+#include "mae/eval/band_picture.h"
 #include "mae/eval/reconstruction.h"
 #include "mae/io/png_writer.h"
 #include "mae/models/presets.h"
@@ -169,7 +170,8 @@ VisualizeResult run_visualize(const PretrainOptions& options, const VisualizeReq
   result.used_patch_statistics = r.used_patch_statistics;
   std::string caption = "columns: original | masked | reconstruction | reconstruction with visible patches pasted";
   if (r.used_patch_statistics) caption += std::string("; ") + kStatsNote;
-  io::write_png(result.png, eval::reconstruction_grid(r), {{"Description", caption}, {"Source", stem}});
+  io::write_png(result.png, eval::reconstruction_grid(eval::picture_bands(r, options.visualize_channels)),
+                {{"Description", caption}, {"Source", stem}});
   const auto json = describe(stem, o, mask_ratio, images, r, &result);
   core::write_file_atomic(result.json, [&](std::ostream& s) { s << json.dump(2) << "\n"; });
   core::log_info(str("wrote ", result.png, " and ", result.json, r.used_patch_statistics ? std::string(" (") + kStatsNote + ")" : ""));

@@ -76,3 +76,4 @@ void fuzz(const std::string& reader) {
 TEST(FuzzTargets, Safetensors) { fuzz("safetensors"); }
 TEST(FuzzTargets, Pickle) { fuzz("pickle"); }
 TEST(FuzzTargets, Pth) { fuzz("pth"); }
+TEST(FuzzTargets, Npy) { fuzz("npy"); }

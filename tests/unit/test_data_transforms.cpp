@@ -153,8 +153,14 @@ TEST(DataTransforms, SampleTransformValidatesItsOptions) {
   o.eval_resize_ratio = 0.5;
   EXPECT_THROW(mae::data::SampleTransform{o}, mae::UsageError);
   o = {};
+  o.pixel_range = -1;
+  EXPECT_THROW(mae::data::SampleTransform{o}, mae::UsageError);
+  // Any channel count is fine (multi-band data), but RandAugment's PIL ops want grey or RGB.
+  o = {};
   o.channels = 2;
   o.mean = {0.5, 0.5};
   o.std = {0.5, 0.5};
+  EXPECT_NO_THROW(mae::data::SampleTransform{o});
+  o.auto_augment = "rand-m9-mstd0.5-inc1";
   EXPECT_THROW(mae::data::SampleTransform{o}, mae::UsageError);
 }

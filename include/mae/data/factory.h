@@ -6,6 +6,8 @@
 //   list:         list files (`path` or `path label` lines, paths relative to data.root)
 //   folder:       folder(s) scanned recursively (unlabelled)
 //   class_folder: folder(s) of class subfolders (ImageNet style), e.g. train
+//   npy:          one images .npy [N, (C,) H, W (, C)], then a labels .npy (optional), memory-mapped
+//   npy_files:    a folder scanned for .npy/.npz (unlabelled), or list files of .npy/.npz paths
 #pragma once
 
 #include <cstdint>
@@ -23,12 +25,13 @@ namespace mae::data {
 // Where the samples come from. The defaults read Fashion-MNIST from the Debian package
 // dataset-fashion-mnist.
 struct SourceOptions {
-  std::string source = "idx";  // idx, cifar10, cifar100, list, folder, class_folder
+  std::string source = "idx";  // idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files
   std::string root = "/usr/share/datasets/fashion-mnist";
   std::vector<std::string> train_files = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"};
   std::vector<std::string> val_files = {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
   int64_t num_classes = 0;       // 0: from the data; else labels must lie below it
   std::string class_names_file;  // one name per line; "": the set's own or built-in names
+  std::string array_layout = "auto";  // npy, npy_files: auto, channels_first, channels_last
 };
 
 // Everything the data pipeline of a command needs. `transform` holds the augmentation settings;
@@ -64,8 +67,9 @@ std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_
 int64_t num_classes(const SourceOptions& options, Split split);  // 0 when unlabelled
 std::vector<std::string> class_names(const SourceOptions& options, Split split);
 
-// Dataset mean/std per channel (pixel values / 255) over a source, decoding at native size,
-// threaded (num_workers). max_samples <= 0: every sample; else that many, evenly spaced.
+// Dataset mean/std per channel of pixel / data.pixel_range (by type when 0: 255 for uint8, 65535
+// for uint16, ...) over a source, decoding at native size, threaded (num_workers). max_samples <= 0:
+// every sample; else that many, evenly spaced.
 std::pair<std::vector<double>, std::vector<double>> compute_mean_std(const DataOptions& options, Split split,
                                                                      int64_t in_chans, int64_t max_samples);
 

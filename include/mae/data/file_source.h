@@ -1,5 +1,6 @@
 // Sources of one image file per sample, read and decoded when the loader asks: list files (the
-// EasyCV format), a folder scanned recursively, and ImageNet-style class folders.
+// EasyCV format), a folder scanned recursively, and ImageNet-style class folders. A sample is a
+// JPEG, PNG or TIFF file, or a NumPy .npy / .npz array (array_source.h).
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mae/data/array_source.h"
 #include "mae/data/source.h"
 
 namespace mae::data {
@@ -30,8 +32,11 @@ class FileSource : public Source {
   RawImage open(int64_t index) const override;  // reads the file and its header
   std::string describe(int64_t index) const override;
   const std::vector<FileEntry>& entries() const { return entries_; }
+  // Where .npy / .npz samples keep their channels (default kAuto).
+  void set_array_layout(ArrayLayout layout) { array_layout_ = layout; }
 
  private:
+  ArrayLayout array_layout_ = ArrayLayout::kAuto;
   std::vector<FileEntry> entries_;
   std::vector<std::string> list_files_;
   std::vector<std::string> class_names_;
@@ -45,13 +50,16 @@ class FileSource : public Source {
 // found when read (the loader skips them, naming the list line).
 std::unique_ptr<FileSource> read_image_lists(const std::string& root, const std::vector<std::string>& list_files);
 
-// Every .jpg/.jpeg/.png (any case) under `root`, recursively, sorted by path; unlabelled.
-std::unique_ptr<FileSource> scan_image_folder(const std::string& root);
+// Which files a folder scan takes: images (.jpg/.jpeg/.png/.tif/.tiff) or arrays (.npy/.npz).
+enum class FileKind { kImages, kArrays };
+
+// Every file of `kind` (any case of the extension) under `root`, recursively, sorted by path; unlabelled.
+std::unique_ptr<FileSource> scan_image_folder(const std::string& root, FileKind kind = FileKind::kImages);
 
 // torchvision's ImageFolder: root/<class>/**/<image>, classes sorted by name, label = position.
-std::unique_ptr<FileSource> scan_class_folders(const std::string& root);
+std::unique_ptr<FileSource> scan_class_folders(const std::string& root, FileKind kind = FileKind::kImages);
 
-// True for the extensions the folder scans accept.
+// True for the extensions the image folder scans accept.
 bool has_image_extension(const std::string& path);
 
 }  // namespace mae::data

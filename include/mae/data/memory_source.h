@@ -1,5 +1,6 @@
-// Sources decoded once into memory at start-up (uint8): IDX (MNIST / Fashion-MNIST) and CIFAR
-// binary batches. Opening a sample is a view, no copy, so tiny images cost almost nothing.
+// Sources whose pixels are one tensor: IDX (MNIST / Fashion-MNIST) and CIFAR binary batches decoded
+// once into memory at start-up, and memory-mapped NumPy arrays (array_source.h). Opening a sample
+// is a view, no copy, so tiny images cost almost nothing.
 #pragma once
 
 #include <memory>
@@ -14,7 +15,8 @@ namespace mae::data {
 
 class MemorySource : public Source {
  public:
-  // images: [N, H, W, C] uint8; labels: N values >= 0, or empty when unlabelled; class_names may be
+  // images: [N, H, W, C] of a pixel type (image.h), any strides (a view of a mapped file stays one);
+  // labels: N values >= 0, or empty when unlabelled; class_names may be
   // empty (then num_classes is max label + 1). origin names the file(s) for messages.
   MemorySource(torch::Tensor images, std::vector<int64_t> labels, std::vector<std::string> class_names,
                std::string origin);

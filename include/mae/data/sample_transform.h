@@ -2,6 +2,7 @@
 //   train: RandomResizedCrop(out, scale, ratio) + RandomHorizontalFlip(p) [+ RandAugment] + Normalize
 //          [+ RandomErasing];
 //   eval:  Resize(shorter side * resize_ratio) + CenterCrop(out) + Normalize.
+// Any channel count; uint8 pixels take the 8-bit path, others (16-bit, float) are resampled as float32.
 // The crop box is chosen from the image's native size before decoding, so a JPEG decodes only that
 // box, scaled down in the DCT domain as far as the output size allows (crop_decode).
 #pragma once
@@ -28,10 +29,11 @@ struct TransformOptions {
   double hflip = 0.5;                             // flip probability (train)
   double eval_resize_ratio = 256.0 / 224.0;
   bool crop_decode = true;
-  std::vector<double> mean{0.2860}, std{0.3530};  // one value per output channel
+  std::vector<double> mean{0.2860}, std{0.3530};  // one value per output channel, of pixel / pixel_range
+  double pixel_range = 0;                         // the value that becomes 1; 0: by type (255 for uint8, ...)
   // Fine-tuning augmentations (train only; off by default, and then the output is what it was without
-  // them, bit for bit). RandAugment fills uncovered pixels with round(255 * mean) and resamples with
-  // `interpolation`, as timm's create_transform sets it up.
+  // them, bit for bit). RandAugment (8-bit grey or RGB images only) fills uncovered pixels with
+  // round(255 * mean) and resamples with `interpolation`, as timm's create_transform sets it up.
   std::string auto_augment;                       // timm RandAugment string, e.g. "rand-m9-mstd0.5-inc1"; "": off
   double reprob = 0;                              // RandomErasing probability; 0: off
   std::string remode = "pixel";                   // const, rand or pixel
@@ -49,6 +51,8 @@ class SampleTransform {
   void apply(const RawImage& image, SampleRng& rng, float* out) const;
 
  private:
+  // uint8 region [h, w, C or RGBX]: resize [+ RandAugment] + Normalize through the tables.
+  void apply_8bit(const torch::Tensor& region, bool flip, SampleRng& rng, float* out) const;
   TransformOptions options_;
   Normalize normalize_;
   std::optional<RandAugment> rand_augment_;   // train with auto_augment set

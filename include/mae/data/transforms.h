@@ -1,5 +1,6 @@
-// The image transforms, with torchvision's semantics and names. Pixels are [H, W, C] uint8 as in
-// image.h; the output of normalize is [C, H, W] float32.
+// The image transforms, with torchvision's semantics and names. Pixels are [H, W, C] as in image.h:
+// uint8 takes the 8-bit path (torchvision's uint8 kernels and tables, bit for bit); every other type
+// is resampled and normalised as float32. The output of normalize is [C, H, W] float32.
 #pragma once
 
 #include <cstdint>
@@ -28,23 +29,28 @@ CropBox random_resized_crop_params(int64_t height, int64_t width, double scale_m
 // square output this is torchvision's Resize(int(size * ratio)) + CenterCrop(size), 256/224 for MAE.
 CropBox center_crop_box(int64_t height, int64_t width, int64_t out_h, int64_t out_w, double resize_ratio);
 
-// Resizes [h, w, C] uint8 to [out_h, out_w, C] uint8 with antialiasing (torch's interpolate, the
-// kernel torchvision's tensor Resize uses; close to PIL's resampling). Returns the input when the
-// size already matches.
+// Resizes [h, w, C] uint8 or float32 to [out_h, out_w, C] of the same type with antialiasing
+// (torch's interpolate, the kernel torchvision's tensor Resize uses; close to PIL's resampling; uint8
+// is rounded and clamped, float is not). Any C. Returns the input when the size already matches.
 torch::Tensor resize(const torch::Tensor& pixels, int64_t out_h, int64_t out_w, Interpolation mode);
 
-// ToTensor + Normalize (+ horizontal flip) in one pass, through a 256-entry table per channel:
-// out[c, y, x] = (pixels[y, flip ? W-1-x : x, c] / 255 - mean[c]) / std[c], in float32 as
-// torchvision computes it.
+// ToTensor + Normalize (+ horizontal flip) in one pass:
+// out[c, y, x] = (pixels[y, flip ? W-1-x : x, c] / range - mean[c]) / std[c], in float32 as
+// torchvision computes it; uint8 through a 256-entry table per channel.
 class Normalize {
  public:
-  Normalize(std::vector<double> mean, std::vector<double> std);
+  // pixel_range: the value that becomes 1 (data.pixel_range); 0: by type (image.h's default_pixel_range).
+  Normalize(std::vector<double> mean, std::vector<double> std, double pixel_range = 0);
   int64_t channels() const { return static_cast<int64_t>(mean_.size()); }
   // pixels: [H, W, C'] uint8 with C' >= C (the first C are read; RGBX works); out: C * H * W floats.
   void apply(const torch::Tensor& pixels, bool flip, float* out) const;
+  // pixels: [H, W, C] float32 resampled from data of type `stored` (which sets the range when
+  // pixel_range is 0); out: C * H * W floats.
+  void apply_float(const torch::Tensor& pixels, torch::ScalarType stored, bool flip, float* out) const;
 
  private:
   std::vector<double> mean_, std_;
+  double pixel_range_;
   std::vector<float> table_;  // [C, 256]
 };
 

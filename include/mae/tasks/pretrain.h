@@ -24,6 +24,7 @@ struct PretrainOptions {
   train::TrainerOptions trainer;
   int64_t visualize_num_images = 8;  // images in the reconstruction picture
   int64_t visualize_every = 0;       // every N epochs (0: after the last only)
+  std::vector<int64_t> visualize_channels;  // bands (from 1) drawn as RGB or grey; empty: eval/band_picture.h
   KnnOptions knn;
   std::string config_yaml;           // the resolved settings, saved with the run and its checkpoints
 

@@ -87,7 +87,7 @@ TEST(Settings, InvalidValuesAreRefusedBeforeAnythingIsWritten) {
             std::string::npos);
   EXPECT_NE(message_of([&] { resolve_pretrain(sets({"model.name=mae_vit_bsae_patch16"})); }).find("unknown MAE model 'mae_vit_bsae_patch16'"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { resolve_pretrain(sets({"model.in_chans=3"})); }).find("data.mean has 1 values but the model has 3"),
+  EXPECT_NE(message_of([&] { resolve_pretrain(sets({"model.in_chans=3"})); }).find("data.mean has 1 value(s) but the model has 3"),
             std::string::npos);
   EXPECT_NE(message_of([&] { resolve_pretrain(sets({"optim.betas=0.9"})); }).find("optim.betas needs two values"),
             std::string::npos);

@@ -112,7 +112,7 @@ void write_confusion_png(const std::string& path, const torch::Tensor& confusion
   const int64_t cell = numbers ? 32 : 16, gap = 4;
   auto name = [&](int64_t c) {
     std::string label = std::to_string(c);
-    if (c < static_cast<int64_t>(names.size()) && names[c] != label) label += " " + names[c].substr(0, 16);
+    if (c < static_cast<int64_t>(names.size()) && names[c] != label) label.append(" ").append(names[c], 0, 16);
     return label;
   };
   int64_t left = 0;

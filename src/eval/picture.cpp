@@ -1,5 +1,6 @@
 #include "mae/eval/picture.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <sstream>

@@ -1,5 +1,7 @@
 #include "mae/eval/reconstruction.h"
 
+#include <algorithm>
+
 #include "mae/core/error.h"
 #include "mae/eval/picture.h"
 

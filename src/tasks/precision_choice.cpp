@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "mae/core/error.h"
 #include "mae/core/log.h"
 #include "mae/distributed/process_group.h"

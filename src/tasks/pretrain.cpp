@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <nlohmann/json.hpp>
 
 #include "mae/core/error.h"
@@ -92,13 +94,13 @@ void PretrainTask::end_epoch(int64_t epoch, const std::string& run_dir, train::S
   if (options_.knn.every > 0 && !knn_off_ && due(options_.knn.every)) run_knn(summary);
 }
 
-eval::ClassificationMetrics PretrainTask::encoder_knn() {
+eval::ClassificationMetrics PretrainTask::encoder_knn(models::MaskedAutoencoderViT& mae) {
   if (!knn_vit_) {
-    knn_vit_ = encoder_as_vit(model_, options_.knn.pool == "mean");
+    knn_vit_ = encoder_as_vit(mae, options_.knn.pool == "mean");
   } else {
-    copy_encoder(model_, knn_vit_);
+    copy_encoder(mae, knn_vit_);
   }
-  const auto& o = model_->options();
+  const auto& o = mae->options();
   return knn_accuracy([&](const torch::Tensor& x) { return knn_vit_->forward(x); }, options_.knn, options_.data, o.in_chans,
                       o.img_h, o.img_w, device_);
 }
@@ -112,7 +114,14 @@ bool PretrainTask::start_knn() {
     return false;
   }
   if (options_.knn_random_init && core::is_main_process()) {
-    const auto m = encoder_knn();
+    // The initial weights again (same seed), whatever was loaded since; LibTorch's generator is left as it was.
+    auto generator = at::detail::getDefaultCPUGenerator();
+    const auto state = generator.get_state();
+    torch::manual_seed(options_.trainer.seed);
+    models::MaskedAutoencoderViT fresh(options_.model);
+    generator.set_state(state);
+    fresh->to(device_);
+    const auto m = encoder_knn(fresh);
     knn_random_init_ = m.top1;
     core::log_info(str("k-NN top-1 of the randomly initialised encoder: ", m.top1, " % (the baseline for pretraining)"));
   }
@@ -120,7 +129,7 @@ bool PretrainTask::start_knn() {
 }
 
 void PretrainTask::run_knn(train::Scalars* summary) {
-  const auto m = encoder_knn();
+  const auto m = encoder_knn(model_);
   knn_last_ = m.top1;
   summary->emplace_back("knn_top1", m.top1);
   summary->emplace_back("knn_top" + std::to_string(m.top_k), m.topk);
@@ -175,7 +184,6 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
       choose_precision(trainer_options.precision, task, trainer_options.batch_size, o.in_chans, o.img_h, o.img_w, device);
   options.trainer.precision = precision.precision;
   options.config_yaml = settle_precision_in_yaml(options.config_yaml, precision);
-  task.start_knn();  // the random-init baseline: before any weights are loaded
   train::Trainer trainer(trainer_options, task, *loader, device);
   const bool resumed = trainer.resume(request.resume);
 
@@ -197,6 +205,7 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
     const io::LoadReport report = io::load_weights(task.model(), request.init, load);
     core::log_info("initialised weights from " + request.init + " (optimizer and schedule start fresh):\n" + report.to_string());
   }
+  task.start_knn();
   train::TrainResult result = trainer.fit();
   core::log_info(str("pretraining ", result.stopped_early ? "stopped (train.max_steps)" : "done", ": ", result.epochs_completed,
                      " epoch(s), ", result.steps, " optimizer step(s) (", result.skipped_steps, " skipped as non-finite), loss ",

@@ -31,9 +31,9 @@ std::string read_text(const std::string& path) {
 // A 32 x 32 photo of class c: a colour (classes 0-2) or a grey pattern (3, 4), with noise.
 torch::Tensor photo(int c, torch::Generator& gen) {
   auto img = torch::rand({32, 32, 3}, gen) * 0.3;
-  if (c < 3) img.select(2, c) += 0.6;
-  if (c == 3) img.narrow(0, 0, 32).slice(0, 0, 32, 4) += 0.6;
-  if (c == 4) img.slice(0, 2, 32, 6).slice(1, 2, 32, 6) += 0.6;
+  if (c < 3) img.select(2, c).add_(0.6);
+  if (c == 3) img.slice(0, 0, 32, 4).add_(0.6);                     // horizontal stripes
+  if (c == 4) img.slice(0, 2, 32, 6).slice(1, 2, 32, 6).add_(0.6);  // a grid of dots
   return (img.clamp(0, 1) * 255).round().to(torch::kUInt8);
 }
 

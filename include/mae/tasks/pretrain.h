@@ -43,7 +43,7 @@ class PretrainTask : public train::Task {
   std::map<std::string, std::string> checkpoint_metadata() override;
   void end_epoch(int64_t epoch, const std::string& run_dir, train::Scalars* summary) override;
   // With knn.every: checks that the data has labels (else the monitor is off, with a warning) and,
-  // with knn.random_init, measures the encoder as it is now: call before loading any weights.
+  // with knn.random_init, measures the encoder as initialised from train.seed (the baseline).
   // Returns whether the monitor is on.
   bool start_knn();
   // "k-NN top-1 (...): random init A % -> after pretraining B %" once the monitor ran; else "".
@@ -58,7 +58,7 @@ class PretrainTask : public train::Task {
   torch::Device device_;
   void write_reconstructions(int64_t epoch, const std::string& run_dir, train::Scalars* summary);
   void run_knn(train::Scalars* summary);
-  eval::ClassificationMetrics encoder_knn();
+  eval::ClassificationMetrics encoder_knn(models::MaskedAutoencoderViT& mae);
   bool knn_off_ = false;
   std::optional<double> knn_random_init_, knn_last_;
 

@@ -94,7 +94,8 @@ TEST(ConfusionPng, LabelledCellsWithPercentages) {
   EXPECT_GE(w, 3 * 32 + mae::eval::text_width("0 bird"));
   EXPECT_GE(h, 3 * 32 + 2 * mae::eval::text_height());
   // The cell of (dog, dog) is dark blue with its "100" written in white; (dog, cat) is white with a black "0".
-  const int64_t left = w - 4 - 3 * 32, top = h - 4 - 3 * 32;
+  // The cells start after the longest row label ("2 bird") and two 4-pixel gaps; the title may be wider.
+  const int64_t left = mae::eval::text_width("2 bird") + 8, top = h - 4 - 3 * 32;
   auto red = [&](int64_t r, int64_t c) { return image.narrow(0, top + r * 32, 32).narrow(1, left + c * 32, 32).select(2, 0); };
   EXPECT_LT(red(1, 1).min().item<int>(), 20);   // blue: red channel 8
   EXPECT_GT(red(1, 1).max().item<int>(), 250);  // white digits

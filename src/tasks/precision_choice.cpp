@@ -103,4 +103,12 @@ std::string settle_precision_in_yaml(const std::string& config_yaml, const Preci
          config_yaml.substr(end == std::string::npos ? config_yaml.size() : end);
 }
 
+PrecisionChoice settle_precision(train::TrainerOptions* trainer, std::string* config_yaml, train::Task& task, int64_t in_chans,
+                                 int64_t img_h, int64_t img_w, const torch::Device& device) {
+  PrecisionChoice choice = choose_precision(trainer->precision, task, trainer->batch_size, in_chans, img_h, img_w, device);
+  trainer->precision = choice.precision;
+  *config_yaml = settle_precision_in_yaml(*config_yaml, choice);
+  return choice;
+}
+
 }  // namespace mae::tasks

@@ -181,9 +181,7 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
   check_resume_model(request.resume, run_dir, mae_facts(o, options.mask_ratio, t.mean, t.std));
   auto loader = training_loader(options.data, trainer_options, o.in_chans, o.img_h, o.img_w, device);
   const PrecisionChoice precision =
-      choose_precision(trainer_options.precision, task, trainer_options.batch_size, o.in_chans, o.img_h, o.img_w, device);
-  options.trainer.precision = precision.precision;
-  options.config_yaml = settle_precision_in_yaml(options.config_yaml, precision);
+      settle_precision(&options.trainer, &options.config_yaml, task, o.in_chans, o.img_h, o.img_w, device);
   train::Trainer trainer(trainer_options, task, *loader, device);
   const bool resumed = trainer.resume(request.resume);
 

@@ -28,4 +28,8 @@ PrecisionChoice choose_precision(const std::string& requested, train::Task& task
 // that the file says what ran and a resumed run keeps the same precision.
 std::string settle_precision_in_yaml(const std::string& config_yaml, const PrecisionChoice& choice);
 
+// choose_precision for trainer->precision, then the choice written into `trainer` and `config_yaml`.
+PrecisionChoice settle_precision(train::TrainerOptions* trainer, std::string* config_yaml, train::Task& task, int64_t in_chans,
+                                 int64_t img_h, int64_t img_w, const torch::Device& device);
+
 }  // namespace mae::tasks

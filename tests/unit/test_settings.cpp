@@ -39,7 +39,7 @@ TEST(Settings, DefaultsFileThenSetsInOrder) {
   EXPECT_DOUBLE_EQ(o.trainer.blr, 2e-4);
   EXPECT_EQ(o.trainer.keep_last, 3) << "untouched keys keep the default";
   const auto defaults = resolve_pretrain({});
-  EXPECT_EQ(defaults.trainer.epochs, 5);
+  EXPECT_EQ(defaults.trainer.epochs, 2);
   EXPECT_EQ(defaults.model.embed_dim, 128);
 }
 

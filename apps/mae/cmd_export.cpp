@@ -10,7 +10,8 @@ Runner register_export(CLI::App& app) {
   auto request = std::make_shared<tasks::ExportRequest>();
   CLI::App* cmd = app.add_subcommand("export", "write a checkpoint's weights for PyTorch, timm or HuggingFace, with a JSON sidecar");
   cmd->add_option("checkpoint", request->checkpoint, "a checkpoint written by mae pretrain / finetune / linprobe")
-      ->required();
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--output", request->output, "the .safetensors to write (the sidecar is <output>.json)")->required();
   cmd->add_option("--part", request->part, "full, or encoder (no decoder, mask token or head)")->capture_default_str();
   cmd->add_option("--scheme", request->scheme, "official (= timm), huggingface or easycv")->capture_default_str();

@@ -25,12 +25,14 @@ Runner register_classify(CLI::App& app, const char* name, const char* help, bool
                   "HuggingFace files (same as --set finetune.init=...)");
   cmd->add_flag("--non-strict", s->request.non_strict, "with --init: accept missing or unexpected keys (they are listed)");
   cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
-  cmd->add_option("--resume", s->request.resume, "continue a run: 'auto' or a checkpoint path");
+  cmd->add_option("--resume", s->request.resume,
+                  "continue a run: 'auto' or a checkpoint path; the run's own config.yaml (with its finetune.init) is the base "
+                  "of the settings");
   return [s]() {
     if (!s->output.empty()) s->common.settings.sets.push_back("train.output_dir=" + s->output);
     const auto device = start_distributed(s->common, apply_common_options(s->common));
     core::install_stop_signals();
-    const auto result = tasks::run_classify(config::resolve_classify(s->linprobe, s->common.settings, s->init), device, s->request);
+    const auto result = tasks::run_classify(config::resolve_classify(s->linprobe, s->common.settings, s->init, s->request.resume), device, s->request);
     distributed::finish();
     return result.train.interrupted ? core::kExitInterrupted : 0;
   };

@@ -18,16 +18,18 @@ Runner register_pretrain(CLI::App& app) {
   add_distributed_options(cmd, &s->common);
   cmd->add_option("--output", s->output, "run folder (same as --set train.output_dir=...)");
   cmd->add_option("--resume", s->request.resume,
-                  "continue a run: 'auto' (newest valid checkpoint in the run folder) or a checkpoint path");
+                  "continue a run: 'auto' (newest valid checkpoint in the run folder) or a checkpoint path; the run's own "
+                  "config.yaml is the base of the settings");
   cmd->add_option("--init", s->request.init, "start from these weights only: one of our checkpoints, official MAE .pth, timm, EasyCV or "
                   "HuggingFace files (an encoder-only file leaves the decoder freshly initialised)");
   cmd->add_flag("--non-strict", s->request.non_strict, "with --init: accept missing or unexpected keys (they are listed)");
   return [s]() {
     MAE_CHECK_USAGE(s->request.resume.empty() || s->request.init.empty(), "--resume and --init exclude each other");
+    config::check_named_file(s->request.init, "--init");
     if (!s->output.empty()) s->common.settings.sets.push_back("train.output_dir=" + s->output);
     const auto device = start_distributed(s->common, apply_common_options(s->common));
     core::install_stop_signals();
-    const auto result = tasks::run_pretrain(config::resolve_pretrain(s->common.settings), device, s->request);
+    const auto result = tasks::run_pretrain(config::resolve_pretrain(s->common.settings, s->request.resume), device, s->request);
     distributed::finish();
     return result.interrupted ? core::kExitInterrupted : 0;
   };

@@ -1,4 +1,6 @@
-// mae visualize: reconstruction pictures of a pretraining checkpoint.
+// mae visualize: reconstruction pictures of MAE weights (ours, official .pth, HuggingFace).
+#include <filesystem>
+
 #include "command.h"
 #include "mae/core/runtime.h"
 #include "mae/config/settings.h"
@@ -16,7 +18,11 @@ Runner register_visualize(CLI::App& app) {
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("visualize", "PNG of original | masked | reconstruction | pasted, plus per-image loss JSON");
-  cmd->add_option("checkpoint", s->request.checkpoint, "checkpoint (.safetensors written by mae pretrain)")->required();
+  cmd->add_option("weights", s->request.checkpoint,
+                  "MAE weights with the decoder: a `mae pretrain` checkpoint, an official .pth (e.g. mae_visualize_vit_large.pth) "
+                  "or a HuggingFace ViTMAE file; files without our config take the model from --config / --set")
+      ->required();
+  cmd->add_option("--input", s->request.inputs, "images instead of the data's split: folders, list files or image files (repeatable)");
   cmd->add_option("--output", s->request.output_dir, "folder for reconstruction.png and reconstruction.json")->capture_default_str();
   cmd->add_option("--num-images", s->request.num_images, "the first N images of the split")->capture_default_str();
   cmd->add_option("--indices", s->request.indices, "these dataset indices instead (space separated)");
@@ -25,12 +31,16 @@ Runner register_visualize(CLI::App& app) {
                   "per image the masked patch indices: one line each, or a reconstruction.json from an earlier run")
       ->check(CLI::ExistingFile);
   cmd->add_option("--split", s->request.split, "val or train")->capture_default_str();
+  cmd->add_option("--config", s->settings.file, "YAML config (model.*, data.*) on top of the checkpoint's own")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--set", s->settings.sets, "override a key of the checkpoint's config, e.g. data.root=...");
   cmd->add_option("--device", s->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", s->threads, "CPU threads (0: one per core)")->capture_default_str();
   return [s]() {
     core::configure_threads(s->threads);
-    const std::string weights = train::checkpoint_stem_of(s->request.checkpoint) + ".safetensors";
+    const std::string& path = s->request.checkpoint;
+    const std::string ours = train::checkpoint_stem_of(path) + ".safetensors";  // a stem names our checkpoint
+    const std::string weights = std::filesystem::exists(ours) ? ours : path;
     tasks::run_visualize(config::resolve_visualize(weights, s->settings), s->request, core::resolve_device(s->device));
     return 0;
   };

@@ -174,7 +174,7 @@ void bind(Fields& f, train::TrainerOptions& o) {
   f("train.batch_size", o.batch_size, "batch per process and micro-step");
   f("train.accum_iter", o.accum_iter, "micro-steps accumulated per optimizer step");
   f("train.clip_grad", o.clip_grad, "clip the global gradient norm to this (0: off, as official)");
-  f("train.precision", o.precision, "fp32, bf16, or fp16 with a dynamic loss scale (autocast; weights and loss stay fp32)");
+  f("train.precision", o.precision, "auto (bf16 where the hardware has it and a start-up measurement finds it faster), fp32, bf16, or fp16 with a dynamic loss scale (autocast; weights and loss stay fp32)");
   f("train.tf32", o.tf32, "TF32 tensor cores for fp32 matmuls and convolutions on Ampere and later GPUs (off, as PyTorch)");
   f("train.seed", o.seed, "seed of every random stream (data, masking, init)");
   f("train.output_dir", o.run_dir, "run folder: config, checkpoints, metrics, pictures");

@@ -7,6 +7,8 @@
 #include "mae/distributed/process_group.h"
 #include "mae/models/presets.h"
 #include "mae/tasks/model_facts.h"
+#include "mae/tasks/training_loader.h"
+#include "mae/train/checkpoint.h"
 #include "sections.h"
 
 namespace mae::config {
@@ -28,6 +30,8 @@ struct PretrainSettings {
       "bands (numbered from 1) drawn as an RGB composite (e.g. 3,2,1) or one grey band, stretched 2-98 %; "
       "empty: 1 or 3 channels as they are, more as one grey row per band");
     bind(f, options.knn);
+    f("knn.random_init", options.knn_random_init,
+      "with knn.every: also measure the randomly initialised encoder before training, the baseline of the k-NN figures");
   }
   void to_keys() {
     model = mae_keys(options.model, options.mask_ratio);
@@ -97,17 +101,22 @@ void apply_layer(Config& config, const Assignments& layer, const std::string& or
   config.apply(layer, origin);
 }
 
-// Defaults < `base` (the checkpoint's layer) < --config < --set, read back into the structs, which
-// are then written back as the YAML the run saves.
+struct Layer {
+  Assignments values;
+  std::string origin;
+};
+
+// Defaults < `bases` in order (the checkpoint's facts, a resumed run's own settings) < --config <
+// --set, read back into the structs, which are then written back as the YAML the run saves.
 template <typename Settings>
-Settings resolve(Settings defaults, const Assignments& base, const std::string& base_origin, const UserSettings& user) {
+Settings resolve(Settings defaults, const std::vector<Layer>& bases, const UserSettings& user) {
   defaults.to_keys();
   Config config;
   {
     Fields declare(config, Fields::Mode::kDeclare);
     defaults.bind_all(declare);
   }
-  apply_layer(config, base, base_origin);
+  for (const auto& base : bases) apply_layer(config, base.values, base.origin);
   if (!user.file.empty()) apply_layer(config, config.parse_yaml_file(user.file), user.file);
   for (const auto& s : user.sets) apply_layer(config, {Config::parse_assignment(s)}, "--set");
   Settings settings = defaults;
@@ -156,7 +165,28 @@ Assignments stored_data_layer(const tasks::StoredFacts& stored, const std::strin
   return data;
 }
 
+// A resumed run's own settings: for --resume auto the config.yaml of the run folder that the user's
+// layers name; for a checkpoint path the config stored in it, else the config.yaml beside it. None
+// when there is no such file (a fresh run; --resume auto then starts one).
+Layer resume_layer(const Config& schema, const std::string& resume, const std::string& run_dir) {
+  if (resume.empty()) return {};
+  std::string yaml_path = run_dir + "/config.yaml";
+  if (resume != "auto") {
+    const std::string weights = train::checkpoint_stem_of(resume) + ".safetensors";
+    MAE_CHECK_USAGE(fs::exists(weights), "--resume ", resume, ": ", weights, " does not exist; give a checkpoint of the run, or auto");
+    const auto stored = tasks::read_facts(weights);
+    if (!stored.config_yaml.empty()) return {schema.parse_yaml_string(stored.config_yaml, weights + " (stored config)"), weights};
+    yaml_path = (fs::path(weights).parent_path() / "config.yaml").string();
+  }
+  if (!fs::is_regular_file(yaml_path)) return {};
+  return {schema.parse_yaml_file(yaml_path), yaml_path};
+}
+
 }  // namespace
+
+void check_named_file(const std::string& path, const std::string& what) {
+  MAE_CHECK_USAGE(path.empty() || fs::is_regular_file(path), what, " '", path, "' does not exist or is not a file; check the path");
+}
 
 Config pretrain_schema() { return schema_of(PretrainSettings{}); }
 
@@ -170,27 +200,33 @@ Config inference_schema() {
   return schema_of(s);
 }
 
-tasks::PretrainOptions resolve_pretrain(const UserSettings& user) {
-  auto s = resolve(PretrainSettings{}, {}, "", user);
+tasks::PretrainOptions resolve_pretrain(const UserSettings& user, const std::string& resume) {
+  const std::string run_dir = resolve(PretrainSettings{}, {}, user).options.trainer.run_dir;
+  auto s = resolve(PretrainSettings{}, {resume_layer(pretrain_schema(), resume, run_dir)}, user);
   s.options.validate();
   s.options.config_yaml = yaml_of(s);
   return s.options;
 }
 
 tasks::PretrainOptions resolve_stats(const UserSettings& user) {
-  auto s = resolve(PretrainSettings{}, {}, "", user);
+  auto s = resolve(PretrainSettings{}, {}, user);
   s.options.data.validate();
   return s.options;
 }
 
-tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag) {
+tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag,
+                                        const std::string& resume) {
   const ClassifySettings defaults = classify_defaults(linprobe);
   UserSettings with_init = user;
   if (!init_flag.empty()) with_init.sets.push_back("finetune.init=" + init_flag);
-  // Which weights: known once the user's layers are read; their facts then go underneath them.
-  const std::string init = resolve(defaults, {}, "", with_init).options.init;
+  // A resumed run's own settings go under the user's; they name the weights it started from.
+  const auto first = resolve(defaults, {}, with_init).options;
+  const Layer run = resume_layer(classify_schema(linprobe), resume, first.trainer.run_dir);
+  // Which weights: known once those layers are read; their facts then go underneath them.
+  const std::string init = resolve(defaults, {run}, with_init).options.init;
+  check_named_file(init, "finetune.init (--init)");
   const auto stored = tasks::read_facts(init);
-  auto s = resolve(defaults, facts_layer(stored.facts, /*with_head=*/false), init, with_init);
+  auto s = resolve(defaults, {{facts_layer(stored.facts, /*with_head=*/false), init}, run}, with_init);
   s.options.validate();
   s.options.config_yaml = yaml_of(s);
   return s.options;
@@ -200,6 +236,7 @@ tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool wi
                                           const ImageInput& images) {
   ClassifySettings defaults;
   defaults.with_knn = true;
+  check_named_file(checkpoint, "the checkpoint");
   const auto stored = tasks::read_facts(checkpoint);
   Assignments base = stored_data_layer(stored, checkpoint + " (stored config)");
   for (auto& kv : facts_layer(stored.facts, with_head)) base.push_back(kv);
@@ -214,20 +251,26 @@ tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool wi
     layered.sets.insert(layered.sets.end(), {"data.source=" + std::string(folder ? "folder" : "list"), "data.root=" + root,
                                              "data.val_files=" + std::string(folder ? "" : absolute)});
   }
-  auto s = resolve(defaults, base, checkpoint, layered);
+  auto s = resolve(defaults, {{base, checkpoint}}, layered);
   s.options.data.validate();
   s.knn.validate();
   return {s.options.model, s.options.data, s.knn};
 }
 
-tasks::PretrainOptions resolve_visualize(const std::string& checkpoint, const UserSettings& user) {
-  const auto stored = tasks::read_facts(checkpoint);
-  MAE_CHECK(!stored.config_yaml.empty(), checkpoint, " has no embedded config; it was not written by `mae pretrain`");
+tasks::PretrainOptions resolve_visualize(const std::string& weights, const UserSettings& user) {
+  check_named_file(weights, "the weights file");
+  const auto stored = tasks::read_facts(weights);
+  MAE_CHECK_USAGE(!stored.ours() || stored.facts.value("model", "") == "mae", weights,
+                  " is a classifier checkpoint: it has no decoder to reconstruct with; give a `mae pretrain` checkpoint");
   const Config schema = pretrain_schema();
-  auto s = resolve(PretrainSettings{}, schema.parse_yaml_string(stored.config_yaml, checkpoint + " (embedded config)"),
-                   checkpoint, user);
+  std::vector<Layer> bases;
+  // Our checkpoint: its whole stored config. Other files (official .pth, timm, HuggingFace) carry
+  // none: the defaults, --config and --set describe the model and the data.
+  if (!stored.config_yaml.empty()) bases.push_back({schema.parse_yaml_string(stored.config_yaml, weights + " (embedded config)"), weights});
+  auto s = resolve(PretrainSettings{}, bases, user);
   s.options.model.validate();
   s.options.data.validate();
+  tasks::check_data_channels(s.options.data, s.options.model.in_chans);
   s.options.config_yaml = yaml_of(s);
   return s.options;
 }

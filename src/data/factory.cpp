@@ -76,7 +76,7 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
     return load_cifar(files, source == "cifar10" ? CifarKind::kCifar10 : CifarKind::kCifar100,
                       default_class_names(o, files));
   }
-  if (source == "list") return read_image_lists(root, split_files(o, split));
+  if (source == "list") return read_image_lists(root, split_files(o, split), default_class_names(o, files));
   if (source == "npy") {
     MAE_CHECK_USAGE(files.size() <= 2, key, " lists ", files.size(), " files; the npy source takes the images .npy ",
                     "and optionally the labels .npy");
@@ -104,6 +104,10 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
 
 // Labels must lie in the configured class range; class folders must match it exactly.
 void check_labels(const SourceOptions& o, const Source& source) {
+  const auto names = static_cast<int64_t>(source.class_names().size());
+  MAE_CHECK_USAGE(o.class_names_file.empty() || names >= source.num_classes(), "data.class_names_file '", o.class_names_file,
+                  "' names ", names, " classes but the labels of ", source.describe(0), " go up to ", source.num_classes() - 1,
+                  "; give one name per line for every class, in label order");
   const int64_t configured = o.num_classes;
   MAE_CHECK_USAGE(configured >= 0, "data.num_classes ", configured, " must be >= 0 (0: from the data)");
   if (configured == 0 || source.num_classes() == 0) return;

@@ -22,7 +22,8 @@ bool parse_label(const std::string& token, int64_t* label) {
 
 }  // namespace
 
-std::unique_ptr<FileSource> read_image_lists(const std::string& root, const std::vector<std::string>& list_files) {
+std::unique_ptr<FileSource> read_image_lists(const std::string& root, const std::vector<std::string>& list_files,
+                                             std::vector<std::string> class_names) {
   MAE_CHECK_USAGE(!list_files.empty(), "no list files given; set data.train_files / data.val_files");
   std::vector<FileEntry> entries;
   std::vector<std::string> lists;
@@ -57,7 +58,7 @@ std::unique_ptr<FileSource> read_image_lists(const std::string& root, const std:
       entries.push_back(std::move(entry));
     }
   }
-  return std::make_unique<FileSource>(std::move(entries), std::move(lists), std::vector<std::string>{},
+  return std::make_unique<FileSource>(std::move(entries), std::move(lists), std::move(class_names),
                                       str("list file ", lists.front(), lists.size() > 1 ? " (and others)" : ""));
 }
 

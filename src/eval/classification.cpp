@@ -8,6 +8,7 @@
 #include "mae/core/atomic_file.h"
 #include "mae/core/error.h"
 #include "mae/distributed/process_group.h"
+#include "mae/eval/picture.h"
 #include "mae/io/png_writer.h"
 
 namespace mae::eval {
@@ -102,15 +103,45 @@ void write_confusion_csv(const std::string& path, const torch::Tensor& confusion
   });
 }
 
-void write_confusion_png(const std::string& path, const torch::Tensor& confusion, int64_t cell) {
-  const auto rows = confusion.to(torch::kFloat64);
+void write_confusion_png(const std::string& path, const torch::Tensor& confusion, const std::vector<std::string>& names) {
+  const int64_t k = confusion.size(0);
+  const auto rows = confusion.to(torch::kCPU, torch::kFloat64);
   const auto share = rows / rows.sum(1, true).clamp_min(1);  // [K, K] in [0, 1]
+  // Few classes: large cells with the row percentage written in them.
+  const bool numbers = k <= 30;
+  const int64_t cell = numbers ? 32 : 16, gap = 4;
+  auto name = [&](int64_t c) {
+    std::string label = std::to_string(c);
+    if (c < static_cast<int64_t>(names.size()) && names[c] != label) label.append(" ").append(names[c], 0, 16);
+    return label;
+  };
+  int64_t left = 0;
+  for (int64_t c = 0; c < k; ++c) left = std::max(left, text_width(name(c)));
+  left += 2 * gap;
+  const std::string title = "rows: true class, columns: predicted" + std::string(numbers ? " (% of row)" : "");
+  const int64_t top = 2 * (text_height() + gap) + gap;
+  const int64_t width = std::max(left + k * cell + gap, text_width(title) + 2 * gap);
+  auto picture = torch::full({top + k * cell + gap, width, 3}, 255, torch::kUInt8);
   // White (255,255,255) to dark blue (8,48,107), as matplotlib's Blues.
-  const auto s = share.unsqueeze(-1);
   const auto white = torch::tensor({255.0, 255.0, 255.0}, torch::kFloat64), blue = torch::tensor({8.0, 48.0, 107.0}, torch::kFloat64);
-  auto rgb = (white + (blue - white) * s).round().to(torch::kUInt8);  // [K, K, 3]
-  rgb = rgb.repeat_interleave(cell, 0).repeat_interleave(cell, 1).contiguous();
-  io::write_png(path, rgb, {{"Description", "confusion matrix, rows true class, columns predicted, row-normalised"}});
+  const auto rgb = (white + (blue - white) * share.unsqueeze(-1)).round().to(torch::kUInt8);  // [K, K, 3]
+  picture.narrow(0, top, k * cell).narrow(1, left, k * cell).copy_(upscale_nearest(rgb, cell));
+  draw_text(picture, gap, gap, title);
+  const auto percent = (share * 100).round().to(torch::kInt64);
+  for (int64_t c = 0; c < k; ++c) {
+    const std::string column = std::to_string(c);
+    if (text_width(column) <= cell) {
+      draw_text(picture, left + c * cell + (cell - text_width(column)) / 2, top - text_height() - gap, column);
+    }
+    draw_text(picture, gap, top + c * cell + (cell - text_height()) / 2, name(c));
+    for (int64_t p = 0; numbers && p < k; ++p) {
+      const std::string value = std::to_string(percent[c][p].item<int64_t>());
+      const uint8_t ink = share[c][p].item<double>() > 0.5 ? 255 : 0;
+      draw_text(picture, left + p * cell + (cell - text_width(value)) / 2, top + c * cell + (cell - text_height()) / 2, value,
+                1, ink);
+    }
+  }
+  io::write_png(path, picture, {{"Description", "confusion matrix, rows true class, columns predicted, row-normalised"}});
 }
 
 std::string metrics_json(const ClassificationMetrics& m, const std::vector<std::string>& names) {

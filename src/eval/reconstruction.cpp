@@ -1,11 +1,16 @@
 #include "mae/eval/reconstruction.h"
 
+#include <algorithm>
+
 #include "mae/core/error.h"
+#include "mae/eval/picture.h"
 
 namespace mae::eval {
 namespace {
 
 constexpr int64_t kGap = 2;
+const char* const kColumns[] = {"original", "masked", "reconstruction", "recon + visible"};
+const char* const kShortColumns[] = {"orig", "masked", "recon", "+visible"};
 
 torch::Tensor per_channel(const std::vector<double>& values, int64_t channels, const std::string& what) {
   MAE_CHECK_USAGE(values.size() == 1 || static_cast<int64_t>(values.size()) == channels, what, " has ", values.size(),
@@ -64,16 +69,34 @@ torch::Tensor noise_for_mask(const std::vector<int64_t>& masked, int64_t num_pat
   return noise;
 }
 
-torch::Tensor reconstruction_grid(const Reconstruction& r) {
-  const int64_t n = r.original.size(0), c = r.original.size(1), h = r.original.size(2), w = r.original.size(3);
-  auto grid = torch::full({n * h + (n + 1) * kGap, 4 * w + 5 * kGap, c}, 255, torch::kUInt8);
+torch::Tensor reconstruction_grid(const Reconstruction& r, const std::string& note, int64_t min_tile) {
+  const int64_t n = r.original.size(0), c = r.original.size(1);
+  const int64_t factor = upscale_factor(std::min(r.original.size(2), r.original.size(3)), min_tile);
+  const int64_t h = r.original.size(2) * factor, w = r.original.size(3) * factor;
+  const int64_t width = 4 * w + 5 * kGap;
+  // Captions at twice the font size once a tile has room for it.
+  const int64_t scale = w >= 2 * text_width(kColumns[2]) + 8 ? 2 : 1;
+  const int64_t header = text_height(scale) + 3 * kGap;
+  const auto note_lines = wrap_text(note, width - 2 * kGap, 1);
+  const int64_t footer = note_lines.empty() ? 0 : static_cast<int64_t>(note_lines.size()) * (text_height() + kGap) + kGap;
+  auto grid = torch::full({header + n * h + (n + 1) * kGap + footer, width, c}, 255, torch::kUInt8);
+  for (int64_t k = 0; k < 4; ++k) {
+    const std::string caption = text_width(kColumns[k], scale) <= w ? kColumns[k] : kShortColumns[k];
+    draw_text(grid, kGap + k * (w + kGap) + std::max<int64_t>(0, (w - text_width(caption, scale)) / 2), 2 * kGap, caption,
+              scale);
+  }
   const torch::Tensor* panels[] = {&r.original, &r.masked, &r.prediction, &r.pasted};
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t k = 0; k < 4; ++k) {
       auto tile = ((*panels[k])[i] * 255.0).round().to(torch::kUInt8).permute({1, 2, 0});  // [H, W, C]
-      const int64_t y = kGap + i * (h + kGap), x = kGap + k * (w + kGap);
-      grid.narrow(0, y, h).narrow(1, x, w).copy_(tile);
+      const int64_t y = header + kGap + i * (h + kGap), x = kGap + k * (w + kGap);
+      grid.narrow(0, y, h).narrow(1, x, w).copy_(upscale_nearest(tile, factor));
     }
+  }
+  int64_t y = header + n * h + (n + 1) * kGap;
+  for (const auto& line : note_lines) {
+    draw_text(grid, kGap, y, line);
+    y += text_height() + kGap;
   }
   return grid;
 }

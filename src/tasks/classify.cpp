@@ -19,6 +19,7 @@
 #include "mae/models/presets.h"
 #include "mae/train/checkpoint.h"
 #include "mae/tasks/model_facts.h"
+#include "mae/tasks/precision_choice.h"
 #include "mae/tasks/training_loader.h"
 #include "mae/core/atomic_file.h"
 
@@ -51,6 +52,7 @@ ClassifyOptions::ClassifyOptions() {
   trainer.warmup_epochs = 1;
   trainer.batch_size = 256;
   trainer.run_dir = "runs/finetune";
+  trainer.precision = "auto";
   trainer.blr = 1e-3;
   trainer.min_lr = 1e-6;
   trainer.beta2 = 0.999;
@@ -84,9 +86,7 @@ ClassifyOptions ClassifyOptions::linprobe_defaults() {
 void ClassifyOptions::validate() const {
   model.validate();
   data.validate();
-  MAE_CHECK_USAGE(static_cast<int64_t>(data.transform.mean.size()) == model.in_chans, "data.mean has ",
-                  data.transform.mean.size(), " values but the model has ", model.in_chans,
-                  " channels; set model.in_chans to match the images, then one data.mean/data.std value per channel");
+  check_data_channels(data, model.in_chans);
   trainer.validate();
   MAE_CHECK_USAGE(trainable_blocks >= -1 && trainable_blocks <= model.depth, "finetune.trainable_blocks must be -1 (all) or 0..",
                   model.depth, ", got ", trainable_blocks);
@@ -289,21 +289,25 @@ ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device
   const char* mode = options.linprobe ? "linprobe" : "finetune";
   ClassifyTask task(options, device, resolve_class_names({}, options.data.source, data::Split::kTrain, options.model.num_classes));
   const auto& o = task.vit()->options();
+  const auto& t = options.data.transform;
+  check_resume_model(request.resume, trainer_options.run_dir, vit_facts(o, {}, t.mean, t.std));
   auto loader = training_loader(options.data, trainer_options, o.in_chans, o.img_h, o.img_w, device);
+  const PrecisionChoice precision =
+      settle_precision(&options.trainer, &options.config_yaml, task, o.in_chans, o.img_h, o.img_w, device);
+  train::Trainer trainer(trainer_options, task, *loader, device);
+  const bool resumed = trainer.resume(request.resume);
 
   // Everything is checked and loaded: now the run folder is written.
-  std::filesystem::create_directories(trainer_options.run_dir);
   if (core::is_main_process()) {
     core::write_file_atomic(trainer_options.run_dir + "/config.yaml", [&](std::ostream& out) { out << options.config_yaml; });
   }
   core::log_info("resolved config (saved to " + trainer_options.run_dir + "/config.yaml):\n" + options.config_yaml);
   core::log_info(core::describe_runtime() + ", device " + device.str());
+  core::log_info(str("precision ", precision.precision, " (", precision.reason, ")"));
   core::log_info(str(mode, ": ", models::vit_name(o), ", ", o.img_h, "x", o.img_w, "x", o.in_chans, ", patch ", o.patch_size,
                      ", ", o.embed_dim, "d x ", o.depth, ", ", o.global_pool ? "global pool + fc_norm" : "cls token", ", ",
                      o.num_classes, " classes; ", loader->dataset_size(), " training images; ", train::describe_lr(trainer_options)));
 
-  train::Trainer trainer(trainer_options, task, *loader, device);
-  const bool resumed = trainer.resume(request.resume);
   if (resumed) task.restore_best(trainer_options.run_dir);
   if (!resumed && !options.init.empty()) {
     task.init_from(options.init, request.non_strict);
@@ -316,7 +320,7 @@ ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device
   result.best_top1 = task.best_top1();
   core::log_info(str(mode, " done: ", result.train.epochs_completed, " epoch(s), ", result.train.seconds, " s; val top-1 ",
                      result.last.top1, " %, top-", result.last.top_k, " ", result.last.topk, " % (best ", result.best_top1,
-                     " %); checkpoints in ", trainer_options.run_dir));
+                     " %); checkpoints in ", trainer_options.run_dir, skipped_reads(*loader)));
   return result;
 }
 

@@ -63,7 +63,7 @@ eval::ClassificationMetrics run_eval(const InferenceOptions& options, const Eval
     const std::string json = eval::metrics_json(m, loaded.class_names);
     core::write_file_atomic(request.output_dir + "/metrics.json", [&](std::ostream& out) { out << json << "\n"; });
     eval::write_confusion_csv(request.output_dir + "/confusion.csv", m.confusion, loaded.class_names);
-    eval::write_confusion_png(request.output_dir + "/confusion.png", m.confusion);
+    eval::write_confusion_png(request.output_dir + "/confusion.png", m.confusion, loaded.class_names);
   }
   return m;
 }

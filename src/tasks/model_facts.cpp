@@ -2,6 +2,7 @@
 
 #include "mae/core/error.h"
 #include "mae/core/parse.h"
+#include "mae/core/log.h"
 #include "mae/train/checkpoint.h"
 
 namespace mae::tasks {
@@ -112,6 +113,37 @@ models::VisionTransformerOptions vit_options_from_facts(const nlohmann::json& f,
     throw Error(str("checkpoint facts lack the encoder's shape (", e.what(), ")"));
   }
   return o;
+}
+
+std::string model_difference(const nlohmann::json& stored, const nlohmann::json& wanted) {
+  static const char* const kShape[] = {"model",     "img_h",     "img_w",   "patch_size",        "in_chans",
+                                       "embed_dim", "depth",     "num_heads", "mlp_ratio",      "decoder_embed_dim",
+                                       "decoder_depth", "decoder_num_heads", "num_classes", "global_pool", "probe_head"};
+  std::string out;
+  for (const char* key : kShape) {
+    if (!stored.contains(key) || !wanted.contains(key) || stored[key] == wanted[key]) continue;
+    out += str(out.empty() ? "" : ", ", key, " ", stored[key].dump(), " in the checkpoint but ", wanted[key].dump(), " now");
+  }
+  return out;
+}
+
+void check_resume_model(const std::string& request, const std::string& run_dir, const nlohmann::json& wanted) {
+  if (request.empty()) return;
+  std::string stem;
+  if (request == "auto") {
+    const auto candidates = train::checkpoint_candidates(run_dir);
+    if (candidates.empty()) return;
+    stem = candidates.front();
+  } else {
+    stem = train::checkpoint_stem_of(request);
+  }
+  const auto stored = read_facts(stem + ".safetensors");
+  if (!stored.ours()) return;  // the loader reports what it finds
+  const std::string difference = model_difference(stored.facts, wanted);
+  MAE_CHECK_USAGE(difference.empty(), "--resume ", request, ": ", stem, " holds another model than the settings describe (",
+                  difference, "). A run continues with the model it started with: drop the model.* settings that differ ",
+                  "(the run's own config.yaml is the base of a resume), or start a new run in another --output folder ",
+                  "with --init ", stem, ".safetensors to take its weights");
 }
 
 }  // namespace mae::tasks

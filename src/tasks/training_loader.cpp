@@ -1,5 +1,7 @@
 #include "mae/tasks/training_loader.h"
 
+#include "mae/core/error.h"
+#include "mae/core/log.h"
 #include "mae/distributed/process_group.h"
 
 namespace mae::tasks {
@@ -12,7 +14,26 @@ std::unique_ptr<data::Loader> training_loader(const data::DataOptions& data, con
   lo.pin_memory = device.is_cuda();
   lo.rank = distributed::rank();
   lo.world_size = distributed::world_size();
+  const std::string& source = data.source.source;
+  if (lo.num_workers == 1 && (source == "list" || source == "folder" || source == "class_folder")) {
+    core::log_info("data.num_workers 1: one thread decodes the image files; set data.num_workers=0 for one per core "
+                   "(the default 1 suits the in-memory idx and cifar sources)");
+  }
   return data::make_loader(data, data::Split::kTrain, in_chans, img_h, img_w, lo);
+}
+
+std::string skipped_reads(const data::Loader& loader) {
+  const int64_t n = loader.skipped_samples();
+  if (n == 0) return "";
+  return str("; ", n, " image read(s) skipped over all epochs (skipped_samples: unreadable files, counted each time they ",
+             "were drawn and named once in the log)");
+}
+
+void check_data_channels(const data::DataOptions& data, int64_t in_chans) {
+  const auto values = static_cast<int64_t>(data.transform.mean.size());
+  MAE_CHECK_USAGE(values == in_chans, "data.mean has ", values, " value(s) but the model has ", in_chans, " channel(s): ",
+                  values == 3 ? "for colour images set model.in_chans=3" : str("for ", values, "-channel images set model.in_chans=", values),
+                  "; otherwise give one data.mean / data.std value per channel of the model");
 }
 
 }  // namespace mae::tasks

@@ -12,10 +12,13 @@
 #include "mae/core/rng.h"
 #include "mae/data/factory.h"
 #include "mae/eval/band_picture.h"
+#include "mae/data/file_source.h"
+#include "mae/io/load_state_dict.h"
 #include "mae/eval/reconstruction.h"
 #include "mae/io/png_writer.h"
 #include "mae/models/presets.h"
 #include "mae/train/checkpoint.h"
+#include "mae/tasks/model_facts.h"
 #include "mae/tasks/pretrain.h"
 
 namespace mae::tasks {
@@ -84,11 +87,37 @@ struct Images {
   torch::Tensor pixels;  // [N, C, H, W], evaluation transform
 };
 
-// The requested images of the split, through the evaluation transform (no random crop).
+// The images of --input: each a folder (scanned recursively), an image file, or a list file
+// (paths relative to the list's folder).
+std::shared_ptr<const data::Source> input_source(const std::vector<std::string>& inputs) {
+  std::vector<data::FileEntry> entries;
+  std::vector<std::string> lists;
+  for (const auto& input : inputs) {
+    MAE_CHECK_USAGE(std::filesystem::exists(input), "--input '", input, "' does not exist; give folders, list files or images");
+    std::unique_ptr<data::FileSource> part;
+    if (std::filesystem::is_directory(input)) {
+      part = data::scan_image_folder(input);
+    } else if (data::has_image_extension(input)) {
+      entries.push_back({input});
+      continue;
+    } else {
+      part = data::read_image_lists(std::filesystem::path(input).parent_path().string(), {input});
+      lists.push_back(input);
+    }
+    for (auto entry : part->entries()) {
+      if (entry.list >= 0) entry.list = static_cast<int32_t>(lists.size()) - 1;
+      entries.push_back(entry);
+    }
+  }
+  return std::make_shared<data::FileSource>(std::move(entries), std::move(lists), std::vector<std::string>{}, "--input");
+}
+
+// The requested images of the split (or of --input), through the evaluation transform (no random crop).
 Images load_images(const PretrainOptions& options, const VisualizeRequest& request, const models::MaeViTOptions& o) {
   MAE_CHECK_USAGE(request.split == "val" || request.split == "train", "--split must be val or train");
   Images images;
-  images.source = data::make_source(options.data.source, request.split == "val" ? data::Split::kVal : data::Split::kTrain);
+  images.source = !request.inputs.empty() ? input_source(request.inputs)
+                  : data::make_source(options.data.source, request.split == "val" ? data::Split::kVal : data::Split::kTrain);
   const data::SampleTransform transform(data::transform_options(options.data, data::Split::kVal, o.in_chans, o.img_h, o.img_w));
   images.indices = request.indices;
   if (images.indices.empty()) {
@@ -149,12 +178,31 @@ nlohmann::json describe(const std::string& stem, const models::MaeViTOptions& o,
   return out;
 }
 
+// Our checkpoint (its stem) through the checkpoint reader; any other file through io::load_weights,
+// which must find the decoder. Returns what names the weights in the outputs.
+std::string load_mae_weights(models::MaskedAutoencoderViT& model, const std::string& path) {
+  const std::string stem = train::checkpoint_stem_of(path);
+  if (std::filesystem::exists(stem + ".safetensors") && read_facts(stem + ".safetensors").ours()) {
+    train::load_checkpoint(stem, *model, nullptr, nullptr, nullptr);
+    return stem;
+  }
+  try {
+    const auto report = io::load_weights(*model, path);
+    core::log_info("loaded " + path + ":\n" + report.to_string());
+  } catch (const Error& e) {
+    throw Error(str(e.what(), "\nmae visualize needs the whole MAE, decoder included (the official mae_visualize_vit_*.pth, ",
+                    "not the encoder-only mae_pretrain_vit_*.pth or timm files); the model comes from --config / --set ",
+                    "(e.g. --set model.name=mae_vit_large_patch16 --set model.in_chans=3 --set model.img_size=224 ",
+                    "--set model.norm_pix_loss=false)"));
+  }
+  return path;
+}
+
 }  // namespace
 
 VisualizeResult run_visualize(const PretrainOptions& options, const VisualizeRequest& request, const torch::Device& device) {
-  const std::string stem = train::checkpoint_stem_of(request.checkpoint);
   models::MaskedAutoencoderViT model(options.model);
-  train::load_checkpoint(stem, *model, nullptr, nullptr, nullptr);
+  const std::string stem = load_mae_weights(model, request.checkpoint);
   model->to(device);
   const auto& o = model->options();
   const Images images = load_images(options, request, o);
@@ -170,7 +218,9 @@ VisualizeResult run_visualize(const PretrainOptions& options, const VisualizeReq
   result.used_patch_statistics = r.used_patch_statistics;
   std::string caption = "columns: original | masked | reconstruction | reconstruction with visible patches pasted";
   if (r.used_patch_statistics) caption += std::string("; ") + kStatsNote;
-  io::write_png(result.png, eval::reconstruction_grid(eval::picture_bands(r, options.visualize_channels)),
+  const std::string note = str(std::filesystem::path(stem).filename().string(), ", mask ratio ", mask_ratio,
+                               r.used_patch_statistics ? ". norm_pix_loss: prediction un-normalised with the true patch mean/variance" : "");
+  io::write_png(result.png, eval::reconstruction_grid(eval::picture_bands(r, options.visualize_channels), note),
                 {{"Description", caption}, {"Source", stem}});
   const auto json = describe(stem, o, mask_ratio, images, r, &result);
   core::write_file_atomic(result.json, [&](std::ostream& s) { s << json.dump(2) << "\n"; });

@@ -1,17 +1,26 @@
 #include "mae/train/precision.h"
 
+#include <fstream>
+#include <sstream>
+
 #include <ATen/autocast_mode.h>
 
 #include "mae/core/error.h"
 
 namespace mae::train {
 
+void check_precision(const std::string& precision) {
+  MAE_CHECK_USAGE(precision == "auto" || precision == "fp32" || precision == "bf16" || precision == "fp16",
+                  "train.precision must be auto, fp32, bf16 or fp16, got '", precision,
+                  "' (bf16 on A100/H100 and CPUs with AVX512-BF16 or AMX; fp16 on V100, T4 and other GPUs without bf16)");
+}
+
 Precision parse_precision(const std::string& precision) {
-  if (precision == "fp32") return Precision::kFp32;
+  check_precision(precision);
+  MAE_CHECK(precision != "auto", "train.precision=auto reached the trainer unsettled; settle it first (tasks::choose_precision)");
   if (precision == "bf16") return Precision::kBf16;
   if (precision == "fp16") return Precision::kFp16;
-  throw UsageError(str("train.precision must be fp32, bf16 or fp16, got '", precision,
-                       "' (bf16 on A100/H100 and CPUs with AVX512-BF16 or AMX; fp16 on V100, T4 and other GPUs without bf16)"));
+  return Precision::kFp32;
 }
 
 const char* precision_name(Precision precision) {
@@ -20,6 +29,28 @@ const char* precision_name(Precision precision) {
     case Precision::kFp16: return "fp16";
     default: return "fp32";
   }
+}
+
+bool bf16_hardware(const torch::Device& device, std::string* why) {
+  if (device.is_cuda()) {
+    *why = "a CUDA GPU";
+    return true;
+  }
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream flags(line.substr(line.find(':') + 1));
+    for (std::string flag; flags >> flag;) {
+      if (flag == "avx512_bf16" || flag == "amx_bf16") {
+        *why = "this CPU has " + flag;
+        return true;
+      }
+    }
+    break;  // every core lists the same flags
+  }
+  *why = "this CPU has neither AVX512-BF16 nor AMX, so bf16 would be emulated";
+  return false;
 }
 
 void set_tf32(bool enabled) {

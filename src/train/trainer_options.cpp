@@ -30,7 +30,7 @@ void TrainerOptions::validate() const {
                   "] must lie in [0, 1)");
   MAE_CHECK_USAGE(optimizer == "adamw" || optimizer == "lars", "optim.optimizer must be adamw or lars, got '", optimizer, "'");
   MAE_CHECK_USAGE(clip_grad >= 0, "train.clip_grad must be >= 0 (0: off), got ", clip_grad);
-  parse_precision(precision);  // validates train.precision
+  check_precision(precision);
   MAE_CHECK_USAGE(!run_dir.empty(), "train.output_dir must not be empty");
   MAE_CHECK_USAGE(save_every >= 0 && keep_last >= 0, "train.save_every and train.keep_last must be >= 0");
   MAE_CHECK_USAGE(save_every_steps >= 0 && save_every_minutes >= 0,

@@ -197,6 +197,6 @@ TEST(Gpu, NcclRunsAOneProcessJob) {
   const auto [code, output] = mae::testing::run_command(command);
   EXPECT_EQ(code, 0) << output;
   EXPECT_NE(output.find("distributed: 1 processes (nccl"), std::string::npos) << output;
-  EXPECT_NE(output.find("10 step(s)"), std::string::npos) << output;
+  EXPECT_NE(output.find("10 optimizer step(s)"), std::string::npos) << output;
   std::filesystem::remove_all(dir);
 }

@@ -41,7 +41,7 @@ class PretrainFixture : public ::testing::Test {
                                  "model.depth=2", "model.num_heads=2", "model.decoder_embed_dim=16", "model.decoder_depth=1",
                                  "model.decoder_num_heads=2", "model.norm_pix_loss=false", "train.batch_size=16",
                                  "train.epochs=2", "train.warmup_epochs=0", "optim.lr=2e-3", "log.progress=none",
-                                 "log.every=2", "visualize.num_images=4", "train.output_dir=" + dir_ + "/" + name};
+                                 "log.every=2", "visualize.num_images=4", "train.precision=fp32", "knn.every=0", "train.output_dir=" + dir_ + "/" + name};
     user.sets.insert(user.sets.end(), sets.begin(), sets.end());
     return user;
   }

@@ -57,8 +57,9 @@ TEST(Cli, BadPathsAreNamedWithTheirExitCode) {
   auto missing_data = run("pretrain --set data.root=/nonexistent/data --set log.progress=none");
   EXPECT_EQ(missing_data.code, 2) << missing_data.output;  // a wrong path in the config is a usage error
   EXPECT_NE(missing_data.output.find("/nonexistent/data"), std::string::npos) << missing_data.output;
+  // One rule: a file that the command line or the settings name and that does not exist is a usage error.
   auto missing_ckpt = run("visualize /nonexistent/checkpoint-last.safetensors");
-  EXPECT_EQ(missing_ckpt.code, 1) << missing_ckpt.output;
+  EXPECT_EQ(missing_ckpt.code, 2) << missing_ckpt.output;
   EXPECT_NE(missing_ckpt.output.find("/nonexistent/checkpoint-last.safetensors"), std::string::npos) << missing_ckpt.output;
 }
 
@@ -102,8 +103,14 @@ TEST(Cli, DownstreamCommandsRefuseBadInputWithExitCodes) {
   auto missing = run("eval /nonexistent/checkpoint.safetensors");
   EXPECT_EQ(missing.code, 2) << missing.output;  // a wrong path is a usage error
   auto export_missing = run("export /nonexistent/checkpoint.safetensors --output /tmp/x.safetensors");
-  EXPECT_EQ(export_missing.code, 1) << export_missing.output;
+  EXPECT_EQ(export_missing.code, 2) << export_missing.output;
   EXPECT_NE(export_missing.output.find("/nonexistent/checkpoint.safetensors"), std::string::npos) << export_missing.output;
+  for (const char* args : {"finetune --init /nonexistent/w.pth", "linprobe --set finetune.init=/nonexistent/w.pth",
+                           "pretrain --init /nonexistent/w.pth", "pretrain --resume /nonexistent/checkpoint-0001.safetensors"}) {
+    auto r = run(args);
+    EXPECT_EQ(r.code, 2) << "mae " << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("/nonexistent/"), std::string::npos) << r.output;
+  }
   auto bad_key = run("finetune --set finetune.trainable_block=1");
   EXPECT_EQ(bad_key.code, 2) << bad_key.output;
   EXPECT_NE(bad_key.output.find("finetune.trainable_blocks"), std::string::npos) << bad_key.output;

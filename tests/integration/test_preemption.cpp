@@ -89,7 +89,7 @@ TEST_F(PretrainFixture, FinetuneResumeInsideAnEpochKeepsTheDropPathStream) {
     config::UserSettings user;
     user.sets = {"data.source=idx", "data.root=" + dir_ + "/data", "data.train_files=images.idx,labels.idx",
                  "data.val_files=images.idx,labels.idx", "data.num_workers=2", "data.mean=0.2", "data.std=0.3",
-                 "model.img_size=16", "model.name=vit_32d2b2h_patch4", "model.in_chans=1", "model.drop_path=0.3",
+                 "model.img_size=16", "model.name=vit_32d2b2h_patch4", "model.in_chans=1", "model.drop_path=0.3", "train.precision=fp32",
                  "train.batch_size=16", "train.epochs=2", "train.warmup_epochs=0", "optim.lr=2e-3", "log.progress=none",
                  "train.output_dir=" + dir_ + "/" + name};
     user.sets.insert(user.sets.end(), extra.begin(), extra.end());

@@ -10,7 +10,9 @@
 
 #include "mae/core/error.h"
 #include "mae/eval/classification.h"
+#include "mae/data/image_decode.h"
 #include "mae/eval/knn.h"
+#include "mae/eval/picture.h"
 #include "mae/io/npy.h"
 
 using namespace mae::eval;
@@ -79,4 +81,25 @@ TEST(Npy, HeaderAndDataAsNumpyWritesThem) {
   float last;
   std::memcpy(&last, bytes.data() + bytes.size() - 4, 4);
   EXPECT_EQ(last, 5.0f);
+}
+
+TEST(ConfusionPng, LabelledCellsWithPercentages) {
+  const std::string path = ::testing::TempDir() + "confusion_" + std::to_string(::getpid()) + ".png";
+  const auto confusion = torch::tensor({{8, 2, 0}, {0, 10, 0}, {5, 0, 5}}, torch::kInt64);
+  write_confusion_png(path, confusion, {"cat", "dog", "bird"});
+  const auto image = mae::data::decode_full(mae::data::read_image_file(path, path), 3).to(torch::kInt32);  // [H, W, 3]
+  std::filesystem::remove(path);
+  const int64_t h = image.size(0), w = image.size(1);
+  // Three 32-pixel cells per side plus room for the title, the column numbers and "2 bird" on the left.
+  EXPECT_GE(w, 3 * 32 + mae::eval::text_width("0 bird"));
+  EXPECT_GE(h, 3 * 32 + 2 * mae::eval::text_height());
+  // The cell of (dog, dog) is dark blue with its "100" written in white; (dog, cat) is white with a black "0".
+  // The cells start after the longest row label ("2 bird") and two 4-pixel gaps; the title may be wider.
+  const int64_t left = mae::eval::text_width("2 bird") + 8, top = h - 4 - 3 * 32;
+  auto red = [&](int64_t r, int64_t c) { return image.narrow(0, top + r * 32, 32).narrow(1, left + c * 32, 32).select(2, 0); };
+  EXPECT_LT(red(1, 1).min().item<int>(), 20);   // blue: red channel 8
+  EXPECT_GT(red(1, 1).max().item<int>(), 250);  // white digits
+  EXPECT_LT(red(1, 0).min().item<int>(), 5);    // a black digit on white
+  // The row labels are inked left of the cells.
+  EXPECT_LT(image.narrow(1, 0, left).narrow(0, top, 3 * 32).min().item<int>(), 5);
 }

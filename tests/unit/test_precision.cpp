@@ -7,6 +7,7 @@
 #include "common/tensor_compare.h"
 #include "mae/core/error.h"
 #include "mae/models/block.h"
+#include "mae/tasks/precision_choice.h"
 #include "mae/train/precision.h"
 
 using namespace mae;
@@ -76,4 +77,58 @@ TEST(AutocastGuard, PrecisionNames) {
   for (const char* name : {"fp32", "bf16", "fp16"}) EXPECT_STREQ(train::precision_name(train::parse_precision(name)), name);
   EXPECT_THROW(train::parse_precision("fp8"), UsageError);
   EXPECT_THROW(train::parse_precision("half"), UsageError);
+  EXPECT_NO_THROW(train::check_precision("auto"));
+  EXPECT_THROW(train::check_precision("fp8"), UsageError);
+  EXPECT_THROW(train::parse_precision("auto"), Error);  // must be settled before the trainer sees it
+}
+
+namespace {
+
+// A task with a BatchNorm (whose statistics the probe must not move) and dropout (which draws from
+// LibTorch's generator).
+struct ProbeTask : train::Task {
+  torch::nn::Sequential net{torch::nn::Flatten(), torch::nn::Linear(48, 16), torch::nn::BatchNorm1d(16),
+                            torch::nn::Dropout(0.5), torch::nn::Linear(16, 3)};
+  torch::nn::Module& model() override { return *net; }
+  torch::Tensor loss(const data::Batch& batch, int64_t, train::Scalars*) override {
+    return net->forward(batch.images).to(torch::kFloat32).pow(2).mean();
+  }
+  std::vector<optim::ParamGroup> param_groups(double) override { return {}; }
+  std::map<std::string, std::string> checkpoint_metadata() override { return {}; }
+};
+
+}  // namespace
+
+TEST(PrecisionChoice, AutoMeasuresBothWaysAndLeavesTheModelAsItWas) {
+  ProbeTask task;
+  EXPECT_EQ(tasks::choose_precision("bf16", task, 8, 3, 4, 4, torch::kCPU).precision, "bf16");
+  EXPECT_EQ(tasks::choose_precision("fp32", task, 8, 3, 4, 4, torch::kCPU).precision, "fp32");
+  std::string why;
+  if (!train::bf16_hardware(torch::kCPU, &why)) {
+    const auto choice = tasks::choose_precision("auto", task, 8, 3, 4, 4, torch::kCPU);
+    EXPECT_EQ(choice.precision, "fp32");
+    EXPECT_EQ(choice.fp32_seconds, 0);  // nothing measured
+    GTEST_SKIP() << why << ": the probe itself is not run here";
+  }
+  torch::manual_seed(3);
+  const auto before = task.net->parameters()[0].detach().clone();
+  const auto running_mean = task.net[2]->as<torch::nn::BatchNorm1d>()->running_mean.clone();
+  const auto next_draw = torch::rand({4});
+  torch::manual_seed(3);
+  const auto choice = tasks::choose_precision("auto", task, 8, 3, 4, 4, torch::kCPU);
+  EXPECT_TRUE(choice.precision == "fp32" || choice.precision == "bf16");
+  EXPECT_GT(choice.fp32_seconds, 0);  // both ways were timed
+  EXPECT_GT(choice.bf16_seconds, 0);
+  EXPECT_NE(choice.reason.find("s in bf16"), std::string::npos) << choice.reason;
+  EXPECT_TRUE(torch::equal(task.net->parameters()[0], before));
+  EXPECT_FALSE(task.net->parameters()[0].grad().defined());
+  EXPECT_TRUE(torch::equal(task.net[2]->as<torch::nn::BatchNorm1d>()->running_mean, running_mean));
+  EXPECT_TRUE(torch::equal(torch::rand({4}), next_draw));  // the generator is where it was
+}
+
+TEST(PrecisionChoice, TheSavedConfigSaysWhatRan) {
+  tasks::PrecisionChoice choice{"bf16", "auto: measured\nfaster", 2, 1};
+  const std::string yaml = "train:\n  precision: \"auto\"\n  seed: 0\n";
+  EXPECT_EQ(tasks::settle_precision_in_yaml(yaml, choice), "train:\n  precision: \"bf16\"  # auto: measured faster\n  seed: 0\n");
+  EXPECT_EQ(tasks::settle_precision_in_yaml("train:\n  precision: \"fp32\"\n", choice), "train:\n  precision: \"fp32\"\n");
 }

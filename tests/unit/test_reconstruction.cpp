@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
+#include "mae/eval/picture.h"
 #include "mae/eval/reconstruction.h"
 
 using namespace mae;
@@ -45,7 +46,44 @@ TEST(Reconstruction, PanelsAndGridAreConsistent) {
     EXPECT_TRUE(torch::equal(r.pasted * (1 - pixel_mask), r.original * (1 - pixel_mask)));
     EXPECT_TRUE(torch::equal(r.masked * pixel_mask, torch::zeros_like(r.masked)));
     EXPECT_TRUE(torch::allclose(r.pasted * pixel_mask, r.prediction * pixel_mask));
+    // 16 x 24 tiles are enlarged 6x (to 96 x 144), under a 13-pixel caption band.
     auto grid = eval::reconstruction_grid(r);
-    EXPECT_EQ(grid.sizes(), (std::vector<int64_t>{2 * 16 + 3 * 2, 4 * 24 + 5 * 2, 3}));
+    const int64_t header = eval::text_height() + 6;
+    ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{header + 2 * 96 + 3 * 2, 4 * 144 + 5 * 2, 3}));
+    auto first = (r.original[0] * 255.0).round().to(torch::kUInt8).permute({1, 2, 0});
+    EXPECT_TRUE(torch::equal(grid.narrow(0, header + 2, 96).narrow(1, 2, 144), eval::upscale_nearest(first, 6)));
+    for (int64_t k = 0; k < 4; ++k) {  // every column has a caption: dark pixels above its tiles
+      EXPECT_GT((grid.narrow(0, 0, header).narrow(1, 2 + k * 146, 144) < 128).sum().item<int64_t>(), 20) << "column " << k;
+    }
+    const std::string note = "a note long enough to need several lines of text below the pictures";
+    auto noted = eval::reconstruction_grid(r, note, 1);
+    const auto lines = static_cast<int64_t>(eval::wrap_text(note, noted.size(1) - 4).size());
+    EXPECT_GE(lines, 2);
+    EXPECT_EQ(noted.size(0), header + 2 * 16 + 3 * 2 + lines * (eval::text_height() + 2) + 2);
+    EXPECT_GT((noted.narrow(0, noted.size(0) - 9, 9) < 128).sum().item<int64_t>(), 20);
   }
+}
+
+TEST(Picture, TextIsDrawnInTheBuiltInFont) {
+  auto image = torch::full({9, 20, 1}, 255, torch::kUInt8);
+  eval::draw_text(image, 1, 1, "Il");  // 'l' is drawn as 'L'
+  // 'I': a bar on top and bottom and a stem in the middle column.
+  auto pixel = [&](int64_t y, int64_t x) { return image[y][x][0].item<int>(); };
+  for (int64_t x = 2; x <= 4; ++x) EXPECT_EQ(pixel(1, x), 0);
+  EXPECT_EQ(pixel(1, 1), 255);
+  for (int64_t y = 1; y <= 7; ++y) EXPECT_EQ(pixel(y, 3), 0);
+  // 'L' starts 6 pixels later: a left stem and a bottom bar.
+  for (int64_t y = 1; y <= 7; ++y) EXPECT_EQ(pixel(y, 7), 0);
+  for (int64_t x = 7; x <= 11; ++x) EXPECT_EQ(pixel(7, x), 0);
+  EXPECT_EQ(pixel(1, 8), 255);
+  EXPECT_EQ((image == 0).sum().item<int64_t>(), 11 + 11);  // nothing else is inked
+  EXPECT_EQ(eval::text_width("Il"), 11);
+  EXPECT_EQ(eval::text_width("Il", 2), 22);
+  // Scaled text and clipping at the border.
+  auto big = torch::full({10, 10, 3}, 255, torch::kUInt8);
+  eval::draw_text(big, 6, 0, "#", 2);
+  EXPECT_GT((big == 0).sum().item<int64_t>(), 0);
+  EXPECT_EQ(eval::wrap_text("one two three", eval::text_width("one two"), 1), (std::vector<std::string>{"one two", "three"}));
+  EXPECT_EQ(eval::upscale_factor(28, 96), 4);
+  EXPECT_EQ(eval::upscale_factor(224, 96), 1);
 }

@@ -39,7 +39,7 @@ TEST(Settings, DefaultsFileThenSetsInOrder) {
   EXPECT_DOUBLE_EQ(o.trainer.blr, 2e-4);
   EXPECT_EQ(o.trainer.keep_last, 3) << "untouched keys keep the default";
   const auto defaults = resolve_pretrain({});
-  EXPECT_EQ(defaults.trainer.epochs, 5);
+  EXPECT_EQ(defaults.trainer.epochs, 2);
   EXPECT_EQ(defaults.model.embed_dim, 128);
 }
 
@@ -87,7 +87,7 @@ TEST(Settings, InvalidValuesAreRefusedBeforeAnythingIsWritten) {
             std::string::npos);
   EXPECT_NE(message_of([&] { resolve_pretrain(sets({"model.name=mae_vit_bsae_patch16"})); }).find("unknown MAE model 'mae_vit_bsae_patch16'"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { resolve_pretrain(sets({"model.in_chans=3"})); }).find("data.mean has 1 values but the model has 3"),
+  EXPECT_NE(message_of([&] { resolve_pretrain(sets({"model.in_chans=3"})); }).find("data.mean has 1 value(s) but the model has 3"),
             std::string::npos);
   EXPECT_NE(message_of([&] { resolve_pretrain(sets({"optim.betas=0.9"})); }).find("optim.betas needs two values"),
             std::string::npos);

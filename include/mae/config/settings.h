@@ -27,20 +27,28 @@ struct UserSettings {
   std::vector<std::string> sets;  // --set key=value, in order
 };
 
+// A file the command line or the settings name must exist: UsageError (exit 2) naming `what`
+// otherwise. "" passes (nothing named).
+void check_named_file(const std::string& path, const std::string& what);
+
 // Every key of a command with its default and help (`--help` lists them).
 Config pretrain_schema();
 Config classify_schema(bool linprobe);
 Config inference_schema();
 
-// mae pretrain.
-tasks::PretrainOptions resolve_pretrain(const UserSettings& user);
+// mae pretrain. With `resume` ("auto" or a checkpoint path) the run's own saved settings are layer
+// 2: the config.yaml of the run folder (auto), or the config stored in the checkpoint.
+tasks::PretrainOptions resolve_pretrain(const UserSettings& user, const std::string& resume = "");
 // mae stats: the pretraining settings, with only the data checked (its point is to find data.mean/std).
 tasks::PretrainOptions resolve_stats(const UserSettings& user);
 
 // mae finetune / linprobe. `init_flag` (--init) wins over finetune.init; when the weights are one of
 // our checkpoints, their model facts (patch size, channels, sizes, image size) form layer 2. The
 // data is not read here: model.num_classes 0 is settled from the data when the run starts.
-tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag = "");
+// `resume` as for resolve_pretrain: the run's own settings (which name its finetune.init) lie under
+// the user's.
+tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag = "",
+                                        const std::string& resume = "");
 
 // mae eval / predict / knn / embed. Layer 2 is our checkpoint's model facts (with_head: also class
 // count, pooling and head kind; knn.pool = mean for a fine-tuned global-pool model) and the data it
@@ -52,7 +60,9 @@ struct ImageInput {
 tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool with_head, const UserSettings& user,
                                           const ImageInput& images = {});
 
-// mae visualize: layer 2 is the pretraining checkpoint's whole stored config.
-tasks::PretrainOptions resolve_visualize(const std::string& checkpoint, const UserSettings& user);
+// mae visualize: layer 2 is the pretraining checkpoint's whole stored config; weights that carry
+// none (official .pth, timm, HuggingFace) take the model and data from the defaults, --config and
+// --set. A classifier checkpoint (no decoder) is refused.
+tasks::PretrainOptions resolve_visualize(const std::string& weights, const UserSettings& user);
 
 }  // namespace mae::config

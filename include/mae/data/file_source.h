@@ -47,8 +47,10 @@ class FileSource : public Source {
 // to `root` unless absolute. Blank lines, surrounding spaces and CRLF endings are accepted; lines
 // starting with '#' are comments. A malformed line, a label in some lines but not others, or a list
 // file that cannot be read throws UsageError naming the file and line. Missing image files are
-// found when read (the loader skips them, naming the list line).
-std::unique_ptr<FileSource> read_image_lists(const std::string& root, const std::vector<std::string>& list_files);
+// found when read (the loader skips them, naming the list line). `class_names` (data.class_names_file)
+// name the labels.
+std::unique_ptr<FileSource> read_image_lists(const std::string& root, const std::vector<std::string>& list_files,
+                                             std::vector<std::string> class_names = {});
 
 // Which files a folder scan takes: images (.jpg/.jpeg/.png/.tif/.tiff) or arrays (.npy/.npz).
 enum class FileKind { kImages, kArrays };

@@ -49,8 +49,9 @@ ClassificationMetrics evaluate(const ForwardFn& forward, data::Loader& loader, c
 
 // "true\\predicted,name0,name1,..." then one row per true class.
 void write_confusion_csv(const std::string& path, const torch::Tensor& confusion, const std::vector<std::string>& names);
-// A K x K heat map (row-normalised, white = 0, dark blue = 1), `cell` pixels per entry.
-void write_confusion_png(const std::string& path, const torch::Tensor& confusion, int64_t cell = 16);
+// A K x K heat map (row-normalised, white = 0, dark blue = 1) with a title, the class index over
+// each column, "index name" before each row and, up to 30 classes, the row percentage in each cell.
+void write_confusion_png(const std::string& path, const torch::Tensor& confusion, const std::vector<std::string>& names);
 // {"count", "top1", "top5" (named top<k>), "loss", "per_class": {name: acc}} as JSON text.
 std::string metrics_json(const ClassificationMetrics& metrics, const std::vector<std::string>& names);
 

@@ -28,8 +28,9 @@ Reconstruction reconstruct(models::MaskedAutoencoderViT& model, const torch::Ten
 // with the mask ratio that keeps L - |masked| patches. Throws UsageError on a bad index.
 torch::Tensor noise_for_mask(const std::vector<int64_t>& masked, int64_t num_patches, double* mask_ratio);
 
-// A picture: one row per image, four panels (original | masked | reconstruction | pasted),
-// as [rows*H + gaps, 4*W + gaps, C] uint8 (C = 1 or 3).
-torch::Tensor reconstruction_grid(const Reconstruction& r);
+// A picture: one row per image, four panels (original | masked | reconstruction | pasted), each
+// enlarged (nearest neighbour) to at least `min_tile` pixels a side, under a header that names the
+// columns, with `note` (if any) written below; [H', W', C] uint8 (C = 1 or 3).
+torch::Tensor reconstruction_grid(const Reconstruction& r, const std::string& note = "", int64_t min_tile = 96);
 
 }  // namespace mae::eval

@@ -39,4 +39,13 @@ StoredFacts read_facts(const std::string& weights_path);
 // The encoder shape of our facts; `base` supplies what the facts do not hold (drop path, head).
 models::VisionTransformerOptions vit_options_from_facts(const nlohmann::json& facts, models::VisionTransformerOptions base);
 
+// The shape facts (model kind, sizes, channels, head) in which `stored` and `wanted` differ, as
+// "embed_dim 128 in the checkpoint but 768 now, ..."; "" when they agree.
+std::string model_difference(const nlohmann::json& stored, const nlohmann::json& wanted);
+
+// --resume `request` ("auto": the newest checkpoint of run_dir; else a checkpoint path): throws
+// UsageError naming the differences when that checkpoint holds another model than `wanted`, before
+// anything is loaded or written. Nothing happens without a checkpoint or for files not ours.
+void check_resume_model(const std::string& request, const std::string& run_dir, const nlohmann::json& wanted);
+
 }  // namespace mae::tasks

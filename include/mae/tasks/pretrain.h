@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -26,6 +27,7 @@ struct PretrainOptions {
   int64_t visualize_every = 0;       // every N epochs (0: after the last only)
   std::vector<int64_t> visualize_channels;  // bands (from 1) drawn as RGB or grey; empty: eval/band_picture.h
   KnnOptions knn;
+  bool knn_random_init = true;       // with knn.every: also measure the randomly initialised encoder, as the baseline
   std::string config_yaml;           // the resolved settings, saved with the run and its checkpoints
 
   PretrainOptions();                 // the built-in defaults
@@ -41,6 +43,12 @@ class PretrainTask : public train::Task {
   std::vector<optim::ParamGroup> param_groups(double weight_decay) override;
   std::map<std::string, std::string> checkpoint_metadata() override;
   void end_epoch(int64_t epoch, const std::string& run_dir, train::Scalars* summary) override;
+  // With knn.every: checks that the data has labels (else the monitor is off, with a warning) and,
+  // with knn.random_init, measures the encoder as initialised from train.seed (the baseline).
+  // Returns whether the monitor is on.
+  bool start_knn();
+  // "k-NN top-1 (...): random init A % -> after pretraining B %" once the monitor ran; else "".
+  std::string knn_comparison() const;
 
   models::MaskedAutoencoderViT& mae() { return model_; }
   // Masking noise of a batch: per sample, from (seed, epoch, dataset index) only.
@@ -51,6 +59,9 @@ class PretrainTask : public train::Task {
   torch::Device device_;
   void write_reconstructions(int64_t epoch, const std::string& run_dir, train::Scalars* summary);
   void run_knn(train::Scalars* summary);
+  eval::ClassificationMetrics encoder_knn(models::MaskedAutoencoderViT& mae);
+  bool knn_off_ = false;
+  std::optional<double> knn_random_init_, knn_last_;
 
   models::MaskedAutoencoderViT model_{nullptr};
   models::VisionTransformer knn_vit_{nullptr};  // the encoder's copy for the k-NN monitor

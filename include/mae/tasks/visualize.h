@@ -1,4 +1,5 @@
-// `mae visualize`: reconstructions of a pretraining checkpoint on chosen images, as a PNG grid
+// `mae visualize`: reconstructions by MAE weights (our checkpoints, official .pth files such as the
+// demo's mae_visualize_vit_large.pth, HuggingFace ViTMAE files) on chosen images, as a PNG grid
 // (original | masked | reconstruction | reconstruction with visible patches pasted) and a JSON
 // file with each image's masked-patch loss and the exact mask used, so another checkpoint or
 // another tool can be compared on the very same mask (`--mask` reads that file back).
@@ -15,9 +16,11 @@
 namespace mae::tasks {
 
 struct VisualizeRequest {
-  std::string checkpoint;             // a checkpoint stem or its .safetensors path
+  std::string checkpoint;             // weights: one of our checkpoints (stem or .safetensors), or any MAE file
+                                      // io::load_weights reads (with the decoder)
+  std::vector<std::string> inputs;    // images instead of the data split: folders, list files, image files
   std::string output_dir = ".";
-  std::vector<int64_t> indices;       // dataset indices; empty: the first num_images
+  std::vector<int64_t> indices;       // dataset (or input) indices; empty: the first num_images
   int64_t num_images = 8;
   uint64_t mask_seed = 0;             // masks drawn from (mask_seed, image index)
   std::string mask_file;              // per image the masked patch indices (text lines or our JSON)

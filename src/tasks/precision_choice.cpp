@@ -1,0 +1,114 @@
+#include "mae/tasks/precision_choice.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "mae/core/error.h"
+#include "mae/core/log.h"
+#include "mae/distributed/process_group.h"
+#include "mae/train/precision.h"
+
+namespace mae::tasks {
+namespace {
+
+constexpr int64_t kProbeBatch = 32;
+constexpr double kMinGain = 1.1;  // bf16 must be this much faster to be chosen
+
+// Seconds of one forward + backward of `task` on `batch`.
+double time_step(train::Task& task, const data::Batch& batch, const torch::Device& device, bool bf16) {
+  const auto start = std::chrono::steady_clock::now();
+  {
+    train::AutocastGuard autocast(device, bf16 ? train::Precision::kBf16 : train::Precision::kFp32);
+    train::Scalars scalars;
+    task.loss(batch, 0, &scalars).backward();
+  }
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+  task.model().zero_grad(/*set_to_none=*/true);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Times both precisions (interleaved, best of two after a warm-up each).
+void measure(train::Task& task, const data::Batch& batch, const torch::Device& device, PrecisionChoice* choice) {
+  torch::nn::Module& model = task.model();
+  std::vector<torch::Tensor> buffers;  // BatchNorm statistics must not see the synthetic batch
+  for (const auto& b : model.buffers()) buffers.push_back(b.detach().clone());
+  const bool was_training = model.is_training();
+  auto generator = at::detail::getDefaultCPUGenerator();
+  const auto rng_state = generator.get_state();  // drop path draws from it
+  model.train();
+  time_step(task, batch, device, false);
+  time_step(task, batch, device, true);
+  double fp32 = 1e30, bf16 = 1e30;
+  for (int round = 0; round < 2; ++round) {
+    fp32 = std::min(fp32, time_step(task, batch, device, false));
+    bf16 = std::min(bf16, time_step(task, batch, device, true));
+  }
+  generator.set_state(rng_state);
+  model.train(was_training);
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& b : model.buffers()) b.copy_(buffers[i++]);
+  auto seconds = torch::tensor({fp32, bf16}, torch::kFloat64);
+  if (distributed::world_size() > 1) distributed::all_reduce_sum(seconds, "precision probe timings");
+  choice->fp32_seconds = seconds[0].item<double>() / distributed::world_size();
+  choice->bf16_seconds = seconds[1].item<double>() / distributed::world_size();
+}
+
+}  // namespace
+
+PrecisionChoice choose_precision(const std::string& requested, train::Task& task, int64_t batch_size, int64_t in_chans,
+                                 int64_t img_h, int64_t img_w, const torch::Device& device) {
+  train::check_precision(requested);
+  PrecisionChoice choice;
+  if (requested != "auto") {
+    choice.precision = requested;
+    choice.reason = "as configured";
+    return choice;
+  }
+  std::string hardware;
+  if (!train::bf16_hardware(device, &hardware)) {
+    choice.precision = "fp32";
+    choice.reason = "auto: " + hardware;
+    return choice;
+  }
+  const int64_t n = std::min(batch_size, kProbeBatch);
+  auto generator = at::detail::createCPUGenerator(0);
+  data::Batch batch{torch::randn({n, in_chans, img_h, img_w}, generator).to(device), torch::zeros({n}, torch::kInt64).to(device),
+                    torch::arange(n, torch::kInt64)};
+  try {
+    measure(task, batch, device, &choice);
+  } catch (const c10::Error& e) {  // e.g. an op without a bf16 kernel on this device
+    choice.precision = "fp32";
+    choice.reason = str("auto: ", hardware, " but a bf16 step failed (", e.what_without_backtrace(), ")");
+    return choice;
+  }
+  const double gain = choice.fp32_seconds / choice.bf16_seconds;
+  choice.precision = gain >= kMinGain ? "bf16" : "fp32";
+  choice.reason = str("auto: ", hardware, "; a training step of ", n, " images took ", choice.fp32_seconds, " s in fp32, ",
+                      choice.bf16_seconds, " s in bf16 (", gain, "x", gain >= kMinGain ? "" : ", less than the 1.1x that bf16 must gain",
+                      ")");
+  return choice;
+}
+
+std::string settle_precision_in_yaml(const std::string& config_yaml, const PrecisionChoice& choice) {
+  const std::string line = "precision: \"auto\"";
+  const size_t at = config_yaml.find(line);
+  if (at == std::string::npos) return config_yaml;
+  const size_t end = config_yaml.find('\n', at);
+  std::string comment = choice.reason;
+  std::replace(comment.begin(), comment.end(), '\n', ' ');
+  return config_yaml.substr(0, at) + "precision: \"" + choice.precision + "\"  # " + comment +
+         config_yaml.substr(end == std::string::npos ? config_yaml.size() : end);
+}
+
+PrecisionChoice settle_precision(train::TrainerOptions* trainer, std::string* config_yaml, train::Task& task, int64_t in_chans,
+                                 int64_t img_h, int64_t img_w, const torch::Device& device) {
+  PrecisionChoice choice = choose_precision(trainer->precision, task, trainer->batch_size, in_chans, img_h, img_w, device);
+  trainer->precision = choice.precision;
+  *config_yaml = settle_precision_in_yaml(*config_yaml, choice);
+  return choice;
+}
+
+}  // namespace mae::tasks

@@ -3,7 +3,8 @@
 # CMake, a compiler and LibTorch: in a private mount namespace every file the system's copies of
 # those packages installed (headers, libraries, CMake and pkg-config files, and their runtime
 # libraries) is hidden (an empty file mounted over it), then mae is configured against
-# .deps/gpu/usr and LibTorch only, built, and its CPU tests run. Nothing outside the namespace
+# .deps/gpu/usr and LibTorch only (CMake told to ignore the /usr prefix: a prefix-only search),
+# built, and its CPU tests run. Nothing outside the namespace
 # changes. libtiff is hidden too: the bundle leaves it out, so that build refuses TIFF files (and
 # leaves out the tests that write them). Needs root or unprivileged user namespaces.
 # Usage: bench/gpu/check_offline_build.sh [BUILD_DIR] [CTEST_LABELS]   (default build-offline, unit|parity)
@@ -38,7 +39,8 @@ rm -rf "$build"
 mkdir -p "$build"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAE_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$deps;$torch" "${launcher[@]}" \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAE_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$deps;$torch" \
+  -DCMAKE_SYSTEM_IGNORE_PREFIX_PATH=/usr "${launcher[@]}" \
   >"$build/cmake.log" 2>&1 || { cat "$build/cmake.log"; exit 1; }
 grep -E "^-- (mae|Found)" "$build/cmake.log" || true
 cmake --build "$build" -j "${MAE_BUILD_JOBS:-$(nproc)}"

@@ -36,11 +36,12 @@ head -c 512 /dev/urandom | tr '\0-\377' '\0-\3\0-\3\0-\3\0-\3\0-\3\0-\3\0-\3\0-\
 
 # Both runs write into a folder named "run" (inside straight/ and soaked/), so their saved configs,
 # and hence their files, are identical when the training is.
+# fp32: train.precision=auto measures at start-up and could choose differently in two runs.
 settings=(--threads 1 --output run --set data.root="$work/data" --set data.train_files=images.idx,labels.idx
   --set data.val_files=images.idx,labels.idx --set data.mean=0.5 --set data.std=0.3 --set model.img_size=16
   --set model.name=mae_vit_32d2b2h_patch4_dec16d1b2h --set model.in_chans=1 --set train.batch_size=16
   --set train.epochs="$epochs" --set train.warmup_epochs=1 --set train.save_every_steps="$save_every" --set visualize.num_images=0
-  --set log.progress=none --set log.every=1 --set data.num_workers=1)
+  --set log.progress=none --set log.every=1 --set data.num_workers=1 --set train.precision=fp32)
 (cd "$work/straight" && "$mae" pretrain "${settings[@]}" > log 2>&1) || { echo "soak: the uninterrupted run failed:"; tail "$work/straight/log"; exit 1; }
 
 last_step() { grep -o '"step":[0-9]*' "$work/soaked/run/metrics.jsonl" 2>/dev/null | tail -1 | cut -d: -f2 || true; }

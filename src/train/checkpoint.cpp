@@ -223,7 +223,7 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
   auto weights = io::read_safetensors_into(files.weights, [&](const io::SafetensorsEntry& e) { return in_place(targets.at(e.name), e); });
   for (const auto& [key, target] : targets) {
     const auto& loaded = weights.tensors.at(key);
-    if (!loaded.is_same(target)) const_cast<torch::Tensor&>(target).copy_(loaded);
+    if (!loaded.is_same(target)) target.copy_(loaded);  // a parameter off the CPU
   }
   weights.tensors.clear();
 

@@ -40,6 +40,11 @@ if [ -n "$multiband" ]; then
   exit 0
 fi
 if [ -z "$images" ]; then
+  "$python" -c 'import PIL' 2>/dev/null || {
+    echo "error: the benchmark makes its test images with Pillow, which $python lacks; install it with" \
+      "'$python -m pip install pillow' (scripts/install.sh does), or give your own JPEGs with --images DIR" >&2
+    exit 1
+  }
   images=$(mktemp -d)
   trap 'rm -rf "$images"' EXIT
   "$python" bench/data_reference.py make-images --out "$images" --count 240 2> "$images.log"
@@ -56,7 +61,8 @@ if "$python" -c 'import torchvision, PIL' 2>/dev/null; then
   reference=$(awk -F, '$1 == "torchvision" {print $7}' "$out")
   reference_loader=$(awk -F, '$1 == "torchvision_dataloader" {print $7}' "$out")
 else
-  echo "note: no torchvision/Pillow in $python; only our figures are printed" >&2
+  echo "note: the reference (torchvision + Pillow) is missing in $python; only our figures are printed." \
+    "Install it with: $python -m pip install pillow torchvision \"torch==$torch\" (the pin keeps the torch the build uses)" >&2
 fi
 "$bin" --images "$images" --count "$count" --reference "$reference" --reference-loader "$reference_loader" | tee -a "$out"
 

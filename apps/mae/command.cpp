@@ -18,6 +18,7 @@ void add_common_options(CLI::App* cmd, CommonOptions* o, const config::Config& s
 }
 
 torch::Device apply_common_options(const CommonOptions& o) {
+  core::configure_host_allocator();
   core::configure_threads(o.threads);
   return core::resolve_device(o.device);
 }

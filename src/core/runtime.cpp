@@ -1,8 +1,11 @@
 #include "mae/core/runtime.h"
 
+#include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <torch/version.h>
@@ -57,6 +60,18 @@ int configure_threads(int threads) {
   const int n = threads > 0 ? threads : usable_cores();
   torch::set_num_threads(n);
   return n;
+}
+
+bool configure_host_allocator() {
+#if defined(__GLIBC__)
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) return false;
+  if (std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr || std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr) return false;
+  // Setting either threshold also turns off glibc's own adjustment of both.
+  return ::mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1 && ::mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+#else
+  return false;
+#endif
 }
 
 double peak_memory_mb(const torch::Device& device) {

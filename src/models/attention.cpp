@@ -5,6 +5,7 @@
 #include <ATen/autocast_mode.h>
 
 #include "mae/core/error.h"
+#include "mae/models/explicit_attention.h"
 #include "mae/models/linear.h"
 
 namespace mae::models {
@@ -42,19 +43,33 @@ torch::Tensor AttentionImpl::forward_fused(const torch::Tensor& x) {
   return linear(proj, out.transpose(1, 2).reshape({x.size(0), x.size(1), -1}));
 }
 
+torch::Tensor AttentionImpl::forward_explicit(const torch::Tensor& x) {
+  return linear(proj, explicit_attention(linear(qkv, x), num_heads_, scale_));
+}
+
 namespace {
-// LibTorch's CPU flash-attention kernel is slower than the explicit matmuls in bf16 (measured on
-// an AVX512-BF16 CPU without AMX: a ViT-B/16 MAE step 22 % slower, ViT-Tiny 34 %), so a bf16 CPU
-// computation (autocast or bf16 inputs) takes the explicit path; fp32 and CUDA keep the kernel.
-bool bf16_on_cpu(const torch::Tensor& x) {
-  if (!x.is_cpu()) return false;
-  if (x.scalar_type() == torch::kBFloat16) return true;
-  return at::autocast::is_autocast_enabled(torch::kCPU) && at::autocast::get_autocast_dtype(torch::kCPU) == torch::kBFloat16;
+bool low_precision_on_cpu(const torch::Tensor& x) {
+  if (x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf) return true;
+  return at::autocast::is_autocast_enabled(torch::kCPU) && at::autocast::get_autocast_dtype(torch::kCPU) != torch::kFloat32;
 }
 }  // namespace
 
+// Measured with bench/bench_attention (forward + backward of the module, 2-core AVX512 Xeon,
+// LibTorch 2.15; bench/results/attention_cpu_*.csv). In bf16 LibTorch's CPU flash kernel is 1.3-5x
+// slower than the explicit matmuls at every length; in fp32 it wins below 16 tokens (where the
+// explicit path runs thousands of tiny batched GEMMs) and at 128 tokens and more for head dims up
+// to 32; elsewhere the explicit node is 2-12 % faster.
+AttentionPath AttentionImpl::cpu_path(const torch::Tensor& x) const {
+  if (low_precision_on_cpu(x)) return AttentionPath::kExplicit;
+  const int64_t tokens = x.size(1);
+  if (tokens < 16 || (tokens >= 128 && head_dim_ <= 32)) return AttentionPath::kSdpa;
+  return AttentionPath::kExplicit;
+}
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
-  return fused_ && !bf16_on_cpu(x) ? forward_fused(x) : forward_plain(x);
+  if (!fused_) return forward_plain(x);
+  if (!x.is_cpu() || cpu_path(x) == AttentionPath::kSdpa) return forward_fused(x);
+  return forward_explicit(x);
 }
 
 void set_fused_attention(torch::nn::Module& model, bool fused) {

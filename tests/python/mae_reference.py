@@ -8,7 +8,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DECODER = dict(decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16)
-PRESETS = {  # name -> constructor kwargs (patch 16 except huge)
+PRESETS = {  # name -> constructor kwargs (patch 16 except huge and mini, the built-in demo's model)
+    "mini": dict(embed_dim=128, depth=6, num_heads=4, patch_size=4, decoder_embed_dim=64, decoder_depth=2,
+                 decoder_num_heads=4),
     "tiny": dict(embed_dim=192, depth=12, num_heads=3, patch_size=16, **DECODER),
     "small": dict(embed_dim=384, depth=12, num_heads=6, patch_size=16, **DECODER),
     "base": dict(embed_dim=768, depth=12, num_heads=12, patch_size=16, **DECODER),

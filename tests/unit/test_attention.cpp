@@ -1,15 +1,20 @@
-// The fused attention path (scaled_dot_product_attention) equals the plain one, forward and
-// backward, in float64 and float32.
+// The fast attention paths (scaled_dot_product_attention; the explicit one-node kernel) equal the
+// plain one, forward and backward, in float64 and float32 (and bf16 autocast within its precision),
+// and forward() takes the path its rule names.
 #include <gtest/gtest.h>
 
 #include "common/tensor_compare.h"
 #include "mae/models/attention.h"
 #include "mae/models/block.h"
+#include "mae/models/explicit_attention.h"
+#include "mae/train/precision.h"
 
 using namespace mae::models;
 using mae::testing::tensors_close;
 
-static void compare_paths(torch::Dtype dtype, double rtol, double atol) {
+using Path = torch::Tensor (AttentionImpl::*)(const torch::Tensor&);
+
+static void compare_paths(torch::Dtype dtype, double rtol, double atol, Path path = &AttentionImpl::forward_fused) {
   torch::manual_seed(3);
   Attention attn(32, 4);
   attn->to(dtype);
@@ -23,7 +28,7 @@ static void compare_paths(torch::Dtype dtype, double rtol, double atol) {
   x.mutable_grad().zero_();
   attn->zero_grad();
 
-  auto fused = attn->forward_fused(x);
+  auto fused = ((*attn).*path)(x);
   fused.backward(grad_out);
   EXPECT_TRUE(tensors_close("output", fused, plain, rtol, atol));
   EXPECT_TRUE(tensors_close("grad x", x.grad(), gx_plain, rtol, atol));
@@ -36,6 +41,57 @@ TEST(Attention, FusedEqualsPlainFloat64) {
 
 TEST(Attention, FusedEqualsPlainFloat32) {
   compare_paths(torch::kFloat32, 1e-4, 1e-5);
+}
+
+TEST(Attention, ExplicitEqualsPlainFloat64) {
+  const int64_t calls = explicit_attention_calls();
+  compare_paths(torch::kFloat64, 1e-10, 1e-12, &AttentionImpl::forward_explicit);
+  EXPECT_EQ(explicit_attention_calls(), calls + 1);
+}
+
+TEST(Attention, ExplicitEqualsPlainFloat32) {
+  compare_paths(torch::kFloat32, 1e-4, 1e-5, &AttentionImpl::forward_explicit);
+}
+
+TEST(Attention, ExplicitTracksPlainUnderBf16Autocast) {
+  torch::manual_seed(5);
+  Attention attn(64, 4);
+  auto x = torch::randn({4, 13, 64}).requires_grad_(true);
+  auto grad_out = torch::randn({4, 13, 64});
+  std::vector<torch::Tensor> outs, grads;
+  for (const Path path : {&AttentionImpl::forward_plain, &AttentionImpl::forward_explicit}) {
+    torch::Tensor y;
+    {
+      mae::train::AutocastGuard autocast(torch::Device(torch::kCPU), mae::train::Precision::kBf16);
+      y = ((*attn).*path)(x);
+    }
+    EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+    y.backward(grad_out.to(y.scalar_type()));
+    outs.push_back(y.to(torch::kFloat32));
+    grads.push_back(attn->qkv->weight.grad().clone());
+    x.mutable_grad().reset();
+    attn->zero_grad(true);
+  }
+  // Both round to bf16 at different points: agree to bf16's 8 bits.
+  EXPECT_TRUE(tensors_close("output", outs[1], outs[0], 3e-2, 3e-2));
+  EXPECT_TRUE(tensors_close("grad qkv.weight", grads[1], grads[0], 3e-2, 5e-2));
+}
+
+TEST(Attention, ForwardTakesTheMeasuredPathOnCpu) {
+  Attention attn(64, 4);  // d = 16
+  const auto opts = torch::TensorOptions();
+  EXPECT_EQ(attn->cpu_path(torch::randn({2, 13, 64}, opts)), AttentionPath::kSdpa);
+  EXPECT_EQ(attn->cpu_path(torch::randn({2, 50, 64}, opts)), AttentionPath::kExplicit);
+  {
+    mae::train::AutocastGuard autocast(torch::Device(torch::kCPU), mae::train::Precision::kBf16);
+    EXPECT_EQ(attn->cpu_path(torch::randn({2, 13, 64}, opts)), AttentionPath::kExplicit);
+  }
+  const int64_t calls = explicit_attention_calls();
+  attn->forward(torch::randn({2, 50, 64}, opts));
+  EXPECT_EQ(explicit_attention_calls(), calls + 1);
+  attn->set_fused(false);  // the reference path, whatever the rule says
+  attn->forward(torch::randn({2, 50, 64}, opts));
+  EXPECT_EQ(explicit_attention_calls(), calls + 1);
 }
 
 TEST(Attention, SetFusedSwitchesEveryBlock) {

@@ -1,7 +1,9 @@
 // Multi-head self-attention (timm's Attention): qkv projection, softmax(q k^T * scale) v, proj.
-// Two paths computing the same function: `plain` (explicit matmuls, the official code's
-// formulation, kept as the reference) and `fused` (scaled_dot_product_attention, which picks
-// flash / memory-efficient kernels; on CPU in bf16 the plain path is used, faster there).
+// Three paths computing the same function: `plain` (ATen ops composed as the official code: the
+// reference, and the path of fused=false), `fused` (scaled_dot_product_attention: flash /
+// memory-efficient kernels) and `explicit` (the plain formulation as one autograd node,
+// explicit_attention.h). With fused=true, CUDA takes `fused` and the CPU the faster of `fused`
+// and `explicit` for the call's length, head dim and dtype, as measured (cpu_path).
 // Legend: N batch, T tokens, D width, h heads.
 #pragma once
 
@@ -11,6 +13,8 @@
 
 namespace mae::models {
 
+enum class AttentionPath { kSdpa, kExplicit };
+
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias = true, bool fused = true);
@@ -18,6 +22,11 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor forward_plain(const torch::Tensor& x);
   torch::Tensor forward_fused(const torch::Tensor& x);
+  // The plain path's formulation as one autograd node (explicit_attention.h).
+  torch::Tensor forward_explicit(const torch::Tensor& x);
+
+  // The path forward() takes for x on the CPU when fused.
+  AttentionPath cpu_path(const torch::Tensor& x) const;
 
   // Selects the path used by forward().
   void set_fused(bool fused) { fused_ = fused; }

@@ -38,6 +38,8 @@ def parse_args():
                     help="bf16/fp16 = autocast around forward; fp16 with torch.amp.GradScaler, as the official NativeScaler")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--fused-adamw", action="store_true", help="torch.optim.AdamW(fused=True)")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the model (inductor; compiled during the warm-up steps, at least 2 then)")
     a = ap.parse_args()
     if a.steps < 1 or a.warmup < 0 or a.batch < 1:
         ap.error("need --steps >= 1, --warmup >= 0, --batch >= 1")
@@ -57,6 +59,10 @@ def main():
     h, w = a.img_h or a.img, a.img_w or a.img
     model = MaskedAutoencoderViT(img_size=(h, w), in_chans=a.in_chans, norm_pix_loss=a.norm_pix_loss,
                                  attn=a.attn, **cfg).to(dev)
+    step_model = model
+    if a.compile:
+        step_model = torch.compile(model)
+        a.warmup = max(a.warmup, 2)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05,
                             fused=True if a.fused_adamw else None)
     imgs = torch.randn(a.batch, a.in_chans, h, w, device=dev)  # [B, C, H, W], reused every step
@@ -66,7 +72,7 @@ def main():
 
     def step():
         with torch.autocast(dev.type, dtype=low or torch.float32, enabled=low is not None):
-            loss, _, _ = model(imgs, a.mask_ratio)
+            loss, _, _ = step_model(imgs, a.mask_ratio)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)  # the official code unscales to clip and log the gradient norm
         scaler.step(opt)
@@ -89,7 +95,7 @@ def main():
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB; includes torch import
-    print(json.dumps({"impl": f"pytorch-{a.attn}" + ("-fusedadamw" if a.fused_adamw else ""), "torch": torch.__version__, "device": a.device,
+    print(json.dumps({"impl": f"pytorch-{a.attn}" + ("-fusedadamw" if a.fused_adamw else "") + ("-compile" if a.compile else ""), "torch": torch.__version__, "device": a.device,
                       "dtype": a.dtype, "threads": a.threads, "batch": a.batch,
                       "img_per_s": round(a.batch * a.steps / elapsed, 3),
                       "step_ms": round(1000 * elapsed / a.steps, 3), "peak_mem_mb": round(peak_mb, 1)}))

@@ -15,7 +15,7 @@ struct ExplicitAttention : public torch::autograd::Function<ExplicitAttention> {
     const auto q = qkv_h[0], k = qkv_h[1], v = qkv_h[2];  // [N*h, T, d]
     // beta = 0: baddbmm ignores the uninitialised input, NaNs in it included.
     auto attn = at::empty({n * heads, t, t}, qkv.options()).baddbmm_(q, k.transpose(1, 2), 0.0, scale);  // [N*h, T, T]
-    attn = at::_softmax(attn, -1, false);
+    at::_softmax_out(attn, attn, -1, false);  // in place: each row's max and sum are read before it is written
     const auto out = at::bmm(attn, v);  // [N*h, T, d]
     ctx->save_for_backward({qkv_h, attn});
     ctx->saved_data["scale"] = scale;

@@ -76,7 +76,9 @@ int main(int argc, char** argv) {
   app.add_option("--decoder-heads", decoder_heads, "0: the preset's");
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--threads", threads, "0: one per core")->capture_default_str();
-  app.add_option("--attn", attn, "fused or plain")->capture_default_str();
+  app.add_option("--attn", attn, "fused (model.fused_attn=true: per call the measured fastest), plain (=false), or one path for every call: sdpa, explicit")
+      ->check(CLI::IsMember({"fused", "plain", "sdpa", "explicit"}))
+      ->capture_default_str();
   app.add_option("--steps", steps)->capture_default_str();
   app.add_option("--warmup", warmup)->capture_default_str();
   app.add_option("--mask-ratio", mask_ratio)->capture_default_str();
@@ -106,6 +108,8 @@ int main(int argc, char** argv) {
     mae::models::MaskedAutoencoderViT model(o);
     model->to(device);
     mae::models::set_grad_checkpointing(*model, grad_checkpointing);
+    if (attn == "sdpa") mae::models::set_attention_path(*model, mae::models::AttentionPath::kSdpa);
+    if (attn == "explicit") mae::models::set_attention_path(*model, mae::models::AttentionPath::kExplicit);
     const auto groups = mae::optim::weight_decay_groups(*model, 0.05, {});
     auto optimizer = mae::optim::make_adamw(groups, 0.9, 0.95);
     mae::optim::set_lr(*optimizer, groups, 1e-4);

@@ -17,7 +17,8 @@ void bind_encoder(Fields& f, EncoderKeys& k) {
   f("model.num_heads", k.num_heads, "encoder heads (0: the preset's)");
   f("model.mlp_ratio", k.mlp_ratio, "MLP hidden width / width");
   f("model.fused_attn", k.fused_attn,
-    "use scaled_dot_product_attention where it is faster: CUDA, CPU fp32 (false: explicit matmuls everywhere)");
+    "the fastest attention path per call: scaled_dot_product_attention on CUDA; on CPU it or one explicit-matmul node, by "
+    "length, head dim and dtype as measured (false: the official code's ATen ops, the reference)");
 }
 
 // A size key overrides the preset when positive.

@@ -11,7 +11,7 @@
 namespace mae::models {
 
 AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, bool fused)
-    : num_heads_(num_heads), head_dim_(num_heads > 0 ? dim / num_heads : 0), fused_(false) {
+    : num_heads_(num_heads), head_dim_(num_heads > 0 ? dim / num_heads : 0) {
   MAE_CHECK_USAGE(num_heads > 0 && dim % num_heads == 0, "width ", dim, " is not divisible by num_heads ", num_heads,
                   "; pick a head count that divides the width");
   scale_ = 1.0 / std::sqrt(static_cast<double>(head_dim_));
@@ -67,9 +67,19 @@ AttentionPath AttentionImpl::cpu_path(const torch::Tensor& x) const {
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
-  if (!fused_) return forward_plain(x);
-  if (!x.is_cpu() || cpu_path(x) == AttentionPath::kSdpa) return forward_fused(x);
-  return forward_explicit(x);
+  AttentionPath path = path_;
+  if (path == AttentionPath::kAuto) path = x.is_cpu() ? cpu_path(x) : AttentionPath::kSdpa;
+  switch (path) {
+    case AttentionPath::kPlain: return forward_plain(x);
+    case AttentionPath::kSdpa: return forward_fused(x);
+    default: return forward_explicit(x);
+  }
+}
+
+void set_attention_path(torch::nn::Module& model, AttentionPath path) {
+  for (auto& m : model.modules(/*include_self=*/true)) {
+    if (auto* attn = m->as<Attention>()) attn->set_path(path);
+  }
 }
 
 void set_fused_attention(torch::nn::Module& model, bool fused) {

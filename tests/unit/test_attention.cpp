@@ -92,6 +92,10 @@ TEST(Attention, ForwardTakesTheMeasuredPathOnCpu) {
   attn->set_fused(false);  // the reference path, whatever the rule says
   attn->forward(torch::randn({2, 50, 64}, opts));
   EXPECT_EQ(explicit_attention_calls(), calls + 1);
+  set_attention_path(*attn, AttentionPath::kExplicit);  // forced, where the rule would take SDPA
+  attn->forward(torch::randn({2, 13, 64}, opts));
+  EXPECT_EQ(explicit_attention_calls(), calls + 2);
+  EXPECT_TRUE(attn->fused());
 }
 
 TEST(Attention, SetFusedSwitchesEveryBlock) {

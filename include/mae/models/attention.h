@@ -13,7 +13,8 @@
 
 namespace mae::models {
 
-enum class AttentionPath { kSdpa, kExplicit };
+// kAuto: per call by cpu_path() (CUDA: kSdpa); the others force one path (kPlain: the reference).
+enum class AttentionPath { kAuto, kPlain, kSdpa, kExplicit };
 
 class AttentionImpl : public torch::nn::Module {
  public:
@@ -25,12 +26,14 @@ class AttentionImpl : public torch::nn::Module {
   // The plain path's formulation as one autograd node (explicit_attention.h).
   torch::Tensor forward_explicit(const torch::Tensor& x);
 
-  // The path forward() takes for x on the CPU when fused.
+  // The path forward() takes for x on the CPU under kAuto: kSdpa or kExplicit.
   AttentionPath cpu_path(const torch::Tensor& x) const;
 
-  // Selects the path used by forward().
-  void set_fused(bool fused) { fused_ = fused; }
-  bool fused() const { return fused_; }
+  // Selects the path used by forward(): fused = kAuto, not fused = kPlain (model.fused_attn).
+  void set_fused(bool fused) { path_ = fused ? AttentionPath::kAuto : AttentionPath::kPlain; }
+  bool fused() const { return path_ != AttentionPath::kPlain; }
+  // One path for every call (benchmarks compare the paths in whole models).
+  void set_path(AttentionPath path) { path_ = path; }
 
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
 
@@ -39,11 +42,13 @@ class AttentionImpl : public torch::nn::Module {
   std::vector<torch::Tensor> split_heads(const torch::Tensor& x);
   int64_t num_heads_, head_dim_;
   double scale_;
-  bool fused_;
+  AttentionPath path_ = AttentionPath::kAuto;
 };
 TORCH_MODULE(Attention);
 
 // Selects the fused or plain path in every Attention inside `model`.
 void set_fused_attention(torch::nn::Module& model, bool fused);
+// Forces `path` in every Attention inside `model`.
+void set_attention_path(torch::nn::Module& model, AttentionPath path);
 
 }  // namespace mae::models

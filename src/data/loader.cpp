@@ -1,6 +1,5 @@
 #include "mae/data/loader.h"
 
-#include <dlfcn.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "mae/core/runtime.h"
 #include "mae/core/log.h"
 #include "mae/data/sampler.h"
+#include "worker_thread.h"
 
 namespace mae::data {
 namespace {
@@ -20,16 +20,6 @@ constexpr uint64_t kTransformStream = 0x5452414E53ull;  // "TRANS"
 // After this many unreadable samples in a row the data is broken, not a file here and there.
 constexpr int64_t kMaxConsecutiveBad = 1000;
 
-
-// Samples are the unit of parallelism, so LibTorch's kernels inside a worker must not fan out.
-// With the OpenMP backend that takes a team size of 1 for this thread alone: at::set_num_threads
-// would change it for the whole process (and MKL). ParallelGuard covers the native backend.
-void keep_this_thread_single_threaded() {
-  at::get_num_threads();  // LibTorch's lazy per-thread set-up first, so that it does not undo ours
-  using SetNumThreads = void (*)(int);
-  static const auto set_num_threads = reinterpret_cast<SetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (set_num_threads != nullptr) set_num_threads(1);
-}
 
 ShardOptions shard_options(const LoaderOptions& o) {
   return ShardOptions{o.seed, o.shuffle, o.drop_last, o.rank, o.world_size, o.pad_shards};
@@ -157,7 +147,7 @@ bool Loader::next(Batch* out) {
 }
 
 void Loader::worker_loop() {
-  keep_this_thread_single_threaded();
+  detail::keep_this_thread_single_threaded();
   c10::ParallelGuard parallel_guard(true);
   // Not InferenceMode: the batch tensors allocated here must be usable by autograd later.
   torch::NoGradGuard no_grad;

@@ -29,35 +29,62 @@ struct StreamItem {
 
 }  // namespace
 
-// One worker's samples for one epoch: its shards in order, pass after pass, through the shuffle buffer.
+// One worker's samples for one epoch: its shards in order through the shuffle buffer, which is
+// drained at the end of each pass over them, so that a pass yields each of its samples once.
 class ShardLoader::Stream {
  public:
   Stream(const ShardSet& set, const std::vector<int64_t>& first, int64_t epoch, const StreamPlan& plan, int64_t stream,
          const ShardStreamOptions& options)
       : set_(set), first_(first), epoch_(epoch), plan_(plan), stream_(stream), label_field_(options.label_field),
-        buffer_(static_cast<size_t>(options.shuffle_buffer), stream_seed(epoch, plan, stream)) {}
+        buffer_(static_cast<size_t>(options.shuffle_buffer), stream_seed(epoch, plan, stream)) {
+    start_pass();
+  }
 
   // The next sample, its image read when `load` (skipped samples are never read).
   StreamItem next(bool load) {
     while (true) {
-      StreamItem item = read(load);
-      if (auto out = buffer_.push(std::move(item))) {
-        if (load) out->sample.load_image();
-        return std::move(*out);
+      if (!draining_) {
+        StreamItem item;
+        if (read(load, &item)) {
+          if (auto out = buffer_.push(std::move(item))) return finish(std::move(*out), load);
+          continue;
+        }
+        draining_ = true;  // this pass's shards are read: empty the buffer before the next pass
       }
+      if (auto out = buffer_.pop()) return finish(std::move(*out), load);
+      MAE_CHECK(pass_samples_ > 0, "data: the shards of stream ", stream_, " of rank ", plan_.rank,
+                " hold no readable samples; check the shards (", set_.shards.front().path, ", ...)");
+      ++pass_;
+      start_pass();
     }
   }
 
  private:
-  StreamItem read(bool load) {
+  static StreamItem finish(StreamItem item, bool load) {
+    if (load) item.sample.load_image();
+    return item;
+  }
+
+  void start_pass() {
+    shards_ = stream_shards(static_cast<int64_t>(set_.shards.size()), epoch_, plan_, stream_, pass_);
+    position_ = 0;
+    pass_samples_ = 0;
+    draining_ = false;
+  }
+
+  // The next sample of this pass; false when its shards are read.
+  bool read(bool load, StreamItem* item) {
     while (true) {
-      if (!reader_) open_next_shard();
-      StreamItem item;
-      if (reader_->next(&item.sample, load)) {
-        item.index = first_[shard_] + item.sample.ordinal;
-        item.pass = pass_;
+      if (!reader_) {
+        if (position_ == shards_.size()) return false;
+        shard_ = shards_[position_++];
+        reader_ = std::make_unique<WdsShardReader>(set_.shards[shard_].path, label_field_);
+      }
+      if (reader_->next(&item->sample, load)) {
+        item->index = first_[shard_] + item->sample.ordinal;
+        item->pass = pass_;
         ++pass_samples_;
-        return item;
+        return true;
       }
       if (reader_->truncated()) {
         core::log_warning(str("data: shard ", set_.shards[shard_].path, " ends early (", reader_->error(),
@@ -65,19 +92,6 @@ class ShardLoader::Stream {
       }
       reader_.reset();
     }
-  }
-
-  void open_next_shard() {
-    if (position_ == shards_.size()) {
-      MAE_CHECK(pass_ < 0 || pass_samples_ > 0, "data: the shards of stream ", stream_, " of rank ", plan_.rank,
-                " hold no readable samples; check the shards (", set_.shards.front().path, ", ...)");
-      ++pass_;
-      pass_samples_ = 0;
-      shards_ = stream_shards(static_cast<int64_t>(set_.shards.size()), epoch_, plan_, stream_, pass_);
-      position_ = 0;
-    }
-    shard_ = shards_[position_++];
-    reader_ = std::make_unique<WdsShardReader>(set_.shards[shard_].path, label_field_);
   }
 
   const ShardSet& set_;
@@ -89,7 +103,8 @@ class ShardLoader::Stream {
   ShuffleBuffer<StreamItem> buffer_;
   std::vector<int64_t> shards_;
   size_t position_ = 0;
-  int64_t pass_ = -1, pass_samples_ = 0, shard_ = 0;
+  int64_t pass_ = 0, pass_samples_ = 0, shard_ = 0;
+  bool draining_ = false;
   std::unique_ptr<WdsShardReader> reader_;
 };
 

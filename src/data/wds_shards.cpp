@@ -221,7 +221,7 @@ ShardSet load_shard_set(const std::vector<std::string>& paths, const std::string
   set = count_shards(paths, sizes, label_field);
   try {
     fs::create_directories(fs::path(cache).parent_path());
-    write_shard_index(cache, set, R"({"written_by": "mae (counting pass)"})");
+    write_shard_index(cache, set, R"json({"written_by": "mae (counting pass)"})json");
     set.origin = cache;
   } catch (const std::exception& e) {
     core::log_warning(str("data: could not cache the shard counts at ", cache, " (", e.what(), "); they will be counted again"));

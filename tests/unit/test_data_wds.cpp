@@ -221,7 +221,8 @@ std::vector<std::string> write_png_shards(const TempDir& dir, int shards, int pe
     io::TarWriter writer(out);
     for (int i = 0; i < per_shard; ++i, ++n) {
       const auto pixels = torch::full({8, 8, 1}, n % 256, torch::kUInt8);
-      const std::string key = "s" + std::to_string(n);
+      std::string key = "s";
+      key += std::to_string(n);
       writer.add(key + ".png", mae::testing::encode_png(pixels, 0));
       writer.add(key + ".cls", std::to_string(n % 5));
     }
@@ -335,9 +336,9 @@ TEST(ShardLoader, SkipsCorruptImagesAndGoesOnAfterATruncatedShard) {
   auto set = data::load_shard_set(paths, "label");
   EXPECT_EQ(set.shards[2].samples, 5) << "the counting pass stops at the cut";
   auto loader = shard_loader(paths, 3, 1, 0, 1, 0);
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStderr();
   const auto batches = epoch_batches(*loader, 0);
-  const std::string log = testing::internal::GetCapturedStderr();
+  const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(batches.size(), 7u);  // 21 samples
   EXPECT_EQ(loader->skipped_samples(), 1);
   EXPECT_NE(log.find(paths[2]), std::string::npos) << "the truncated shard is named: " << log;

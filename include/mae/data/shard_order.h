@@ -2,8 +2,9 @@
 // streams per rank): the epoch's permutation of the shards (sampler.h's, drawn from (seed, epoch))
 // is dealt round-robin to the world_size x streams readers, stream s of rank r taking positions
 // r * streams + s, r * streams + s + world_size * streams, ...  Each stream reads its shards in
-// turn through a shuffle buffer; when its shards run dry before the epoch's quota it reads them
-// again in a new order (pass 1, 2, ...), as webdataset's `.repeat().with_epoch(n)` does.
+// turn through a shuffle buffer (emptied at the end of each pass, so a pass yields each sample
+// once); when its shards run dry before the epoch's quota it reads them again in a new order
+// (pass 1, 2, ...), as webdataset's `.repeat().with_epoch(n)` does.
 #pragma once
 
 #include <cstdint>

@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
     // mae pack: copy, then re-encode to 256 px a side (as FFCV's ImageNet files, scaled down).
     std::cout << "# machine: " << cpu_model() << ", " << cores << " cores; LibTorch " << TORCH_VERSION << "; JPEGs in "
               << images << "; RandomResizedCrop(" << size << ", bicubic) + flip + normalize, batches of " << batch << ", "
-              << workers << " loader threads; medians of " << rounds << " rounds\n";
+              << workers << " loader threads; medians of " << rounds << " rounds\n"
+              << "# per core = images / CPU seconds of this process (robust to other processes on shared cores); "
+                 "images_per_s is wall time, which other load and the disk (cold rows) move\n";
     std::cout << "case,cache,threads,images,wall_s,cpu_s,images_per_s,images_per_s_per_core,mb_per_s\n";
     auto pack = [&](const std::string& name, int64_t max_side) {
       mae::data::PackOptions o;

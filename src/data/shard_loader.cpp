@@ -130,7 +130,10 @@ ShardLoader::ShardLoader(ShardSet shards, std::shared_ptr<const SampleTransform>
   batches_per_epoch_ = samples / (options_.world_size * options_.batch_size);
   MAE_CHECK_USAGE(batches_per_epoch_ > 0, "the shards hold ", samples, " samples (", shards_.origin, "), fewer than one batch of ",
                   options_.batch_size, " per rank over ", options_.world_size, " rank(s); lower the batch size");
-  pin_ = options_.pin_memory && torch::cuda::is_available();
+  const auto& t = transform_->options();
+  buffers_ = std::make_unique<BatchBuffers>(std::vector<int64_t>{options_.batch_size, t.channels, t.height, t.width},
+                                            options_.pin_memory && torch::cuda::is_available(),
+                                            static_cast<size_t>(std::max<int64_t>(options_.prefetch_batches, streams_) + 2));
   for (int64_t s = 0; s < streams_; ++s) workers_.emplace_back([this, s] { worker_loop(s); });
 }
 
@@ -254,10 +257,12 @@ void ShardLoader::worker_loop(int64_t stream_id) {
 }
 
 Batch ShardLoader::build_batch(Stream& stream, int64_t epoch) {
-  const auto& t = transform_->options();
   const int64_t n = options_.batch_size, numel = transform_->numel();
   Batch batch;
-  batch.images = torch::empty({n, t.channels, t.height, t.width}, torch::TensorOptions(torch::kFloat32).pinned_memory(pin_));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    batch.images = buffers_->take();
+  }
   batch.labels = torch::empty({n}, torch::kInt64);
   batch.indices = torch::empty({n}, torch::kInt64);
   float* images = batch.images.data_ptr<float>();

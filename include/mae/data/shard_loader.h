@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "mae/data/batch_buffers.h"
 #include "mae/data/batch_source.h"
 #include "mae/data/loader.h"
 #include "mae/data/sample_transform.h"
@@ -68,7 +69,7 @@ class ShardLoader : public BatchSource {
   ShardStreamOptions stream_options_;
   int64_t streams_ = 1;
   int64_t batches_per_epoch_ = 0;
-  bool pin_ = false;
+  std::unique_ptr<BatchBuffers> buffers_;  // [batch_size, C, H, W]
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_, ready_cv_;

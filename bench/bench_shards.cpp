@@ -86,7 +86,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   std::string images, scratch;
-  int64_t size = 224, rounds = 3, batch = 64;
+  int64_t size = 224, rounds = 3, batch = 64, shuffle_buffer = 1000;
   int threads = 0;
   std::string shard_size = "16MiB";
   CLI::App app{"Loose files vs WebDataset shards: images/s (prints CSV rows)"};
@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "loader threads (0: one per core)")->capture_default_str();
   app.add_option("--batch", batch, "batch size")->capture_default_str();
   app.add_option("--shard-size", shard_size, "mae pack --shard-size")->capture_default_str();
+  app.add_option("--shuffle-buffer", shuffle_buffer, "data.wds_shuffle_buffer of the shard loader")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     at::set_num_threads(1);
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
     // mae pack: copy, then re-encode to 256 px a side (as FFCV's ImageNet files, scaled down).
     std::cout << "# machine: " << cpu_model() << ", " << cores << " cores; LibTorch " << TORCH_VERSION << "; JPEGs in "
               << images << "; RandomResizedCrop(" << size << ", bicubic) + flip + normalize, batches of " << batch << ", "
-              << workers << " loader threads; medians of " << rounds << " rounds\n"
+              << workers << " loader threads, shuffle buffer " << shuffle_buffer << "; medians of " << rounds << " rounds\n"
               << "# per core = images / CPU seconds of this process (robust to other processes on shared cores); "
                  "images_per_s is wall time, which other load and the disk (cold rows) move\n";
     std::cout << "case,cache,threads,images,wall_s,cpu_s,images_per_s,images_per_s_per_core,mb_per_s\n";
@@ -146,7 +147,7 @@ int main(int argc, char** argv) {
     lo.num_workers = workers;
     std::shared_ptr<const mae::data::Source> files = mae::data::scan_image_folder(images);
     mae::data::Loader loose(files, transform, lo);
-    mae::data::ShardLoader shards(copied.shards, transform, lo, mae::data::ShardStreamOptions{});
+    mae::data::ShardLoader shards(copied.shards, transform, lo, mae::data::ShardStreamOptions{shuffle_buffer, "label"});
     const int64_t count = std::min(loose.batches_per_epoch(), shards.batches_per_epoch()) * batch;
     std::map<std::string, std::vector<Timing>> timings;
     for (const bool cold : {false, true}) {

@@ -32,5 +32,5 @@ cpu=$(lscpu | sed -n 's/^Model name:\s*//p' | head -1 | tr -c 'A-Za-z0-9\n' '_' 
 torch=$("$python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || echo unknown)
 csv="bench/results/shards_${cpu}_$(nproc)cores_torch${torch}.csv"
 mkdir -p bench/results
-"$bin" --images "$images" --scratch "$scratch/shards" --rounds "$rounds" | tee "$csv"
+"$bin" --images "$images" --scratch "$scratch/shards" --rounds "$rounds" | grep -v "^pack: " | tee "$csv"
 echo "wrote $csv"

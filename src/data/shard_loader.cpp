@@ -276,7 +276,7 @@ Batch ShardLoader::build_batch(Stream& stream, int64_t epoch) {
     const int64_t target = row < n ? row : 0;
     StreamItem item = stream.next(/*load=*/true);
     try {
-      const RawImage image = item.sample.raw_image();
+      const RawImage image = item.sample.take_image();
       SampleRng rng = SampleRng::for_sample(options_.seed, epoch, item.index, kTransformStream + static_cast<uint64_t>(item.pass));
       transform_->apply(image, rng, images + target * numel);
       labels[target] = item.sample.label;

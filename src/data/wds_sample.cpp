@@ -37,6 +37,14 @@ int64_t parse_json_label(const std::string& text, const std::string& field, cons
   return it->get<int64_t>();
 }
 
+std::shared_ptr<const io::FileSource> open_shard(const std::string& path) {
+  try {
+    return io::FileSource::open(path);
+  } catch (const Error& e) {
+    throw UsageError(str("shard: ", e.what()));
+  }
+}
+
 }  // namespace
 
 bool split_member_name(const std::string& name, std::string* key, std::string* extension) {
@@ -60,19 +68,11 @@ void WdsSample::load_image() {
   }
 }
 
-RawImage WdsSample::raw_image() const {
+RawImage WdsSample::take_image() {
   if (!problem.empty()) throw DataError(problem);
   if (image_size == 0) throw DataError(describe() + ": the sample has no jpg, jpeg or png member");
-  MAE_CHECK(!image.empty(), "WdsSample::raw_image before load_image (", describe(), ")");
-  return parse_image(image, describe());
-}
-
-std::shared_ptr<const io::FileSource> open_shard(const std::string& path) {
-  try {
-    return io::FileSource::open(path);
-  } catch (const Error& e) {
-    throw UsageError(str("shard: ", e.what()));
-  }
+  MAE_CHECK(!image.empty(), "WdsSample::take_image before load_image (", describe(), ")");
+  return parse_image(std::move(image), describe());
 }
 
 WdsShardReader::WdsShardReader(const std::string& path, std::string label_field)

@@ -25,7 +25,7 @@ WdsSource::WdsSource(const ShardSet& shards, const std::string& label_field) : c
 RawImage WdsSource::open(int64_t index) const {
   WdsSample sample = samples_[index];  // shares the open shard file
   sample.load_image();
-  return sample.raw_image();
+  return sample.take_image();
 }
 
 }  // namespace mae::data

@@ -119,18 +119,19 @@ bool TarReader::next(TarMember* out) {
   std::array<char, kBlock> block{};
   while (true) {
     if (position_ == source_.size()) return false;  // the end at a header boundary
-    const std::string where = str(source_.origin(), ": tar header at byte ", position_);
-    MAE_CHECK(source_.contains(position_, kBlock), where, " is cut off after ", source_.size() - position_,
+    const uint64_t header = position_;
+    auto where = [&] { return str(source_.origin(), ": tar header at byte ", header); };  // built only for a message
+    MAE_CHECK(source_.contains(position_, kBlock), where(), " is cut off after ", source_.size() - position_,
               " bytes; the archive is truncated");
     source_.read(position_, kBlock, block.data(), "tar header");
     if (all_zero(block.data())) return false;  // the end-of-archive marker
-    MAE_CHECK(checksum_ok(block.data()), where, " has a bad checksum; the archive is corrupt (or not a tar file)");
+    MAE_CHECK(checksum_ok(block.data()), where(), " has a bad checksum; the archive is corrupt (or not a tar file)");
     uint64_t size = 0;
-    MAE_CHECK(parse_number(block.data() + kSize, kSizeLen, &size), where, " has a malformed size field");
+    MAE_CHECK(parse_number(block.data() + kSize, kSizeLen, &size), where(), " has a malformed size field");
     const char type = block[kType];
     if (type == 'x' || type == 'X') has_pax_size = false;  // a pax header overrides what came before it
     if ((type == 'x' || type == 'X') || type == 'L' || type == 'g' || type == 'K') {
-      MAE_CHECK(size <= kMaxMetadata, where, ": a ", size, "-byte metadata record is implausible; the archive is corrupt");
+      MAE_CHECK(size <= kMaxMetadata, where(), ": a ", size, "-byte metadata record is implausible; the archive is corrupt");
     } else if (has_pax_size) {
       size = pax_size;
     }
@@ -138,11 +139,11 @@ bool TarReader::next(TarMember* out) {
     const bool no_data = type >= '1' && type <= '6';
     if (no_data) size = 0;
     const uint64_t data = position_ + kBlock;
-    MAE_CHECK(source_.contains(data, padded(size)), where, ": member of ", size, " bytes (padded to ", padded(size),
+    MAE_CHECK(source_.contains(data, padded(size)), where(), ": member of ", size, " bytes (padded to ", padded(size),
               ") runs past the end of the ", source_.size(), "-byte archive; the archive is truncated");
     position_ = data + padded(size);
     if (type == 'x' || type == 'X') {
-      parse_pax(source_.read_string(data, size, "pax header"), where, &pax_path, &pax_size, &has_pax_size);
+      parse_pax(source_.read_string(data, size, "pax header"), where(), &pax_path, &pax_size, &has_pax_size);
       continue;
     }
     if (type == 'L') {

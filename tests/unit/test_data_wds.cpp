@@ -126,7 +126,7 @@ TEST(WdsSamples, GroupsMembersByKeyWithClsOrJsonLabels) {
   EXPECT_EQ(s.key, "000");
   EXPECT_EQ(s.label, 3) << "cls wins over json";
   EXPECT_FALSE(s.has_image());
-  EXPECT_THROW(s.raw_image(), data::DataError);
+  EXPECT_THROW(s.take_image(), data::DataError);
   ASSERT_TRUE(reader.next(&s, true));
   EXPECT_EQ(s.key, "001");
   EXPECT_EQ(s.label, 7);

@@ -27,8 +27,9 @@ struct WdsSample {
   // Reads the image's bytes (once). Throws DataError when the shard cannot be read there (the file
   // shrank since it was opened).
   void load_image();
-  // The image as the decoders take it; throws DataError when it is missing or not an image.
-  RawImage raw_image() const;
+  // The image as the decoders take it, its bytes moved out of the sample (after load_image);
+  // throws DataError when it is missing or not an image.
+  RawImage take_image();
   std::string describe() const { return shard_path + "#" + key; }
 };
 

@@ -32,8 +32,7 @@ fi
 
 # 2. LibTorch
 venv="${MAE_VENV:-$HOME/.cache/mae/venv}"
-# Test-only packages, as pip_name[:import_name]: webdataset and Pillow for the WebDataset interop test.
-python_pkgs=(numpy safetensors tensorboard tifffile webdataset pillow:PIL)
+python_pkgs=(numpy safetensors tensorboard tifffile PIL:pillow webdataset)  # module[:PyPI name]; webdataset: the WebDataset interop test
 torch_ok() { "$1" - <<'PY' 2>/dev/null
 import torch, sys
 major, minor = (int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
@@ -60,7 +59,7 @@ else
   fi
   prefix="$(cd "$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')/../.." && pwd)"
   need=()
-  for p in "${python_pkgs[@]}"; do "$python" -c "import ${p#*:}" 2>/dev/null || need+=("${p%%:*}"); done
+  for p in "${python_pkgs[@]}"; do "$python" -c "import ${p%%:*}" 2>/dev/null || need+=("${p#*:}"); done
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$python" = "$venv/bin/python" ]; then "$python" -m pip install -q "${need[@]}";
     else log "note: $python lacks ${need[*]} (only the fixture scripts, the Python tests and benchmarks need them)"; fi

@@ -15,7 +15,7 @@ mkdir -p build-fuzz
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAE_BUILD_FUZZ=ON \
   -DMAE_BUILD_TESTS=OFF -DMAE_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix" "${launcher[@]}" >build-fuzz/cmake.log 2>&1 \
   || { cat build-fuzz/cmake.log; exit 1; }
-ninja -C build-fuzz -j "${MAE_BUILD_JOBS:-$(nproc)}" fuzz_safetensors fuzz_pickle fuzz_pth fuzz_npy
+ninja -C build-fuzz -j "${MAE_BUILD_JOBS:-$(nproc)}" fuzz_safetensors fuzz_pickle fuzz_pth fuzz_npy fuzz_tar
 [[ ${1:-} == --build ]] && exit 0
 ninja -C build mae_slow_tests
 MAE_FUZZ_BIN_DIR=$PWD/build-fuzz/bin MAE_FUZZ_SECONDS=${MAE_FUZZ_SECONDS:-60} build/bin/mae_slow_tests --gtest_filter='FuzzTargets.*'

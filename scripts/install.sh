@@ -32,7 +32,7 @@ fi
 
 # 2. LibTorch
 venv="${MAE_VENV:-$HOME/.cache/mae/venv}"
-python_pkgs=(numpy safetensors tensorboard tifffile PIL:pillow)  # module[:PyPI name]
+python_pkgs=(numpy safetensors tensorboard tifffile PIL:pillow webdataset)  # module[:PyPI name]; webdataset: the WebDataset interop test
 torch_ok() { "$1" - <<'PY' 2>/dev/null
 import torch, sys
 major, minor = (int(x) for x in torch.__version__.split("+")[0].split(".")[:2])

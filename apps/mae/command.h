@@ -40,6 +40,7 @@ using Runner = std::function<int()>;
 Runner register_pretrain(CLI::App& app);
 Runner register_visualize(CLI::App& app);
 Runner register_stats(CLI::App& app);
+Runner register_pack(CLI::App& app);
 Runner register_finetune(CLI::App& app);
 Runner register_linprobe(CLI::App& app);
 Runner register_eval(CLI::App& app);

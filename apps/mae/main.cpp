@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add(mae::app::register_embed);
   add(mae::app::register_export);
   add(mae::app::register_stats);
+  add(mae::app::register_pack);
   add(mae::app::register_launch);
 
   std::string selected = "mae";

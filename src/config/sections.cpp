@@ -126,14 +126,16 @@ void bind(Fields& f, VitKeys& k) {
 void bind(Fields& f, data::DataOptions& o) {
   auto& s = o.source;
   auto& t = o.transform;
-  f("data.source", s.source, "where samples come from: idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files");
+  f("data.source", s.source, "where samples come from: idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files, wds (tar shards)");
   f("data.root", s.root, "folder that data.train_files / data.val_files and list entries are relative to");
   f("data.train_files", s.train_files,
     "training files: idx images[,labels]; cifar batch files; list files; the folder for folder/class_folder "
-    "(empty: data.root)");
+    "(empty: data.root); wds: shard patterns (train-{000000..000146}.tar), a list of shards or a folder of .tar");
   f("data.val_files", s.val_files, "the same for the validation split (empty: none)");
   f("data.num_classes", s.num_classes, "number of classes; 0 takes it from the data (labels must lie below it)");
   f("data.class_names_file", s.class_names_file, "text file with one class name per line (empty: the set's own or built-in names)");
+  f("data.wds_label_field", s.wds_label_field,
+    "wds: the field of a sample's json member that holds its label when it has no cls member (empty: ignore json)");
   f("data.array_layout", s.array_layout,
     "npy, npy_files: where arrays keep channels: auto (the smaller of first and last image dim), channels_first, channels_last");
   f("data.pixel_range", t.pixel_range,
@@ -156,6 +158,8 @@ void bind(Fields& f, data::DataOptions& o) {
   f("data.recount", t.recount, "train: erased boxes per erased image, drawn from 1..recount");
   f("data.num_workers", o.num_workers, "loader threads (0: one per core available)");
   f("data.prefetch_batches", o.prefetch_batches, "batches prepared ahead of the trainer");
+  f("data.wds_shuffle_buffer", o.wds_shuffle_buffer,
+    "wds, train: samples each loader thread holds to shuffle within its shards (memory: threads x this x image size; 0: off)");
 }
 
 void bind(Fields& f, data::MixupOptions& o) {

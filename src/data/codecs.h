@@ -1,5 +1,6 @@
-// Private to src/data: the JPEG, PNG and TIFF decoders behind image_decode.h. Each throws DataError
-// with the origin and the library's own message; none prints anything.
+// Private to src/data: the JPEG, PNG and TIFF decoders behind image_decode.h, and the JPEG encoder
+// of mae pack. Each decoder throws DataError with the origin and the library's own message; none
+// prints anything.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,9 @@ HeaderInfo jpeg_read_header(const std::string& bytes, const std::string& origin)
 // channels 4 is RGBX (RGB padded to 4 bytes, the fourth 255).
 torch::Tensor jpeg_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
                                  int64_t channels, int reduce);
+
+// [H, W, 1 or 3] uint8 as a baseline JPEG of `quality` (1..100). Throws Error when libjpeg fails.
+std::string jpeg_encode(const torch::Tensor& pixels, int quality);
 
 HeaderInfo png_read_header(const std::string& bytes, const std::string& origin);
 // Decodes rows up to the box's bottom only (non-interlaced files), [h, w, channels] uint8, or

@@ -10,6 +10,8 @@
 #include "mae/data/array_source.h"
 #include "mae/data/file_source.h"
 #include "mae/data/memory_source.h"
+#include "mae/data/shard_loader.h"
+#include "mae/data/wds_source.h"
 #include "read_file.h"
 
 namespace mae::data {
@@ -64,7 +66,7 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
   const std::string key = files_key(split);
   std::vector<std::string> files;
   for (const auto& f : split_files(o, split)) files.push_back(detail::join_root(root, f));
-  const bool folder_source = source == "folder" || source == "class_folder" || source == "npy_files";
+  const bool folder_source = source == "folder" || source == "class_folder" || source == "npy_files" || source == "wds";
   MAE_CHECK_USAGE(!files.empty() || folder_source, key, " is empty: this configuration has no ", split_name(split),
                   " split; set ", key);
   if (source == "idx") {
@@ -90,6 +92,10 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
                                               : read_image_lists(root, split_files(o, split));
     arrays->set_array_layout(parse_array_layout(o.array_layout));
     return arrays;
+  }
+  if (source == "wds") {
+    return std::make_shared<WdsSource>(load_shard_set(resolve_shards(root, split_files(o, split), key), o.wds_label_field),
+                                       o.wds_label_field);
   }
   if (folder_source) {
     MAE_CHECK_USAGE(files.size() <= 1, key, " lists ", files.size(), " folders; the ", source,
@@ -126,7 +132,7 @@ void check_labels(const SourceOptions& o, const Source& source) {
 
 std::string cache_key(const SourceOptions& o, Split split) {
   std::string key = std::string(split_name(split)) + "\n" + o.source + "\n" + o.root + "\n" + o.class_names_file +
-                    "\n" + o.array_layout;
+                    "\n" + o.array_layout + "\n" + o.wds_label_field;
   for (const auto& f : split_files(o, split)) key += "\n" + f;
   return key + "\n" + std::to_string(o.num_classes);
 }
@@ -139,6 +145,8 @@ void DataOptions::validate() const {
   const auto& t = transform;
   MAE_CHECK_USAGE(num_workers >= 0, "data.num_workers ", num_workers, " must be >= 0 (0: one per core)");
   MAE_CHECK_USAGE(prefetch_batches >= 1, "data.prefetch_batches ", prefetch_batches, " must be >= 1");
+  MAE_CHECK_USAGE(wds_shuffle_buffer >= 0, "data.wds_shuffle_buffer ", wds_shuffle_buffer,
+                  " must be >= 0 (0: no shuffle inside the shards)");
   MAE_CHECK_USAGE(source.num_classes >= 0, "data.num_classes ", source.num_classes, " must be >= 0 (0: from the data)");
   MAE_CHECK_USAGE(!t.mean.empty() && t.mean.size() == t.std.size(), "data.mean has ", t.mean.size(),
                   " values but data.std has ", t.std.size(), "; give one of each per channel");
@@ -201,6 +209,16 @@ std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_
                                     const LoaderOptions& options) {
   auto transform = std::make_shared<const SampleTransform>(transform_options(data, split, in_chans, img_h, img_w));
   return std::make_unique<Loader>(make_source(data.source, split), std::move(transform), options);
+}
+
+std::unique_ptr<BatchSource> make_train_batches(const DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w,
+                                                const LoaderOptions& options) {
+  if (data.source.source != "wds") return make_loader(data, Split::kTrain, in_chans, img_h, img_w, options);
+  const SourceOptions& o = data.source;
+  auto transform = std::make_shared<const SampleTransform>(transform_options(data, Split::kTrain, in_chans, img_h, img_w));
+  ShardSet shards = load_shard_set(resolve_shards(o.root, o.train_files, files_key(Split::kTrain)), o.wds_label_field);
+  return std::make_unique<ShardLoader>(std::move(shards), std::move(transform), options,
+                                       ShardStreamOptions{data.wds_shuffle_buffer, o.wds_label_field});
 }
 
 int64_t num_classes(const SourceOptions& options, Split split) {

@@ -1,6 +1,5 @@
 #include "mae/data/loader.h"
 
-#include <dlfcn.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "mae/core/runtime.h"
 #include "mae/core/log.h"
 #include "mae/data/sampler.h"
+#include "worker_thread.h"
 
 namespace mae::data {
 namespace {
@@ -20,16 +20,6 @@ constexpr uint64_t kTransformStream = 0x5452414E53ull;  // "TRANS"
 // After this many unreadable samples in a row the data is broken, not a file here and there.
 constexpr int64_t kMaxConsecutiveBad = 1000;
 
-
-// Samples are the unit of parallelism, so LibTorch's kernels inside a worker must not fan out.
-// With the OpenMP backend that takes a team size of 1 for this thread alone: at::set_num_threads
-// would change it for the whole process (and MKL). ParallelGuard covers the native backend.
-void keep_this_thread_single_threaded() {
-  at::get_num_threads();  // LibTorch's lazy per-thread set-up first, so that it does not undo ours
-  using SetNumThreads = void (*)(int);
-  static const auto set_num_threads = reinterpret_cast<SetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (set_num_threads != nullptr) set_num_threads(1);
-}
 
 ShardOptions shard_options(const LoaderOptions& o) {
   return ShardOptions{o.seed, o.shuffle, o.drop_last, o.rank, o.world_size, o.pad_shards};
@@ -54,7 +44,10 @@ Loader::Loader(std::shared_ptr<const Source> source, std::shared_ptr<const Sampl
   const int workers = options_.num_workers > 0 ? options_.num_workers : core::usable_cores();
   // Enough samples per hand-out to keep the lock cold on tiny images, few enough to share a batch.
   chunk_ = std::clamp<int64_t>(options_.batch_size / (4 * workers), 1, 32);
-  pin_ = options_.pin_memory && torch::cuda::is_available();
+  const auto& t = transform_->options();
+  buffers_ = std::make_unique<BatchBuffers>(std::vector<int64_t>{options_.batch_size, t.channels, t.height, t.width},
+                                            options_.pin_memory && torch::cuda::is_available(),
+                                            static_cast<size_t>(options_.prefetch_batches + 2));
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -110,25 +103,10 @@ Loader::Slot& Loader::slot_locked(int64_t batch_index) {
   const int64_t n = batch_length(batch_index);
   Slot& slot = slots_[batch_index];
   slot.remaining = n;
-  slot.batch.images = image_buffer_locked().narrow(0, 0, n);
+  slot.batch.images = buffers_->take().narrow(0, 0, n);
   slot.batch.labels = torch::empty({n}, torch::kInt64);
   slot.batch.indices = torch::empty({n}, torch::kInt64);
   return slot;
-}
-
-torch::Tensor Loader::image_buffer_locked() {
-  const auto& t = transform_->options();
-  const auto options = torch::TensorOptions(torch::kFloat32).pinned_memory(pin_);
-  // LibTorch's pinned allocator caches blocks and knows when an asynchronous copy still reads one.
-  if (pin_) return torch::empty({options_.batch_size, t.channels, t.height, t.width}, options);
-  // Plain memory: reuse a batch buffer once nothing else holds it (no tensor, no view), sparing
-  // the page faults of fresh memory on every batch (a 64 x 3 x 224 x 224 batch is 38 MB).
-  for (const auto& buffer : image_pool_) {
-    if (buffer.use_count() == 1 && buffer.storage().use_count() == 1) return buffer;
-  }
-  auto buffer = torch::empty({options_.batch_size, t.channels, t.height, t.width}, options);
-  if (static_cast<int>(image_pool_.size()) < options_.prefetch_batches + 2) image_pool_.push_back(buffer);
-  return buffer;
 }
 
 bool Loader::next(Batch* out) {
@@ -157,7 +135,7 @@ bool Loader::next(Batch* out) {
 }
 
 void Loader::worker_loop() {
-  keep_this_thread_single_threaded();
+  detail::keep_this_thread_single_threaded();
   c10::ParallelGuard parallel_guard(true);
   // Not InferenceMode: the batch tensors allocated here must be usable by autograd later.
   torch::NoGradGuard no_grad;

@@ -1,5 +1,10 @@
 #include "mae/io/byte_source.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "mae/core/error.h"
@@ -25,18 +30,30 @@ void MemorySource::read_unchecked(uint64_t offset, uint64_t n, void* dst) const 
 }
 
 std::unique_ptr<FileSource> FileSource::open(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  MAE_CHECK(in.good(), "cannot open '", path, "'; check the path and its permissions");
-  const auto end = in.tellg();
-  MAE_CHECK(end >= 0, "cannot determine the size of '", path, "'");
-  return std::unique_ptr<FileSource>(new FileSource(path, static_cast<uint64_t>(end), std::move(in)));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  MAE_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno), "; check the path and its permissions");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(str("'", path, "' is not a regular file; give the path of a file"));
+  }
+  return std::unique_ptr<FileSource>(new FileSource(path, static_cast<uint64_t>(st.st_size), fd));
 }
 
+FileSource::~FileSource() { ::close(fd_); }
+
 void FileSource::read_unchecked(uint64_t offset, uint64_t n, void* dst) const {
-  in_.clear();
-  in_.seekg(static_cast<std::streamoff>(offset));
-  MAE_CHECK(in_.read(static_cast<char*>(dst), static_cast<std::streamsize>(n)), origin(), ": reading ", n,
-            " bytes at offset ", offset, " failed; the file changed while it was read or the disk failed");
+  auto* out = static_cast<char*>(dst);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    MAE_CHECK(got > 0, origin(), ": reading ", n, " bytes at offset ", offset, " failed",
+              got < 0 ? str(" (", std::strerror(errno), ")") : std::string(" (end of file)"),
+              "; the file changed while it was read or the disk failed");
+    out += got;
+    offset += static_cast<uint64_t>(got);
+    n -= static_cast<uint64_t>(got);
+  }
 }
 
 }  // namespace mae::io

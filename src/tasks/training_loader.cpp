@@ -6,7 +6,7 @@
 
 namespace mae::tasks {
 
-std::unique_ptr<data::Loader> training_loader(const data::DataOptions& data, const train::TrainerOptions& trainer,
+std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data, const train::TrainerOptions& trainer,
                                               int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device) {
   data::LoaderOptions lo = data::loader_options(data, data::Split::kTrain);
   lo.batch_size = trainer.batch_size;
@@ -15,14 +15,14 @@ std::unique_ptr<data::Loader> training_loader(const data::DataOptions& data, con
   lo.rank = distributed::rank();
   lo.world_size = distributed::world_size();
   const std::string& source = data.source.source;
-  if (lo.num_workers == 1 && (source == "list" || source == "folder" || source == "class_folder")) {
+  if (lo.num_workers == 1 && (source == "list" || source == "folder" || source == "class_folder" || source == "wds")) {
     core::log_info("data.num_workers 1: one thread decodes the image files; set data.num_workers=0 for one per core "
                    "(the default 1 suits the in-memory idx and cifar sources)");
   }
-  return data::make_loader(data, data::Split::kTrain, in_chans, img_h, img_w, lo);
+  return data::make_train_batches(data, in_chans, img_h, img_w, lo);
 }
 
-std::string skipped_reads(const data::Loader& loader) {
+std::string skipped_reads(const data::BatchSource& loader) {
   const int64_t n = loader.skipped_samples();
   if (n == 0) return "";
   return str("; ", n, " image read(s) skipped over all epochs (skipped_samples: unreadable files, counted each time they ",

@@ -18,6 +18,7 @@
 #include "mae/tasks/classify.h"
 #include "mae/train/checkpoint.h"
 #include "pretrain_fixture.h"
+#include "wds_fixture.h"
 
 using namespace mae;
 using mae::testing::PretrainFixture;
@@ -72,6 +73,12 @@ class Resume : public PretrainFixture {
 };
 
 TEST_F(Resume, InsideAnEpochIsBitwiseEqual) { expect_resume_inside_an_epoch_is_bitwise_equal({}); }
+
+// The same from WebDataset shards: each loader stream re-reads its share of the first batches.
+TEST_F(Resume, InsideAnEpochIsBitwiseEqualFromShards) {
+  ASSERT_GE(mae::testing::pack_class_folders(dir_).shards.shards.size(), 4u);
+  expect_resume_inside_an_epoch_is_bitwise_equal(mae::testing::wds_settings(dir_));
+}
 
 // fp16: the loss scale and its growth count come back with the checkpoint.
 TEST_F(Resume, InsideAnEpochIsBitwiseEqualUnderFp16LossScaling) {

@@ -77,3 +77,4 @@ TEST(FuzzTargets, Safetensors) { fuzz("safetensors"); }
 TEST(FuzzTargets, Pickle) { fuzz("pickle"); }
 TEST(FuzzTargets, Pth) { fuzz("pth"); }
 TEST(FuzzTargets, Npy) { fuzz("npy"); }
+TEST(FuzzTargets, Tar) { fuzz("tar"); }

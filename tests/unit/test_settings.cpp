@@ -101,7 +101,9 @@ TEST(Settings, TheTrainingLoaderUsesTheDataSettings) {
   mae::testing::write_idx(dir.file("images.idx"), {8, 8, 8}, std::vector<uint8_t>(512, 7), false);
   const auto o = resolve_pretrain(sets({"data.root=" + dir.path(), "data.train_files=images.idx", "data.num_workers=3",
                                         "data.prefetch_batches=7", "train.batch_size=4", "model.img_size=8"}));
-  const auto loader = mae::tasks::training_loader(o.data, o.trainer, 1, 8, 8, torch::kCPU);
+  const auto batches = mae::tasks::training_loader(o.data, o.trainer, 1, 8, 8, torch::kCPU);
+  const auto* loader = dynamic_cast<const mae::data::Loader*>(batches.get());
+  ASSERT_NE(loader, nullptr);
   EXPECT_EQ(loader->options().prefetch_batches, 7);
   EXPECT_EQ(loader->num_workers(), 3);
   EXPECT_EQ(loader->options().batch_size, 4);

@@ -8,6 +8,8 @@
 //   class_folder: folder(s) of class subfolders (ImageNet style), e.g. train
 //   npy:          one images .npy [N, (C,) H, W (, C)], then a labels .npy (optional), memory-mapped
 //   npy_files:    a folder scanned for .npy/.npz (unlabelled), or list files of .npy/.npz paths
+//   wds:          WebDataset tar shards: brace patterns, a list file or a folder (wds_shards.h);
+//                 training streams them (shard_loader.h), other uses read them by index (wds_source.h)
 #pragma once
 
 #include <cstdint>
@@ -25,13 +27,14 @@ namespace mae::data {
 // Where the samples come from. The defaults read Fashion-MNIST from the Debian package
 // dataset-fashion-mnist.
 struct SourceOptions {
-  std::string source = "idx";  // idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files
+  std::string source = "idx";  // idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files, wds
   std::string root = "/usr/share/datasets/fashion-mnist";
   std::vector<std::string> train_files = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"};
   std::vector<std::string> val_files = {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
   int64_t num_classes = 0;       // 0: from the data; else labels must lie below it
   std::string class_names_file;  // one name per line; "": the set's own or built-in names
   std::string array_layout = "auto";  // npy, npy_files: auto, channels_first, channels_last
+  std::string wds_label_field = "label";  // wds: the json member's label field when there is no cls member
 };
 
 // Everything the data pipeline of a command needs. `transform` holds the augmentation settings;
@@ -41,6 +44,7 @@ struct DataOptions {
   TransformOptions transform;
   int num_workers = 0;  // loader threads; 0: one per core available
   int prefetch_batches = 4;
+  int64_t wds_shuffle_buffer = 1000;  // wds, train: samples per loader thread's shuffle buffer
   void validate() const;  // throws UsageError naming the data.* key
 };
 
@@ -63,6 +67,11 @@ LoaderOptions loader_options(const DataOptions& options, Split split);
 
 std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_t in_chans, int64_t img_h, int64_t img_w,
                                     const LoaderOptions& options);
+
+// The training batches: make_loader's Loader, or for data.source=wds the ShardLoader that streams
+// the shards (options.drop_last is implied there).
+std::unique_ptr<BatchSource> make_train_batches(const DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w,
+                                                const LoaderOptions& options);
 
 int64_t num_classes(const SourceOptions& options, Split split);  // 0 when unlabelled
 std::vector<std::string> class_names(const SourceOptions& options, Split split);

@@ -25,6 +25,7 @@
 
 #include <torch/torch.h>
 
+#include "mae/data/batch_buffers.h"
 #include "mae/data/batch_source.h"
 #include "mae/data/sample_transform.h"
 #include "mae/data/source.h"
@@ -73,7 +74,6 @@ class Loader : public BatchSource {
   void load_sample(int64_t epoch, int64_t dataset_index, const Batch& batch, int64_t row);
   void note_skip(int64_t index, const std::string& reason);
   Slot& slot_locked(int64_t batch_index);
-  torch::Tensor image_buffer_locked();  // [batch_size, C, H, W]
   int64_t batch_length(int64_t batch_index) const;
 
   std::shared_ptr<const Source> source_;
@@ -82,7 +82,6 @@ class Loader : public BatchSource {
   int64_t samples_per_epoch_ = 0;
   int64_t batches_per_epoch_ = 0;
   int64_t chunk_ = 1;  // samples a worker takes at once
-  bool pin_ = false;
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_, ready_cv_;
@@ -99,7 +98,7 @@ class Loader : public BatchSource {
   double wait_seconds_ = 0;
   int64_t skipped_ = 0;
   std::set<int64_t> logged_bad_;
-  std::vector<torch::Tensor> image_pool_;  // batch buffers for reuse (unpinned memory)
+  std::unique_ptr<BatchBuffers> buffers_;  // [batch_size, C, H, W]
 };
 
 }  // namespace mae::data

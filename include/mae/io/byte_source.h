@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -43,17 +42,21 @@ class MemorySource : public ByteSource {
   const char* data_;
 };
 
-// A file read on demand, so that a multi-gigabyte checkpoint is never held twice in memory.
+// A file read on demand (pread, so several threads may read at once), so that a multi-gigabyte
+// checkpoint or a tar shard is never held whole in memory.
 class FileSource : public ByteSource {
  public:
   // Throws mae::Error when the file cannot be opened.
   static std::unique_ptr<FileSource> open(const std::string& path);
+  ~FileSource() override;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+  int fd() const { return fd_; }
 
  private:
-  FileSource(const std::string& path, uint64_t size, std::ifstream in)
-      : ByteSource(path, size), in_(std::move(in)) {}
+  FileSource(const std::string& path, uint64_t size, int fd) : ByteSource(path, size), fd_(fd) {}
   void read_unchecked(uint64_t offset, uint64_t n, void* dst) const override;
-  mutable std::ifstream in_;
+  int fd_;
 };
 
 }  // namespace mae::io

@@ -11,12 +11,12 @@
 
 namespace mae::tasks {
 
-std::unique_ptr<data::Loader> training_loader(const data::DataOptions& data, const train::TrainerOptions& trainer,
+std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data, const train::TrainerOptions& trainer,
                                               int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device);
 
 // For a run's last line: "; N image reads skipped (...)" when the loader skipped unreadable files
 // (counted per read, each file named once in the log), else "".
-std::string skipped_reads(const data::Loader& loader);
+std::string skipped_reads(const data::BatchSource& loader);
 
 // Throws UsageError unless data.mean / data.std hold one value per model channel; the message
 // suggests model.in_chans first (colour images with the grey default are the usual cause).

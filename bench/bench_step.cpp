@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   int64_t decoder_dim = 0, decoder_depth = 0, decoder_heads = 0;
   int threads = 0, steps = 5, warmup = 2;
   double mask_ratio = 0.75;
-  bool norm_pix_loss = false, grad_checkpointing = false, keep_malloc = false;
+  bool norm_pix_loss = false, grad_checkpointing = false, default_malloc = false;
   CLI::App app{"MAE pretraining step benchmark (prints one JSON line)"};
   app.add_option("--preset", preset, "tiny, small, base, large or huge")->capture_default_str();
   app.add_option("--img", img, "square image size")->capture_default_str();
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup)->capture_default_str();
   app.add_option("--mask-ratio", mask_ratio)->capture_default_str();
   app.add_flag("--norm-pix-loss", norm_pix_loss);
-  app.add_flag("--default-malloc", keep_malloc, "leave glibc malloc's trimming as it is (as a Python process has it)");
+  app.add_flag("--default-malloc", default_malloc, "leave glibc malloc's trimming as it is (as a Python process has it)");
   app.add_flag("--grad-checkpointing", grad_checkpointing, "recompute block activations in backward");
   app.add_option("--dtype", dtype, "fp32, bf16 or fp16 (autocast; fp16 with a fixed loss scale of 2^16, unscaled before the step)")->capture_default_str();
   app.add_option("--device", device_spec, "cpu, cuda, auto")->capture_default_str();
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    if (!keep_malloc) mae::core::configure_host_allocator();
+    if (!default_malloc) mae::core::configure_host_allocator();
     const int used_threads = mae::core::configure_threads(threads);
     const auto device = mae::core::resolve_device(device_spec);
     auto o = mae::models::mae_preset("mae_vit_" + preset + "_patch" + std::to_string(preset == "huge" ? 14 : 16));

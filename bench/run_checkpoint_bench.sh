@@ -20,8 +20,8 @@ while [ $# -gt 0 ]; do
 done
 bin=build/bin/mae_bench_checkpoint
 [ -x "$bin" ] || { echo "error: $bin missing; run scripts/build.sh first" >&2; exit 1; }
-python="${MAE_PYTHON:-$HOME/.cache/mae/venv/bin/python}"
-[ -x "$python" ] || python=python3
+source bench/common.sh
+python=$(bench_python)
 if [ "$reference" = 1 ] && ! "$python" -c 'import torch' 2>/dev/null; then
   echo "note: no Python torch; only our figures are printed"
   reference=0

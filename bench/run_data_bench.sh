@@ -26,8 +26,8 @@ while [ $# -gt 0 ]; do
 done
 bin=${MAE_BUILD_DIR:-build}/bin/mae_bench_data
 [ -x "$bin" ] || { echo "error: $bin missing; build it: ninja -C build mae_bench_data" >&2; exit 1; }
-python="${MAE_PYTHON:-$HOME/.cache/mae/venv/bin/python}"
-[ -x "$python" ] || python=python3
+source bench/common.sh
+python=$(bench_python)
 cpu=$(lscpu | sed -n 's/^Model name:\s*//p' | head -1 | tr -c 'A-Za-z0-9\n' '_' | tr -s '_' | sed 's/_$//')
 torch=$("$python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || echo unknown)
 mkdir -p bench/results
@@ -40,11 +40,7 @@ if [ -n "$multiband" ]; then
   exit 0
 fi
 if [ -z "$images" ]; then
-  "$python" -c 'import PIL' 2>/dev/null || {
-    echo "error: the benchmark makes its test images with Pillow, which $python lacks; install it with" \
-      "'$python -m pip install pillow' (scripts/install.sh does), or give your own JPEGs with --images DIR" >&2
-    exit 1
-  }
+  require_pillow "$python"
   images=$(mktemp -d)
   trap 'rm -rf "$images"' EXIT
   "$python" bench/data_reference.py make-images --out "$images" --count 240 2> "$images.log"

@@ -19,11 +19,12 @@ while [ $# -gt 0 ]; do
 done
 bin=${MAE_BUILD_DIR:-build}/bin/mae_bench_shards
 [ -x "$bin" ] || { echo "error: $bin missing; build it: ninja -C build mae_bench_shards" >&2; exit 1; }
-python="${MAE_PYTHON:-$HOME/.cache/mae/venv/bin/python}"
-[ -x "$python" ] || python=python3
+source bench/common.sh
+python=$(bench_python)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 if [ -z "$images" ]; then
+  require_pillow "$python"
   images=$scratch/images
   "$python" bench/data_reference.py make-images --out "$images" --count "$count" >&2
 fi

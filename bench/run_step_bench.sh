@@ -32,8 +32,8 @@ while [ $# -gt 0 ]; do
 done
 bin=build/bin/mae_bench_step
 [ -x "$bin" ] || { echo "error: $bin missing; run scripts/build.sh first" >&2; exit 1; }
-python="${MAE_PYTHON:-$HOME/.cache/mae/venv/bin/python}"
-[ -x "$python" ] || python=python3
+source bench/common.sh
+python=$(bench_python)
 "$python" -c 'import torch' 2>/dev/null || { echo "note: no Python torch in $python (scripts/install.sh installs it); only our figures are printed"; python=""; }
 
 # name | arguments shared by both sides | steps

@@ -24,9 +24,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--count N] [--images DIR | --multiband]" >&2; exit 2 ;;
   esac
 done
-bin=${MAE_BUILD_DIR:-build}/bin/mae_bench_data
-[ -x "$bin" ] || { echo "error: $bin missing; build it: ninja -C build mae_bench_data" >&2; exit 1; }
 source bench/common.sh
+bin=$(bench_bin mae_bench_data)
 python=$(bench_python)
 cpu=$(lscpu | sed -n 's/^Model name:\s*//p' | head -1 | tr -c 'A-Za-z0-9\n' '_' | tr -s '_' | sed 's/_$//')
 torch=$("$python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || echo unknown)

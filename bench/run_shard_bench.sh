@@ -17,9 +17,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--count N] [--rounds R] [--images DIR]" >&2; exit 2 ;;
   esac
 done
-bin=${MAE_BUILD_DIR:-build}/bin/mae_bench_shards
-[ -x "$bin" ] || { echo "error: $bin missing; build it: ninja -C build mae_bench_shards" >&2; exit 1; }
 source bench/common.sh
+bin=$(bench_bin mae_bench_shards)
 python=$(bench_python)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

@@ -55,10 +55,11 @@ bool low_precision_on_cpu(const torch::Tensor& x) {
 }  // namespace
 
 // Measured with bench/bench_attention (forward + backward of the module, 2-core AVX512 Xeon,
-// LibTorch 2.15; bench/results/attention_cpu_*.csv). In bf16 LibTorch's CPU flash kernel is 1.3-5x
-// slower than the explicit matmuls at every length; in fp32 it wins below 16 tokens (where the
-// explicit path runs thousands of tiny batched GEMMs) and at 128 tokens and more for head dims up
-// to 32; elsewhere the explicit node is 2-12 % faster.
+// LibTorch 2.15; bench/results/attention_cpu_torch2.15.0.csv). In bf16 LibTorch's CPU flash kernel
+// is 1.4-6x slower than the explicit matmuls at every length measured (13-257 tokens); in fp32 it
+// wins below 16 tokens (where the explicit path runs thousands of tiny batched GEMMs) and from
+// about 128-197 tokens at head dims up to 32; in between the two paths are within this VM's noise
+// (+-10 %), the explicit node ahead more often than not.
 AttentionPath AttentionImpl::cpu_path(const torch::Tensor& x) const {
   if (low_precision_on_cpu(x)) return AttentionPath::kExplicit;
   const int64_t tokens = x.size(1);

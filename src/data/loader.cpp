@@ -35,12 +35,14 @@ Loader::Loader(std::shared_ptr<const Source> source, std::shared_ptr<const Sampl
   MAE_CHECK_USAGE(options_.prefetch_batches > 0, "data.prefetch_batches ", options_.prefetch_batches,
                   " must be positive");
   MAE_CHECK_USAGE(source_->size() > 0, "the dataset is empty; check data.root and data.train_files / data.val_files");
-  samples_per_epoch_ = shard_size(source_->size(), shard_options(options_));
-  batches_per_epoch_ = options_.drop_last ? samples_per_epoch_ / options_.batch_size
-                                          : (samples_per_epoch_ + options_.batch_size - 1) / options_.batch_size;
-  MAE_CHECK_USAGE(batches_per_epoch_ > 0, "each rank reads ", samples_per_epoch_, " samples per epoch (dataset of ",
+  const int64_t shard = shard_size(source_->size(), shard_options(options_));
+  batches_per_epoch_ = options_.drop_last ? shard / options_.batch_size
+                                          : (shard + options_.batch_size - 1) / options_.batch_size;
+  MAE_CHECK_USAGE(batches_per_epoch_ > 0, "each rank reads ", shard, " samples per epoch (dataset of ",
                   source_->size(), " over ", options_.world_size, " rank(s)), fewer than one batch of ",
                   options_.batch_size, " with drop_last; lower the batch size");
+  // With drop_last the short tail batch is never delivered, so its samples are not read either.
+  samples_per_epoch_ = options_.drop_last ? batches_per_epoch_ * options_.batch_size : shard;
   const int workers = options_.num_workers > 0 ? options_.num_workers : core::usable_cores();
   // Enough samples per hand-out to keep the lock cold on tiny images, few enough to share a batch.
   chunk_ = std::clamp<int64_t>(options_.batch_size / (4 * workers), 1, 32);

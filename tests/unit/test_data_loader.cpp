@@ -221,3 +221,38 @@ TEST(DataLoader, WorkersKeepLibTorchSingleThreaded) {
   EXPECT_FALSE(source->fans_out_.load()) << "interpolate inside a worker would start its own OpenMP threads";
   EXPECT_EQ(at::get_num_threads(), 2);  // the process setting is untouched
 }
+
+namespace {
+
+class CountingSource : public mae::data::MemorySource {
+ public:
+  using MemorySource::MemorySource;
+  mae::data::RawImage open(int64_t index) const override {
+    opened_.fetch_add(1);
+    return MemorySource::open(index);
+  }
+  mutable std::atomic<int64_t> opened_{0};
+};
+
+}  // namespace
+
+// With drop_last the short tail batch is never delivered; its samples must not be decoded either
+// (they were: up to batch_size - 1 wasted decodes per epoch, charged to whatever ran next).
+TEST(DataLoader, DropLastReadsOnlyTheSamplesOfFullBatches) {
+  auto source = std::make_shared<CountingSource>(torch::zeros({21, 8, 8, 1}, torch::kUInt8), std::vector<int64_t>{},
+                                                 std::vector<std::string>{}, "zeros");
+  for (bool drop_last : {true, false}) {
+    source->opened_.store(0);
+    LoaderOptions o;
+    o.batch_size = 8;
+    o.num_workers = 2;
+    o.drop_last = drop_last;
+    {
+      Loader loader(source, transform(), o);
+      const auto batches = epoch(loader, 0);
+      EXPECT_EQ(static_cast<int64_t>(batches.size()), drop_last ? 2 : 3);
+      EXPECT_EQ(loader.samples_per_epoch(), drop_last ? 16 : 21);
+    }  // the destructor joins the workers: every read they started is counted
+    EXPECT_EQ(source->opened_.load(), drop_last ? 16 : 21) << "drop_last " << drop_last;
+  }
+}

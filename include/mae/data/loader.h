@@ -55,7 +55,7 @@ class Loader : public BatchSource {
   void set_epoch(int64_t epoch, int64_t first_batch = 0) override;  // that epoch's shuffled shard
   bool next(Batch* out) override;          // false at the end of the epoch; starts epoch 0 if none was set
   int64_t batches_per_epoch() const override;
-  int64_t samples_per_epoch() const;  // this rank's shard
+  int64_t samples_per_epoch() const;  // the samples this rank reads per epoch (full batches only with drop_last)
   int64_t dataset_size() const override;
   double wait_seconds() const override;      // time next() spent blocked since set_epoch
   int64_t skipped_samples() const override;  // unreadable images skipped so far (each path logged once)

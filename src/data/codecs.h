@@ -1,4 +1,4 @@
-// Private to src/data: the JPEG, PNG and TIFF decoders behind image_decode.h, and the JPEG encoder
+// Private to src/data: the JPEG, PNG, WebP and TIFF decoders behind image_decode.h, and the JPEG encoder
 // of mae pack. Each decoder throws DataError with the origin and the library's own message; none
 // prints anything.
 #pragma once
@@ -34,6 +34,11 @@ HeaderInfo png_read_header(const std::string& bytes, const std::string& origin);
 // uint16 for 16-bit files.
 torch::Tensor png_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
                                 int64_t channels);
+
+HeaderInfo webp_read_header(const std::string& bytes, const std::string& origin);
+// The box only, [h, w, channels] uint8 (channels 1 or 3).
+torch::Tensor webp_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
+                                 int64_t channels);
 
 HeaderInfo tiff_read_header(const std::string& bytes, const std::string& origin);
 // The strips or tiles under `box` only; [h, w, bands] of the file's sample type (maybe a view).

@@ -42,7 +42,7 @@ std::string lower_extension(const std::string& path) {
 
 bool has_image_extension(const std::string& path) {
   const std::string ext = lower_extension(path);
-  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "tif" || ext == "tiff";
+  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "webp" || ext == "tif" || ext == "tiff";
 }
 
 bool has_array_extension(const std::string& path) {

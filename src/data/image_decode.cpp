@@ -29,12 +29,15 @@ RawImage parse_image(std::string bytes, const std::string& origin) {
   } else if (starts_with(bytes, "\x89PNG\r\n\x1A\n", 8)) {
     image.format = ImageFormat::kPng;
     info = detail::png_read_header(bytes, origin);
+  } else if (starts_with(bytes, "RIFF", 4) && bytes.size() >= 12 && std::memcmp(bytes.data() + 8, "WEBP", 4) == 0) {
+    image.format = ImageFormat::kWebp;
+    info = detail::webp_read_header(bytes, origin);
   } else if (starts_with(bytes, "II*\0", 4) || starts_with(bytes, "MM\0*", 4) || starts_with(bytes, "II+\0", 4) ||
              starts_with(bytes, "MM\0+", 4)) {  // classic TIFF and BigTIFF, either byte order
     image.format = ImageFormat::kTiff;
     info = detail::tiff_read_header(bytes, origin);
   } else {
-    throw DataError(str(origin, ": not a JPEG, PNG or TIFF file (", bytes.size(),
+    throw DataError(str(origin, ": not a JPEG, PNG, WebP or TIFF file (", bytes.size(),
                         " bytes); convert it or remove it from the dataset"));
   }
   if (info.height <= 0 || info.width <= 0 || info.height * info.width > detail::kMaxPixels) {
@@ -89,6 +92,8 @@ torch::Tensor read_region(const RawImage& image, const CropBox& box, int64_t cha
       return detail::jpeg_decode_region(image.bytes, image.origin, box, channels, reduce);
     case ImageFormat::kPng:
       return detail::png_decode_region(image.bytes, image.origin, box, channels);
+    case ImageFormat::kWebp:
+      return detail::webp_decode_region(image.bytes, image.origin, box, channels);
     case ImageFormat::kTiff:
       return convert_channels(detail::tiff_decode_region(image.bytes, image.origin, box), channels, image.origin);
   }

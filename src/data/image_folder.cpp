@@ -13,7 +13,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* kind_extensions(FileKind kind) {
-  return kind == FileKind::kImages ? ".jpg/.jpeg/.png/.tif/.tiff" : ".npy/.npz";
+  return kind == FileKind::kImages ? ".jpg/.jpeg/.png/.webp/.tif/.tiff" : ".npy/.npz";
 }
 
 // Files of `kind` under `folder`, sorted by (parent folder, name); counts the other files it ignores.

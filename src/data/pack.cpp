@@ -67,8 +67,8 @@ std::string shard_path(const std::string& pattern, int64_t n) {
 // The image as it goes into the shard: its own bytes, or a JPEG of at most max_side pixels a side.
 Packed pack_one(const FileEntry& entry, const PackOptions& o) {
   RawImage raw = read_image_file(entry.path, entry.path);
-  MAE_CHECK(raw.format == ImageFormat::kJpeg || raw.format == ImageFormat::kPng, entry.path,
-            ": mae pack takes JPEG and PNG images; convert this one first");  // not a DataError: see pack_shards
+  MAE_CHECK(raw.format == ImageFormat::kJpeg || raw.format == ImageFormat::kPng || raw.format == ImageFormat::kWebp,
+            entry.path, ": mae pack takes JPEG, PNG and WebP images; convert this one first");  // not a DataError: see pack_shards
   Packed p;
   p.label = entry.label;
   p.input_bytes = raw.bytes.size();
@@ -83,7 +83,7 @@ Packed pack_one(const FileEntry& entry, const PackOptions& o) {
     p.extension = "jpg";
     p.reencoded = true;
   } else {
-    p.extension = raw.format == ImageFormat::kJpeg ? "jpg" : "png";
+    p.extension = raw.format == ImageFormat::kJpeg ? "jpg" : raw.format == ImageFormat::kPng ? "png" : "webp";
     p.bytes = std::move(raw.bytes);
   }
   return p;

@@ -17,7 +17,9 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool is_image_extension(const std::string& ext) { return ext == "jpg" || ext == "jpeg" || ext == "png"; }
+bool is_image_extension(const std::string& ext) {
+  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "webp";
+}
 
 int64_t parse_cls(std::string text, const std::string& where) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
@@ -70,7 +72,7 @@ void WdsSample::load_image() {
 
 RawImage WdsSample::take_image() {
   if (!problem.empty()) throw DataError(problem);
-  if (image_size == 0) throw DataError(describe() + ": the sample has no jpg, jpeg or png member");
+  if (image_size == 0) throw DataError(describe() + ": the sample has no jpg, jpeg, png or webp member");
   MAE_CHECK(!image.empty(), "WdsSample::take_image before load_image (", describe(), ")");
   return parse_image(std::move(image), describe());
 }

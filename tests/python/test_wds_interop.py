@@ -3,10 +3,10 @@ read; what webdataset.TarWriter writes, `mae pretrain --set data.source=wds` tra
 
     python3 tests/python/test_wds_interop.py --mae build/bin/mae --work /tmp/wds_test
 
-1. Class folders of JPEG and PNG images (Pillow) -> `mae pack` as they are: tarfile finds every
+1. Class folders of JPEG, PNG and WebP images (Pillow) -> `mae pack` as they are: tarfile finds every
    image byte for byte with its class as `cls`; webdataset decodes every sample.
 2. The same with --max-side 20: every image is a JPEG whose longer side is 20.
-3. Shards written by webdataset.TarWriter (jpg + json {"label": c}, no cls) -> `mae pretrain` for one
+3. Shards written by webdataset.TarWriter (jpg or webp + json {"label": c}, no cls) -> `mae pretrain` for one
    epoch with the k-NN monitor, which needs the json labels (read by index through the val split).
 """
 import hashlib
@@ -37,12 +37,12 @@ def image_bytes(rng, fmt, size):
 
 
 def write_class_folders(root, rng):
-    """root/c<k>/<i>.jpg|png; returns {sha1 of the file: class}."""
+    """root/c<k>/<i>.jpg|png|webp; returns {sha1 of the file: class}."""
     expected = {}
     for c in range(CLASSES):
         os.makedirs(f"{root}/c{c}")
         for i in range(PER_CLASS):
-            fmt, ext = ("JPEG", "jpg") if i % 3 else ("PNG", "png")
+            fmt, ext = [("PNG", "png"), ("WEBP", "webp"), ("JPEG", "jpg")][min(i % 4, 2)]
             data = image_bytes(rng, fmt, (24 + i, 30 - i))
             with open(f"{root}/c{c}/{i}.{ext}", "wb") as f:
                 f.write(data)
@@ -70,7 +70,7 @@ def check_pack_as_is(mae, w, expected):
     samples = read_with_tarfile(out)
     assert len(samples) == CLASSES * PER_CLASS, len(samples)
     for key, members in samples.items():
-        image = members.get("jpg", members.get("png"))
+        image = members.get("jpg", members.get("png", members.get("webp")))
         assert image is not None, f"{key}: no image member ({sorted(members)})"
         digest = hashlib.sha1(image).hexdigest()
         assert digest in expected, f"{key}: bytes differ from every input file"
@@ -81,7 +81,7 @@ def check_pack_as_is(mae, w, expected):
     assert sum(s["samples"] for s in index["shards"]) == index["samples"]
     shards = sorted(f"{out}/{s['name']}" for s in index["shards"])
     count = 0
-    for image, cls in wds.WebDataset(shards, shardshuffle=False).decode("pil").to_tuple("jpg;png", "cls"):
+    for image, cls in wds.WebDataset(shards, shardshuffle=False).decode("pil").to_tuple("jpg;png;webp", "cls"):
         assert image.size[0] >= 13 and 0 <= cls < CLASSES, (image.size, cls)
         count += 1
     assert count == CLASSES * PER_CLASS, count
@@ -107,7 +107,8 @@ def check_train_from_webdataset_shards(mae, w, rng):
         with wds.TarWriter(f"{out}/py-{shard:06d}.tar") as sink:
             for _ in range(16):
                 c = n % CLASSES
-                sink.write({"__key__": f"sample{n:05d}", "jpg": image_bytes(rng, "JPEG", (20, 18)), "json": {"label": c}})
+                fmt, ext = ("WEBP", "webp") if n % 5 == 0 else ("JPEG", "jpg")
+                sink.write({"__key__": f"sample{n:05d}", ext: image_bytes(rng, fmt, (20, 18)), "json": {"label": c}})
                 n += 1
     pattern = "py-{000000..000003}.tar"
     log = run(mae, "pretrain", "--output", f"{w}/run", "--threads", "2",
@@ -122,7 +123,8 @@ def check_train_from_webdataset_shards(mae, w, rng):
     assert re.search(r"data: 64 images, 8 steps per epoch", log), log
     assert "k-NN top-1" in log, log
     assert "no labels" not in log, log
-    print("mae pretrain --set data.source=wds trained on webdataset.TarWriter shards (json labels: k-NN ran)")
+    assert "skipping unreadable" not in log, log  # the WebP samples decode too
+    print("mae pretrain --set data.source=wds trained on webdataset.TarWriter shards (jpg and webp, json labels: k-NN ran)")
 
 
 def main():

@@ -148,9 +148,53 @@ TEST(DataDecode, PngInEveryColourTypeDecodesExactly) {
   EXPECT_TRUE(torch::equal(mae::data::decode_full(rgb_png, 1), mae::data::convert_channels(rgb, 1)));
 }
 
+#ifdef MAE_WITH_WEBP
+TEST(DataDecode, WebpLosslessDecodesExactlyAndCropsAnyBox) {
+  const auto rgb = smooth_image(37, 53, 3, 11);
+  const auto image = mae::data::parse_image(mae::testing::encode_webp(rgb), "a.webp");
+  EXPECT_EQ(image.format, ImageFormat::kWebp);
+  EXPECT_EQ(image.height, 37);
+  EXPECT_EQ(image.width, 53);
+  EXPECT_EQ(image.channels, 3);
+  EXPECT_TRUE(torch::equal(mae::data::decode_full(image, 3), rgb));
+  // Odd offsets too: the box is cut from RGB output, not from subsampled chroma.
+  for (const CropBox box : {CropBox{5, 3, 9, 11}, CropBox{0, 0, 1, 53}, CropBox{36, 52, 1, 1}, CropBox{10, 17, 27, 36}}) {
+    const auto region = mae::data::read_region(image, box, 3, 1);
+    EXPECT_TRUE(torch::equal(region, rgb.slice(0, box.top, box.top + box.height).slice(1, box.left, box.left + box.width)))
+        << box.top << "," << box.left;
+  }
+  // Grey is PIL's convert("L") of the colour; alpha is dropped, as PIL's convert("RGB").
+  EXPECT_TRUE(torch::equal(mae::data::decode_full(image, 1), mae::data::convert_channels(rgb, 1)));
+  const auto rgba = torch::cat({rgb, torch::full({37, 53, 1}, 77, torch::kUInt8)}, 2);
+  EXPECT_TRUE(torch::equal(mae::data::decode_full(mae::data::parse_image(mae::testing::encode_webp(rgba), "t.webp"), 3), rgb));
+}
+
+TEST(DataDecode, WebpLossyCropDecodeEqualsTheSameRegionOfAFullDecode) {
+  const auto original = smooth_image(90, 120, 3, 12);
+  const auto image = mae::data::parse_image(mae::testing::encode_webp(original, 90), "p.webp");
+  const auto full = mae::data::decode_full(image, 3);
+  EXPECT_LT(mean_abs_diff(full, original), 3.0);
+  for (const CropBox box : {CropBox{17, 33, 51, 70}, CropBox{1, 1, 88, 118}, CropBox{89, 119, 1, 1}, CropBox{20, 40, 30, 31},
+                            CropBox{0, 0, 90, 120}}) {
+    const auto region = mae::data::read_region(image, box, 3, 1);
+    const auto expected = full.slice(0, box.top, box.top + box.height).slice(1, box.left, box.left + box.width);
+    ASSERT_EQ(region.sizes(), expected.sizes());
+    // Exact: the decoder pads the box so that chroma upsampling sees the neighbours a full decode does.
+    EXPECT_TRUE(torch::equal(region, expected)) << box.top << "," << box.left;
+  }
+  const std::string webp = mae::testing::encode_webp(original, 90);
+  expect_data_error(webp.substr(0, webp.size() / 2), "corrupt WebP");
+  expect_data_error(webp.substr(0, 16), "corrupt WebP");
+}
+#else
+TEST(DataDecode, WebpWithoutLibwebpIsRefusedWithWhatToDo) {
+  expect_data_error(std::string("RIFF\x10\0\0\0WEBPVP8 ", 16), "built without libwebp");
+}
+#endif
+
 TEST(DataDecode, BadBytesAreDataErrorsNamingTheFile) {
-  expect_data_error("", "not a JPEG, PNG or TIFF");
-  expect_data_error("GIF89a....", "not a JPEG, PNG or TIFF");
+  expect_data_error("", "not a JPEG, PNG, WebP or TIFF");
+  expect_data_error("GIF89a....", "not a JPEG, PNG, WebP or TIFF");
   const std::string jpeg = encode_jpeg(smooth_image(64, 64, 3, 8), 90);
   expect_data_error(jpeg.substr(0, jpeg.find("\xFF\xDA") + 40), "truncated JPEG");
   expect_data_error(jpeg.substr(0, 30), "corrupt JPEG");

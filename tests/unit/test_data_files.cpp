@@ -14,6 +14,9 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <zlib.h>
+#ifdef MAE_WITH_WEBP
+#include <webp/encode.h>
+#endif
 
 namespace mae::testing {
 
@@ -93,6 +96,30 @@ void append_png(png_structp png, png_bytep data, png_size_t n) {
 }
 void flush_png(png_structp) {}
 }  // namespace
+
+std::string encode_webp(const torch::Tensor& pixels, float quality) {
+#ifdef MAE_WITH_WEBP
+  const auto p = pixels.contiguous();
+  const int height = static_cast<int>(p.size(0)), width = static_cast<int>(p.size(1));
+  const int channels = static_cast<int>(p.size(2));
+  const uint8_t* data = p.data_ptr<uint8_t>();
+  uint8_t* encoded = nullptr;
+  size_t size = 0;
+  if (channels == 4) {
+    size = quality < 0 ? WebPEncodeLosslessRGBA(data, width, height, width * 4, &encoded)
+                       : WebPEncodeRGBA(data, width, height, width * 4, quality, &encoded);
+  } else {
+    size = quality < 0 ? WebPEncodeLosslessRGB(data, width, height, width * 3, &encoded)
+                       : WebPEncodeRGB(data, width, height, width * 3, quality, &encoded);
+  }
+  if (size == 0) throw std::runtime_error("WebP encoding failed");
+  std::string out(reinterpret_cast<const char*>(encoded), size);
+  WebPFree(encoded);
+  return out;
+#else
+  throw std::runtime_error("encode_webp: this build has no libwebp");
+#endif
+}
 
 std::string encode_png(const torch::Tensor& pixels, int color_type, int bit_depth, bool interlaced) {
   const auto p = pixels.contiguous();

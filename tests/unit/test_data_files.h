@@ -38,6 +38,10 @@ std::string encode_jpeg(const torch::Tensor& pixels, int quality = 95, bool prog
 // images need at most 256 distinct colours.
 std::string encode_png(const torch::Tensor& pixels, int color_type, int bit_depth = 8, bool interlaced = false);
 
+// WebP of [H, W, 3] uint8 (or [H, W, 4] with alpha): lossless when quality < 0, else lossy at that
+// quality. Needs a build with libwebp (MAE_WITH_WEBP).
+std::string encode_webp(const torch::Tensor& pixels, float quality = -1);
+
 // IDX file of unsigned bytes with the given dims (gzip-compressed when gzip).
 void write_idx(const std::string& path, const std::vector<int64_t>& dims, const std::vector<uint8_t>& data,
                bool gzip);

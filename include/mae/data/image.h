@@ -28,7 +28,7 @@ struct CropBox {
   }
 };
 
-enum class ImageFormat { kPixels, kJpeg, kPng, kTiff };
+enum class ImageFormat { kPixels, kJpeg, kPng, kWebp, kTiff };
 
 struct RawImage {
   ImageFormat format = ImageFormat::kPixels;

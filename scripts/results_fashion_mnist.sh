@@ -4,7 +4,8 @@
 # fine-tuning budget from random initialisation. Each step writes its run folder under $RUNS and is
 # skipped when its last checkpoint exists, so the script can be re-run after an interruption.
 #   scripts/results_fashion_mnist.sh [step ...]   steps: pretrain knn linprobe partial finetune scratch
-#                                                 (also: scratch_ld1 scratch_ld1_long evaluate)
+#                                                 (also: scratch_ld1 scratch_ld1_long scratch_ld1_lr2e3
+#                                                 scratch_ld1_lr5e4 scratch_ld1_lr2e3_long evaluate)
 # Needs a built tree (scripts/build.sh). THREADS (default: all cores) sets the CPU threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,9 +59,21 @@ run_scratch_ld1_long() {  # about the wall time of MAE pretraining + fine-tuning
   step scratch_ld1_long $MAE finetune "${common[@]}" --output "$RUNS/scratch_ld1_long" "${flips[@]}" \
     --set optim.layer_decay=1.0 --set train.epochs=11
 }
+run_scratch_ld1_lr2e3() {  # the lr sweep around the fine-tuning lr (1e-3), 6 epochs, layer decay off
+  step scratch_ld1_lr2e3 $MAE finetune "${common[@]}" --output "$RUNS/scratch_ld1_lr2e3" "${flips[@]}" \
+    --set optim.layer_decay=1.0 --set optim.lr=2e-3
+}
+run_scratch_ld1_lr5e4() {
+  step scratch_ld1_lr5e4 $MAE finetune "${common[@]}" --output "$RUNS/scratch_ld1_lr5e4" "${flips[@]}" \
+    --set optim.layer_decay=1.0 --set optim.lr=5e-4
+}
+run_scratch_ld1_lr2e3_long() {  # the best lr of the sweep at the compute-matched length
+  step scratch_ld1_lr2e3_long $MAE finetune "${common[@]}" --output "$RUNS/scratch_ld1_lr2e3_long" "${flips[@]}" \
+    --set optim.layer_decay=1.0 --set optim.lr=2e-3 --set train.epochs=11
+}
 
 run_evaluate() {  # the last checkpoint of each classifier on the 10k test images, whole images
-  for run in linprobe partial finetune scratch scratch_ld1 scratch_ld1_long; do
+  for run in linprobe partial finetune scratch scratch_ld1 scratch_ld1_long scratch_ld1_lr2e3 scratch_ld1_lr5e4 scratch_ld1_lr2e3_long; do
     [[ -e $RUNS/$run/checkpoint-last.safetensors ]] || continue
     $MAE eval "$RUNS/$run/checkpoint-last.safetensors" --threads "$THREADS" --set data.eval_resize_ratio=1 \
       --output "$RUNS/$run/eval" 2>&1 | grep -a "top-1" | sed "s|^|$run: |"

@@ -36,9 +36,9 @@ torch::Tensor png_decode_region(const std::string& bytes, const std::string& ori
                                 int64_t channels);
 
 HeaderInfo webp_read_header(const std::string& bytes, const std::string& origin);
-// The box only, [h, w, channels] uint8 (channels 1 or 3).
+// The box only, [h, w, channels] uint8 (channels 1 or 3); the image's size is its header's.
 torch::Tensor webp_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
-                                 int64_t channels);
+                                 int64_t channels, int64_t image_height, int64_t image_width);
 
 HeaderInfo tiff_read_header(const std::string& bytes, const std::string& origin);
 // The strips or tiles under `box` only; [h, w, bands] of the file's sample type (maybe a view).

@@ -93,7 +93,7 @@ torch::Tensor read_region(const RawImage& image, const CropBox& box, int64_t cha
     case ImageFormat::kPng:
       return detail::png_decode_region(image.bytes, image.origin, box, channels);
     case ImageFormat::kWebp:
-      return detail::webp_decode_region(image.bytes, image.origin, box, channels);
+      return detail::webp_decode_region(image.bytes, image.origin, box, channels, image.height, image.width);
     case ImageFormat::kTiff:
       return convert_channels(detail::tiff_decode_region(image.bytes, image.origin, box), channels, image.origin);
   }

@@ -47,7 +47,7 @@ HeaderInfo webp_read_header(const std::string& bytes, const std::string& origin)
 }
 
 torch::Tensor webp_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box,
-                                 int64_t channels) {
+                                 int64_t channels, int64_t image_height, int64_t image_width) {
   WebPDecoderConfig config;
   MAE_CHECK(WebPInitDecoderConfig(&config), "libwebp's headers and library disagree (WebPInitDecoderConfig failed)");
   // Lossy WebP stores chroma at half resolution and upsamples it from the neighbouring chroma rows
@@ -55,10 +55,6 @@ torch::Tensor webp_decode_region(const std::string& bytes, const std::string& or
   // a full decode), and its edges would lack their neighbours (2 levels off). So the decoded box
   // starts at an even row and column and reaches two pixels beyond the asked one on every side,
   // inside the image; the asked box is a view into it.
-  int image_width = 0, image_height = 0;
-  if (!WebPGetInfo(data_of(bytes), bytes.size(), &image_width, &image_height)) {
-    throw DataError(str(origin, ": corrupt WebP (no header); re-encode or remove the file"));
-  }
   const int64_t top = std::max<int64_t>(0, box.top - 2) & ~int64_t{1};
   const int64_t left = std::max<int64_t>(0, box.left - 2) & ~int64_t{1};
   const int64_t height = std::min<int64_t>(box.top + box.height + 2, image_height) - top;
@@ -94,7 +90,8 @@ HeaderInfo webp_read_header(const std::string&, const std::string& origin) {
                       "libwebp-dev (Debian) and build again, or convert the images to JPEG or PNG"));
 }
 
-torch::Tensor webp_decode_region(const std::string& bytes, const std::string& origin, const CropBox&, int64_t) {
+torch::Tensor webp_decode_region(const std::string& bytes, const std::string& origin, const CropBox&, int64_t, int64_t,
+                                 int64_t) {
   webp_read_header(bytes, origin);
   return {};
 }

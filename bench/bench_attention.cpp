@@ -1,7 +1,8 @@
 // Where the attention paths cross over on this machine: forward + backward of one Attention
 // module (qkv projection, attention, output projection) by path, sequence length T, head dim d and
 // dtype. Paths: plain (ATen ops composed as the official code: the reference), explicit (one
-// autograd node, explicit_attention.h), sdpa (scaled_dot_product_attention: flash kernel on CPU).
+// autograd node, explicit_attention.h: in place through MKL's batched GEMM where it can),
+// explicit-copies (the same node with head-major copies and ATen's bmm), sdpa (scaled_dot_product_attention: flash kernel on CPU).
 // Prints one CSV row per (dtype, T, d, path): microseconds per call, median of --rounds, the paths
 // alternating inside each round. Legend: N batch, T tokens, h heads, d head dim.
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "mae/core/runtime.h"
 #include "mae/models/attention.h"
+#include "mae/models/explicit_attention.h"
 #include "mae/train/precision.h"
 
 int main(int argc, char** argv) {
@@ -41,15 +43,17 @@ int main(int argc, char** argv) {
         const int64_t n = std::max<int64_t>(1, tokens_per_call / t);
         const auto x = torch::randn({n, t, heads * d}).requires_grad_(true);  // [N, T, h*d]
         const auto grad = torch::randn({n, t, heads * d});
-        const std::vector<std::string> paths{"plain", "explicit", "sdpa"};
+        const std::vector<std::string> paths{"plain", "explicit", "explicit-copies", "sdpa"};
         std::vector<std::vector<double>> us(paths.size());
         auto once = [&](size_t path) {
           torch::Tensor y;
           {
             mae::train::AutocastGuard autocast(cpu, precision);
-            y = path == 0 ? attn->forward_plain(x) : path == 1 ? attn->forward_explicit(x) : attn->forward_fused(x);
+            mae::models::set_explicit_attention_in_place(path != 2);
+            y = path == 0 ? attn->forward_plain(x) : path <= 2 ? attn->forward_explicit(x) : attn->forward_fused(x);
           }
           y.backward(grad);
+          mae::models::set_explicit_attention_in_place(true);
           x.mutable_grad().reset();
           attn->zero_grad(true);
         };

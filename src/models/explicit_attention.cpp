@@ -2,32 +2,147 @@
 
 #include <atomic>
 
+#include "mae/core/gemm_batch.h"
+
 namespace mae::models {
 namespace {
 
-std::atomic<int64_t> calls{0};
+std::atomic<int64_t> calls{0}, in_place_calls{0};
+std::atomic<bool> in_place_enabled{true};
+
+// Pointers to the N*h matrices [T, d] of heads laid out as [N, T, width] with head j of sample i
+// at column offset + j*d (in place in the qkv projection's output or the attention's output).
+template <typename T>
+std::vector<T*> head_blocks(T* base, int64_t n, int64_t t, int64_t width, int64_t heads, int64_t d, int64_t offset) {
+  std::vector<T*> out(n * heads);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < heads; ++j) out[i * heads + j] = base + i * t * width + offset + j * d;
+  }
+  return out;
+}
+
+// Pointers to the consecutive [T, T] matrices of a contiguous [N*h, T, T] tensor.
+template <typename T>
+std::vector<T*> square_blocks(T* base, int64_t count, int64_t t) {
+  std::vector<T*> out(count);
+  for (int64_t i = 0; i < count; ++i) out[i] = base + i * t * t;
+  return out;
+}
+
+template <typename T>
+std::vector<const T*> read_only(const std::vector<T*>& v) {
+  return {v.begin(), v.end()};
+}
+
+template <typename T>
+core::GemmBatch<T> product(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha) {
+  core::GemmBatch<T> g;
+  g.trans_a = trans_a, g.trans_b = trans_b, g.m = m, g.n = n, g.k = k, g.alpha = static_cast<T>(alpha);
+  return g;
+}
+
+// q, k, v read in place from qkv [N, T, 3D] and the output written in place into [N, T, D], through
+// batched GEMMs over per-head pointers: no head-major copies in either direction.
+template <typename T>
+struct InPlace {
+  // qkv: [N, T, 3D] contiguous -> (out [N, T, D], attn [N*h, T, T] = softmax(q k^T * scale))
+  static std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& qkv, int64_t heads, double scale) {
+    const int64_t n = qkv.size(0), t = qkv.size(1), w = qkv.size(2) / 3, d = w / heads;
+    auto attn = at::empty({n * heads, t, t}, qkv.options());
+    auto out = at::empty({n, t, w}, qkv.options());
+    T* base = qkv.data_ptr<T>();
+    auto s = product<T>(false, true, t, t, d, scale);  // S = q k^T * scale
+    s.a = read_only(head_blocks(base, n, t, 3 * w, heads, d, 0)), s.lda = 3 * w;
+    s.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, w)), s.ldb = 3 * w;
+    s.c = square_blocks(attn.data_ptr<T>(), n * heads, t), s.ldc = t;
+    core::gemm_batch(s);
+    at::_softmax_out(attn, attn, -1, false);  // in place: each row's max and sum are read before it is written
+    auto o = product<T>(false, false, t, d, t, 1.0);  // out = P v
+    o.a = read_only(s.c), o.lda = t;
+    o.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, 2 * w)), o.ldb = 3 * w;
+    o.c = head_blocks(out.data_ptr<T>(), n, t, w, heads, d, 0), o.ldc = w;
+    core::gemm_batch(o);
+    return {out, attn};
+  }
+
+  // grad_out: [N, T, D] contiguous -> d qkv [N, T, 3D]
+  static torch::Tensor backward(const torch::Tensor& grad_out, const torch::Tensor& qkv, const torch::Tensor& attn, int64_t heads,
+                                double scale) {
+    const int64_t n = qkv.size(0), t = qkv.size(1), w = qkv.size(2) / 3, d = w / heads;
+    auto grad_qkv = at::empty_like(qkv);  // every element is written: dq | dk | dv
+    auto grad_attn = at::empty_like(attn);
+    T* base = qkv.data_ptr<T>();
+    T* grad_base = grad_qkv.data_ptr<T>();
+    const auto probs = read_only(square_blocks(attn.data_ptr<T>(), n * heads, t));
+    const auto grad_heads = read_only(head_blocks(grad_out.data_ptr<T>(), n, t, w, heads, d, 0));
+    auto dv = product<T>(true, false, t, d, t, 1.0);  // dv = P^T dO
+    dv.a = probs, dv.lda = t, dv.b = grad_heads, dv.ldb = w;
+    dv.c = head_blocks(grad_base, n, t, 3 * w, heads, d, 2 * w), dv.ldc = 3 * w;
+    core::gemm_batch(dv);
+    auto dp = product<T>(false, true, t, t, d, 1.0);  // dP = dO v^T
+    dp.a = grad_heads, dp.lda = w;
+    dp.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, 2 * w)), dp.ldb = 3 * w;
+    dp.c = square_blocks(grad_attn.data_ptr<T>(), n * heads, t), dp.ldc = t;
+    core::gemm_batch(dp);
+    const auto grad_scores = at::_softmax_backward_data(grad_attn, attn, -1, attn.scalar_type());  // dS
+    const auto ds = read_only(square_blocks(grad_scores.data_ptr<T>(), n * heads, t));
+    auto dq = product<T>(false, false, t, d, t, scale);  // dq = dS k * scale
+    dq.a = ds, dq.lda = t, dq.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, w)), dq.ldb = 3 * w;
+    dq.c = head_blocks(grad_base, n, t, 3 * w, heads, d, 0), dq.ldc = 3 * w;
+    core::gemm_batch(dq);
+    auto dk = product<T>(true, false, t, d, t, scale);  // dk = dS^T q * scale
+    dk.a = ds, dk.lda = t, dk.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, 0)), dk.ldb = 3 * w;
+    dk.c = head_blocks(grad_base, n, t, 3 * w, heads, d, w), dk.ldc = 3 * w;
+    core::gemm_batch(dk);
+    return grad_qkv;
+  }
+};
+
+bool runs_in_place(const torch::Tensor& qkv) {
+  return in_place_enabled.load() && qkv.is_cpu() && core::gemm_batch_available() &&
+         (qkv.scalar_type() == torch::kFloat32 || qkv.scalar_type() == torch::kFloat64);
+}
 
 struct ExplicitAttention : public torch::autograd::Function<ExplicitAttention> {
   // qkv: [N, T, 3D] -> [N, T, D]
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv, int64_t heads, double scale) {
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["heads"] = heads;
+    if (runs_in_place(qkv)) {
+      ++in_place_calls;
+      const auto qkv_c = qkv.contiguous();
+      auto [out, attn] = qkv.scalar_type() == torch::kFloat32 ? InPlace<float>::forward(qkv_c, heads, scale)
+                                                              : InPlace<double>::forward(qkv_c, heads, scale);
+      ctx->save_for_backward({qkv_c, attn});
+      ctx->saved_data["in_place"] = true;
+      return out;
+    }
     const int64_t n = qkv.size(0), t = qkv.size(1), d = qkv.size(2) / (3 * heads);
     const auto qkv_h = qkv.view({n, t, 3, heads, d}).permute({2, 0, 3, 1, 4}).contiguous().view({3, n * heads, t, d});
     const auto q = qkv_h[0], k = qkv_h[1], v = qkv_h[2];  // [N*h, T, d]
     // beta = 0: baddbmm ignores the uninitialised input, NaNs in it included.
     auto attn = at::empty({n * heads, t, t}, qkv.options()).baddbmm_(q, k.transpose(1, 2), 0.0, scale);  // [N*h, T, T]
-    at::_softmax_out(attn, attn, -1, false);  // in place: each row's max and sum are read before it is written
+    at::_softmax_out(attn, attn, -1, false);
     const auto out = at::bmm(attn, v);  // [N*h, T, d]
     ctx->save_for_backward({qkv_h, attn});
-    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["in_place"] = false;
     return out.view({n, heads, t, d}).transpose(1, 2).reshape({n, t, heads * d});
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto& qkv_h = saved[0];  // [3, N*h, T, d]
-    const auto& attn = saved[1];   // [N*h, T, T]
+    const auto& attn = saved[1];  // [N*h, T, T]
     const double scale = ctx->saved_data["scale"].toDouble();
-    const int64_t nh = qkv_h.size(1), t = qkv_h.size(2), d = qkv_h.size(3), n = grads[0].size(0), heads = nh / n;
+    const int64_t heads = ctx->saved_data["heads"].toInt();
+    if (ctx->saved_data["in_place"].toBool()) {
+      const auto& qkv = saved[0];  // [N, T, 3D]
+      const auto grad_out = grads[0].to(qkv.scalar_type()).contiguous();
+      auto grad_qkv = qkv.scalar_type() == torch::kFloat32 ? InPlace<float>::backward(grad_out, qkv, attn, heads, scale)
+                                                           : InPlace<double>::backward(grad_out, qkv, attn, heads, scale);
+      return {grad_qkv, torch::Tensor(), torch::Tensor()};
+    }
+    const auto& qkv_h = saved[0];  // [3, N*h, T, d]
+    const int64_t nh = qkv_h.size(1), t = qkv_h.size(2), d = qkv_h.size(3), n = nh / heads;
     const auto q = qkv_h[0], k = qkv_h[1], v = qkv_h[2];
     const auto grad_out = grads[0].reshape({n, t, heads, d}).transpose(1, 2).reshape({nh, t, d}).to(qkv_h.scalar_type());
     auto grad_qkv_h = at::empty_like(qkv_h);  // [3, N*h, T, d]: dq, dk, dv
@@ -49,5 +164,7 @@ torch::Tensor explicit_attention(const torch::Tensor& qkv, int64_t num_heads, do
 }
 
 int64_t explicit_attention_calls() { return calls.load(); }
+int64_t explicit_attention_in_place_calls() { return in_place_calls.load(); }
+void set_explicit_attention_in_place(bool enabled) { in_place_enabled = enabled; }
 
 }  // namespace mae::models

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/tensor_compare.h"
+#include "mae/core/gemm_batch.h"
 #include "mae/models/attention.h"
 #include "mae/models/block.h"
 #include "mae/models/explicit_attention.h"
@@ -43,14 +44,30 @@ TEST(Attention, FusedEqualsPlainFloat32) {
   compare_paths(torch::kFloat32, 1e-4, 1e-5);
 }
 
+// Both explicit kernels: in place through MKL's batched GEMM (where the process has it) and the
+// head-major copies through ATen's bmm; each call is counted, so a test cannot pass on the other one.
+static void compare_explicit(torch::Dtype dtype, double rtol, double atol) {
+  for (const bool in_place : {true, false}) {
+    SCOPED_TRACE(in_place ? "in place" : "head-major copies");
+    if (in_place && !mae::core::gemm_batch_available()) {
+      ADD_FAILURE() << "this PyTorch build exports no MKL ?gemm_batch: the in-place path is not tested";
+      continue;
+    }
+    set_explicit_attention_in_place(in_place);
+    const int64_t calls = explicit_attention_calls(), in_place_calls = explicit_attention_in_place_calls();
+    compare_paths(dtype, rtol, atol, &AttentionImpl::forward_explicit);
+    set_explicit_attention_in_place(true);
+    EXPECT_EQ(explicit_attention_calls(), calls + 1);
+    EXPECT_EQ(explicit_attention_in_place_calls(), in_place_calls + (in_place ? 1 : 0));
+  }
+}
+
 TEST(Attention, ExplicitEqualsPlainFloat64) {
-  const int64_t calls = explicit_attention_calls();
-  compare_paths(torch::kFloat64, 1e-10, 1e-12, &AttentionImpl::forward_explicit);
-  EXPECT_EQ(explicit_attention_calls(), calls + 1);
+  compare_explicit(torch::kFloat64, 1e-10, 1e-12);
 }
 
 TEST(Attention, ExplicitEqualsPlainFloat32) {
-  compare_paths(torch::kFloat32, 1e-4, 1e-5, &AttentionImpl::forward_explicit);
+  compare_explicit(torch::kFloat32, 1e-4, 1e-5);
 }
 
 TEST(Attention, ExplicitTracksPlainUnderBf16Autocast) {
@@ -82,6 +99,9 @@ TEST(Attention, ForwardTakesTheMeasuredPathOnCpu) {
   const auto opts = torch::TensorOptions();
   EXPECT_EQ(attn->cpu_path(torch::randn({2, 13, 64}, opts)), AttentionPath::kSdpa);
   EXPECT_EQ(attn->cpu_path(torch::randn({2, 50, 64}, opts)), AttentionPath::kExplicit);
+  EXPECT_EQ(attn->cpu_path(torch::randn({2, 197, 64}, opts)), AttentionPath::kExplicit);
+  EXPECT_EQ(attn->cpu_path(torch::randn({2, 257, 64}, opts)), AttentionPath::kSdpa);
+  EXPECT_EQ(Attention(256, 4)->cpu_path(torch::randn({2, 13, 256}, opts)), AttentionPath::kExplicit);  // d = 64
   {
     mae::train::AutocastGuard autocast(torch::Device(torch::kCPU), mae::train::Precision::kBf16);
     EXPECT_EQ(attn->cpu_path(torch::randn({2, 13, 64}, opts)), AttentionPath::kExplicit);

@@ -77,18 +77,19 @@ for entry in "${configs[@]}"; do
         pytorch-explicit-compile) line=$("$python" bench/step_reference.py $common --attn explicit --compile 2>/dev/null) || line="" ;;
         pytorch-*) line=$("$python" bench/step_reference.py $common --attn "${impl#pytorch-}") || line="" ;;
       esac
-      if [ -n "$line" ]; then echo "$name|$impl|$line" >>"$runs"; else echo "  note: $impl failed in round $r (left out)"; fi
+      if [ -n "$line" ]; then echo "$name|$impl|$r|$line" >>"$runs"; else echo "  note: $impl failed in round $r (left out)"; fi
     done
   done
   # Medians per implementation, the table, the ratios, the CSV rows.
   "${python:-python3}" - "$runs" "$name" "$csv" "$device" "$dtype" "$threads" "$cpu" "$rounds" <<'PY'
 import json, statistics, sys, datetime
 runs, name, csv, device, dtype, threads, cpu, rounds = sys.argv[1:]
-rows = {}
+rows, by_round = {}, {}
 for line in open(runs):
-    n, impl, js = line.rstrip("\n").split("|", 2)
+    n, impl, r, js = line.rstrip("\n").split("|", 3)
     if n == name:
         rows.setdefault(impl, []).append(json.loads(js))
+        by_round.setdefault(impl, {})[r] = rows[impl][-1]["img_per_s"]
 med = {}
 with open(csv, "a") as out:
     for impl, rs in rows.items():
@@ -107,6 +108,12 @@ if "mae" in med:
     refs = [r for r in ("pytorch-explicit", "pytorch-sdpa", "pytorch-explicit-compile") if r in med]
     if refs:
         print("  ratio mae / " + ", / ".join(f"{r} = {med['mae'] / med[r]:.2f}x" for r in refs))
+        # Paired: ours over the reference run next to it in the same round, which cancels the
+        # machine's slow drift; the median of those and their spread.
+        for ref in refs:
+            paired = sorted(by_round["mae"][r] / by_round[ref][r] for r in by_round["mae"] if r in by_round[ref])
+            if paired:
+                print(f"  paired by round, mae / {ref}: median {statistics.median(paired):.2f}x [{paired[0]:.2f}-{paired[-1]:.2f}]")
 PY
 done
 echo "rows appended to $csv"

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <limits>
+#include <type_traits>
 
 #include "mae/core/error.h"
 
@@ -37,11 +38,10 @@ int to_int(int64_t v, const char* what) {
 }
 
 template <typename T>
-GemmBatchFn<T> function();
-template <>
-GemmBatchFn<float> function<float>() { return symbols().sgemm; }
-template <>
-GemmBatchFn<double> function<double>() { return symbols().dgemm; }
+GemmBatchFn<T> function() {
+  if constexpr (std::is_same_v<T, float>) return symbols().sgemm;
+  else return symbols().dgemm;
+}
 
 }  // namespace
 

@@ -57,8 +57,9 @@ bool low_precision_on_cpu(const torch::Tensor& x) {
 // Measured with bench/bench_attention (forward + backward of the module, 2-core AVX512 Xeon,
 // LibTorch 2.15; bench/results/attention_cpu_torch2.15.0.csv). In bf16 LibTorch's CPU flash kernel
 // is 1.4-6x slower than the explicit matmuls at every length measured (13-257 tokens). In fp32 the
-// explicit node, reading the heads in place, is the fastest from 16 to 197 tokens at every head
-// dim (5-20 % ahead of the flash kernel) and at every length at head dim 64; the flash kernel
+// explicit node, reading the heads in place, is ahead of the flash kernel from 16 to 197 tokens at
+// every head dim measured (16, 32, 64), by 2-31 % (one exception, within this VM's noise: 145
+// tokens at head dim 16, flash 6 % ahead), and at every length at head dim 64; the flash kernel
 // wins below 16 tokens at head dims up to 16 (level at 32) and at 257 tokens at head dims up to 32.
 AttentionPath AttentionImpl::cpu_path(const torch::Tensor& x) const {
   if (low_precision_on_cpu(x)) return AttentionPath::kExplicit;

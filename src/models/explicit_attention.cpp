@@ -10,24 +10,28 @@ namespace {
 std::atomic<int64_t> calls{0}, in_place_calls{0};
 std::atomic<bool> in_place_enabled{true};
 
-// Pointers to the N*h matrices [T, d] of heads laid out as [N, T, width] with head j of sample i
-// at column offset + j*d (in place in the qkv projection's output or the attention's output).
-template <typename T>
-std::vector<T*> head_blocks(T* base, int64_t n, int64_t t, int64_t width, int64_t heads, int64_t d, int64_t offset) {
-  std::vector<T*> out(n * heads);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < heads; ++j) out[i * heads + j] = base + i * t * width + offset + j * d;
-  }
-  return out;
-}
+// Pointers to the N*h head matrices [T, d] of a [N, T, width] tensor (head j of sample i at
+// column offset + j*d: in place in the qkv projection's output, the output or their gradients), and
+// to the N*h consecutive [T, T] matrices of a contiguous [N*h, T, T] tensor.
+struct Heads {
+  int64_t n, t, heads, d;
 
-// Pointers to the consecutive [T, T] matrices of a contiguous [N*h, T, T] tensor.
-template <typename T>
-std::vector<T*> square_blocks(T* base, int64_t count, int64_t t) {
-  std::vector<T*> out(count);
-  for (int64_t i = 0; i < count; ++i) out[i] = base + i * t * t;
-  return out;
-}
+  template <typename T>
+  std::vector<T*> blocks(T* base, int64_t width, int64_t offset) const {
+    std::vector<T*> out(n * heads);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < heads; ++j) out[i * heads + j] = base + i * t * width + offset + j * d;
+    }
+    return out;
+  }
+
+  template <typename T>
+  std::vector<T*> squares(T* base) const {
+    std::vector<T*> out(n * heads);
+    for (int64_t i = 0; i < n * heads; ++i) out[i] = base + i * t * t;
+    return out;
+  }
+};
 
 template <typename T>
 std::vector<const T*> read_only(const std::vector<T*>& v) {
@@ -47,20 +51,21 @@ template <typename T>
 struct InPlace {
   // qkv: [N, T, 3D] contiguous -> (out [N, T, D], attn [N*h, T, T] = softmax(q k^T * scale))
   static std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& qkv, int64_t heads, double scale) {
-    const int64_t n = qkv.size(0), t = qkv.size(1), w = qkv.size(2) / 3, d = w / heads;
+    const int64_t n = qkv.size(0), t = qkv.size(1), w = qkv.size(2) / 3;
+    const Heads layout{n, t, heads, w / heads};
     auto attn = at::empty({n * heads, t, t}, qkv.options());
     auto out = at::empty({n, t, w}, qkv.options());
     T* base = qkv.data_ptr<T>();
-    auto s = product<T>(false, true, t, t, d, scale);  // S = q k^T * scale
-    s.a = read_only(head_blocks(base, n, t, 3 * w, heads, d, 0)), s.lda = 3 * w;
-    s.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, w)), s.ldb = 3 * w;
-    s.c = square_blocks(attn.data_ptr<T>(), n * heads, t), s.ldc = t;
+    auto s = product<T>(false, true, t, t, layout.d, scale);  // S = q k^T * scale
+    s.a = read_only(layout.blocks(base, 3 * w, 0)), s.lda = 3 * w;
+    s.b = read_only(layout.blocks(base, 3 * w, w)), s.ldb = 3 * w;
+    s.c = layout.squares(attn.data_ptr<T>()), s.ldc = t;
     core::gemm_batch(s);
     at::_softmax_out(attn, attn, -1, false);  // in place: each row's max and sum are read before it is written
-    auto o = product<T>(false, false, t, d, t, 1.0);  // out = P v
+    auto o = product<T>(false, false, t, layout.d, t, 1.0);  // out = P v
     o.a = read_only(s.c), o.lda = t;
-    o.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, 2 * w)), o.ldb = 3 * w;
-    o.c = head_blocks(out.data_ptr<T>(), n, t, w, heads, d, 0), o.ldc = w;
+    o.b = read_only(layout.blocks(base, 3 * w, 2 * w)), o.ldb = 3 * w;
+    o.c = layout.blocks(out.data_ptr<T>(), w, 0), o.ldc = w;
     core::gemm_batch(o);
     return {out, attn};
   }
@@ -68,31 +73,33 @@ struct InPlace {
   // grad_out: [N, T, D] contiguous -> d qkv [N, T, 3D]
   static torch::Tensor backward(const torch::Tensor& grad_out, const torch::Tensor& qkv, const torch::Tensor& attn, int64_t heads,
                                 double scale) {
-    const int64_t n = qkv.size(0), t = qkv.size(1), w = qkv.size(2) / 3, d = w / heads;
+    const int64_t n = qkv.size(0), t = qkv.size(1), w = qkv.size(2) / 3;
+    const Heads layout{n, t, heads, w / heads};
     auto grad_qkv = at::empty_like(qkv);  // every element is written: dq | dk | dv
     auto grad_attn = at::empty_like(attn);
     T* base = qkv.data_ptr<T>();
     T* grad_base = grad_qkv.data_ptr<T>();
-    const auto probs = read_only(square_blocks(attn.data_ptr<T>(), n * heads, t));
-    const auto grad_heads = read_only(head_blocks(grad_out.data_ptr<T>(), n, t, w, heads, d, 0));
-    auto dv = product<T>(true, false, t, d, t, 1.0);  // dv = P^T dO
+    const auto q = read_only(layout.blocks(base, 3 * w, 0)), k = read_only(layout.blocks(base, 3 * w, w)),
+               v = read_only(layout.blocks(base, 3 * w, 2 * w));
+    const auto probs = read_only(layout.squares(attn.data_ptr<T>()));
+    const auto grad_heads = read_only(layout.blocks(grad_out.data_ptr<T>(), w, 0));
+    auto dv = product<T>(true, false, t, layout.d, t, 1.0);  // dv = P^T dO
     dv.a = probs, dv.lda = t, dv.b = grad_heads, dv.ldb = w;
-    dv.c = head_blocks(grad_base, n, t, 3 * w, heads, d, 2 * w), dv.ldc = 3 * w;
+    dv.c = layout.blocks(grad_base, 3 * w, 2 * w), dv.ldc = 3 * w;
     core::gemm_batch(dv);
-    auto dp = product<T>(false, true, t, t, d, 1.0);  // dP = dO v^T
-    dp.a = grad_heads, dp.lda = w;
-    dp.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, 2 * w)), dp.ldb = 3 * w;
-    dp.c = square_blocks(grad_attn.data_ptr<T>(), n * heads, t), dp.ldc = t;
+    auto dp = product<T>(false, true, t, t, layout.d, 1.0);  // dP = dO v^T
+    dp.a = grad_heads, dp.lda = w, dp.b = v, dp.ldb = 3 * w;
+    dp.c = layout.squares(grad_attn.data_ptr<T>()), dp.ldc = t;
     core::gemm_batch(dp);
     const auto grad_scores = at::_softmax_backward_data(grad_attn, attn, -1, attn.scalar_type());  // dS
-    const auto ds = read_only(square_blocks(grad_scores.data_ptr<T>(), n * heads, t));
-    auto dq = product<T>(false, false, t, d, t, scale);  // dq = dS k * scale
-    dq.a = ds, dq.lda = t, dq.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, w)), dq.ldb = 3 * w;
-    dq.c = head_blocks(grad_base, n, t, 3 * w, heads, d, 0), dq.ldc = 3 * w;
+    const auto ds = read_only(layout.squares(grad_scores.data_ptr<T>()));
+    auto dq = product<T>(false, false, t, layout.d, t, scale);  // dq = dS k * scale
+    dq.a = ds, dq.lda = t, dq.b = k, dq.ldb = 3 * w;
+    dq.c = layout.blocks(grad_base, 3 * w, 0), dq.ldc = 3 * w;
     core::gemm_batch(dq);
-    auto dk = product<T>(true, false, t, d, t, scale);  // dk = dS^T q * scale
-    dk.a = ds, dk.lda = t, dk.b = read_only(head_blocks(base, n, t, 3 * w, heads, d, 0)), dk.ldb = 3 * w;
-    dk.c = head_blocks(grad_base, n, t, 3 * w, heads, d, w), dk.ldc = 3 * w;
+    auto dk = product<T>(true, false, t, layout.d, t, scale);  // dk = dS^T q * scale
+    dk.a = ds, dk.lda = t, dk.b = q, dk.ldb = 3 * w;
+    dk.c = layout.blocks(grad_base, 3 * w, w), dk.ldc = 3 * w;
     core::gemm_batch(dk);
     return grad_qkv;
   }

@@ -50,7 +50,9 @@ static void compare_explicit(torch::Dtype dtype, double rtol, double atol) {
   for (const bool in_place : {true, false}) {
     SCOPED_TRACE(in_place ? "in place" : "head-major copies");
     if (in_place && !mae::core::gemm_batch_available()) {
+#if defined(__x86_64__)  // every x86 PyTorch wheel carries MKL: its absence there is a fault
       ADD_FAILURE() << "this PyTorch build exports no MKL ?gemm_batch: the in-place path is not tested";
+#endif
       continue;
     }
     set_explicit_attention_in_place(in_place);

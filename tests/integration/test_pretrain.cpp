@@ -223,10 +223,15 @@ TEST_F(PretrainFixture, VisualizeWritesPicturesAndReusesMasks) {
   // Same seed -> same losses; the written masks reproduce them exactly.
   request.output_dir = dir_ + "/vis2";
   EXPECT_EQ(tasks::run_visualize(options, request, torch::kCPU).masked_patch_loss, first.masked_patch_loss);
+  // The written masks give the same masked patches, but the kept ones enter the encoder in index
+  // order rather than in the order of the first run's noise: attention then sums over its keys in
+  // another order, so the losses agree to rounding, not bit for bit.
   request.mask_seed = 10;
   request.mask_file = first.json;
   request.output_dir = dir_ + "/vis3";
-  EXPECT_EQ(tasks::run_visualize(options, request, torch::kCPU).masked_patch_loss, first.masked_patch_loss);
+  const auto from_file = tasks::run_visualize(options, request, torch::kCPU).masked_patch_loss;
+  ASSERT_EQ(from_file.size(), first.masked_patch_loss.size());
+  for (size_t i = 0; i < from_file.size(); ++i) EXPECT_NEAR(from_file[i], first.masked_patch_loss[i], 1e-5 * first.masked_patch_loss[i]);
   auto masks = tasks::read_mask_file(first.json);
   ASSERT_EQ(masks.size(), 3u);
   EXPECT_EQ(masks[0].size(), 12u);  // 16 patches, 75 % removed

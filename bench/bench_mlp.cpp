@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   mae::core::configure_host_allocator();
   const int used_threads = mae::core::configure_threads(threads);
-  if (!mae::kernels::bias_gelu_available()) {
+  if (!mae::kernels::available()) {
     std::cerr << "the fused bias + GELU kernel is not available on this machine (needs AVX-512)\n";
     return 1;
   }

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "mae/core/runtime.h"
+#include "mae/kernels/available.h"
 #include "mae/models/block.h"
 #include "mae/models/explicit_attention.h"
 #include "mae/models/mlp.h"
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
   int threads = 0, steps = 5, warmup = 2;
   double mask_ratio = 0.75;
   bool norm_pix_loss = false, grad_checkpointing = false, default_malloc = false, attention_copies = false,
-       aten_mlp = false;
+       aten_mlp = false, aten_kernels = false;
   CLI::App app{"MAE pretraining step benchmark (prints one JSON line)"};
   app.add_option("--preset", preset, "tiny, small, base, large or huge")->capture_default_str();
   app.add_option("--img", img, "square image size")->capture_default_str();
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
   app.add_flag("--norm-pix-loss", norm_pix_loss);
   app.add_flag("--attention-copies", attention_copies, "the explicit attention node with head-major copies (ATen bmm) instead of in place (MKL batched GEMM)");
   app.add_flag("--aten-mlp", aten_mlp, "fc1 + GELU through ATen's addmm and gelu instead of the fused bias + GELU node");
+  app.add_flag("--aten-kernels", aten_kernels, "none of our CPU kernels (kernels/: bias + GELU, softmax): ATen's ops instead");
   app.add_flag("--default-malloc", default_malloc, "leave glibc malloc's trimming as it is (as a Python process has it)");
   app.add_flag("--grad-checkpointing", grad_checkpointing, "recompute block activations in backward");
   app.add_option("--dtype", dtype, "fp32, bf16 or fp16 (autocast; fp16 with a fixed loss scale of 2^16, unscaled before the step)")->capture_default_str();
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
     if (!default_malloc) mae::core::configure_host_allocator();
     mae::models::set_explicit_attention_in_place(!attention_copies);
     mae::models::set_mlp_fused_bias_gelu(!aten_mlp);
+    mae::kernels::set_enabled(!aten_kernels);
     const int used_threads = mae::core::configure_threads(threads);
     const auto device = mae::core::resolve_device(device_spec);
     auto o = mae::models::mae_preset("mae_vit_" + preset + "_patch" + std::to_string(preset == "huge" ? 14 : 16));

@@ -5,16 +5,7 @@
 
 #include <ATen/Parallel.h>
 
-#include "mae/core/error.h"
-
-#if defined(__x86_64__)
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12 warns inside its own avx512fintrin.h for masked loads (the undefined pass-through operand).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#define MAE_BIAS_GELU_X86 1
-#endif
+#include "common.h"
 
 namespace mae::kernels {
 namespace {
@@ -22,29 +13,10 @@ namespace {
 // Rows per partial sum of the bias gradient: the chunks, not the threads, fix the summation order,
 // so the result does not depend on the thread count.
 constexpr int64_t kRowsPerChunk = 256;
-// Elements per task below which ATen's pool is not worth waking.
-constexpr int64_t kGrainElements = 16384;
 
-int64_t grain_rows(int64_t cols) { return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(cols, 1)); }
 
-#if MAE_BIAS_GELU_X86
-#define MAE_AVX512 __attribute__((target("avx512f")))
-
-// exp(y) for -81 <= y <= 0: y = n ln2 + r with |r| <= ln2/2, e^r by a degree-5 polynomial fitted
-// for relative error (2.1e-7 in fp32 arithmetic), times 2^n by vscalefps. Accurate enough here: e
-// only scales terms whose absolute error budget is A&S's 1.5e-7 below.
-MAE_AVX512 inline __m512 exp_nonpositive(__m512 y) {
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945309f), y);
-  __m512 p = _mm512_set1_ps(8.297642693e-03f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.191537946e-02f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.666757464e-01f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999889433e-01f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.999997020e-01f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.000000119e+00f));
-  return _mm512_scalef_ps(p, n);
-}
+#if MAE_KERNELS_X86
+using namespace avx512;
 
 // For v = fc1's output plus bias: cdf = Phi(v) = (1 + erf(v / sqrt 2)) / 2, the normal CDF, and
 // e = exp(-v^2 / 2), which GELU's derivative shares. erfc(z) / 2 is Abramowitz & Stegun 7.1.26
@@ -73,10 +45,6 @@ MAE_AVX512 inline Cdf normal_cdf(__m512 v) {
   const __mmask16 positive = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GE_OQ);
   c.cdf = _mm512_mask_sub_ps(half_erfc, positive, _mm512_set1_ps(1.0f), half_erfc);
   return c;
-}
-
-MAE_AVX512 inline __mmask16 tail_mask(int64_t left) {
-  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
 }
 
 MAE_AVX512 void forward_rows(const float* x, const float* bias, float* out, int64_t r0, int64_t r1, int64_t cols) {
@@ -111,30 +79,13 @@ MAE_AVX512 void backward_rows(const float* grad_out, const float* x, const float
   }
 }
 
-bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f"); }
-#else
-bool cpu_has_avx512() { return false; }
 #endif
-
-void check_available(const char* what) {
-  MAE_CHECK(bias_gelu_available(), what, ": the fused bias + GELU kernel needs an x86 CPU with AVX-512 "
-            "(and LibTorch's OpenMP runtime for more than one thread); use ATen's linear and gelu");
-}
 
 }  // namespace
 
-bool bias_gelu_available() {
-  static const bool cpu = cpu_has_avx512();
-#ifdef _OPENMP
-  return cpu;
-#else
-  return cpu && at::get_num_threads() == 1;  // at::parallel_for would run serially here
-#endif
-}
-
 void bias_gelu_forward(const float* x, const float* bias, float* out, int64_t rows, int64_t cols) {
   check_available("bias_gelu_forward");
-#if MAE_BIAS_GELU_X86
+#if MAE_KERNELS_X86
   at::parallel_for(0, rows, grain_rows(cols),
                    [&](int64_t r0, int64_t r1) { forward_rows(x, bias, out, r0, r1, cols); });
 #endif
@@ -143,7 +94,7 @@ void bias_gelu_forward(const float* x, const float* bias, float* out, int64_t ro
 void bias_gelu_backward(const float* grad_out, const float* x, const float* bias, float* grad_x, float* grad_bias,
                         int64_t rows, int64_t cols) {
   check_available("bias_gelu_backward");
-#if MAE_BIAS_GELU_X86
+#if MAE_KERNELS_X86
   const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   std::vector<float> partial(static_cast<size_t>(std::max<int64_t>(chunks, 1) * cols), 0.0f);
   at::parallel_for(0, chunks, std::max<int64_t>(1, grain_rows(cols) / kRowsPerChunk), [&](int64_t k0, int64_t k1) {

@@ -5,6 +5,7 @@
 #include <ATen/autocast_mode.h>
 
 #include "mae/core/error.h"
+#include "mae/kernels/available.h"
 #include "mae/models/explicit_attention.h"
 #include "mae/models/linear.h"
 
@@ -57,13 +58,15 @@ bool low_precision_on_cpu(const torch::Tensor& x) {
 // Measured with bench/bench_attention (forward + backward of the module, 2-core AVX512 Xeon,
 // LibTorch 2.15; bench/results/attention_cpu_torch2.15.0.csv). In bf16 LibTorch's CPU flash kernel
 // is 1.4-6x slower than the explicit matmuls at every length measured (13-257 tokens). In fp32 the
-// explicit node, reading the heads in place, is ahead of the flash kernel from 16 to 197 tokens at
-// every head dim measured (16, 32, 64), by 2-31 % (one exception, within this VM's noise: 145
-// tokens at head dim 16, flash 6 % ahead), and at every length at head dim 64; the flash kernel
-// wins below 16 tokens at head dims up to 16 (level at 32) and at 257 tokens at head dims up to 32.
+// explicit node reads the heads in place; with our softmax kernel (kernels::available()) it is
+// ahead of the flash kernel at every length from 5 to 257 tokens and every head dim (16, 32, 64),
+// by 1-37 %, except from 224 tokens at head dim 16, where flash is 3-6 % ahead. With ATen's softmax,
+// whose scalar row tails cost most on short rows, flash also wins below 16 tokens at head dims up
+// to 32 (level at 32) and at 224 tokens and more at head dim 32.
 AttentionPath AttentionImpl::cpu_path(const torch::Tensor& x) const {
   if (low_precision_on_cpu(x)) return AttentionPath::kExplicit;
   const int64_t tokens = x.size(1);
+  if (kernels::available()) return head_dim_ <= 16 && tokens >= 224 ? AttentionPath::kSdpa : AttentionPath::kExplicit;
   if (head_dim_ <= 32 && (tokens < 16 || tokens >= 224)) return AttentionPath::kSdpa;
   return AttentionPath::kExplicit;
 }

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "mae/core/gemm_batch.h"
+#include "mae/kernels/softmax.h"
 
 namespace mae::models {
 namespace {
@@ -33,6 +34,26 @@ struct Heads {
   }
 };
 
+// attn: [N*h, T, T] contiguous, in place: softmax over the last dim (our kernel for fp32 where it
+// runs: ATen's finishes each short row with scalar code).
+void softmax_in_place(torch::Tensor& attn) {
+  if (attn.scalar_type() == torch::kFloat32 && kernels::available()) {
+    kernels::softmax_rows(attn.data_ptr<float>(), attn.numel() / attn.size(-1), attn.size(-1));
+  } else {
+    at::_softmax_out(attn, attn, -1, false);  // in place: each row's max and sum are read before it is written
+  }
+}
+
+// grad_attn: dP on entry, dS (the gradient of the scores) on return; attn: P, both [N*h, T, T].
+void softmax_backward_in_place(torch::Tensor& grad_attn, const torch::Tensor& attn) {
+  if (attn.scalar_type() == torch::kFloat32 && kernels::available()) {
+    kernels::softmax_backward_rows(grad_attn.data_ptr<float>(), attn.data_ptr<float>(), attn.numel() / attn.size(-1),
+                                   attn.size(-1));
+  } else {
+    grad_attn = at::_softmax_backward_data(grad_attn, attn, -1, attn.scalar_type());
+  }
+}
+
 template <typename T>
 std::vector<const T*> read_only(const std::vector<T*>& v) {
   return {v.begin(), v.end()};
@@ -61,7 +82,7 @@ struct InPlace {
     s.b = read_only(layout.blocks(base, 3 * w, w)), s.ldb = 3 * w;
     s.c = layout.squares(attn.data_ptr<T>()), s.ldc = t;
     core::gemm_batch(s);
-    at::_softmax_out(attn, attn, -1, false);  // in place: each row's max and sum are read before it is written
+    softmax_in_place(attn);
     auto o = product<T>(false, false, t, layout.d, t, 1.0);  // out = P v
     o.a = read_only(s.c), o.lda = t;
     o.b = read_only(layout.blocks(base, 3 * w, 2 * w)), o.ldb = 3 * w;
@@ -91,8 +112,8 @@ struct InPlace {
     dp.a = grad_heads, dp.lda = w, dp.b = v, dp.ldb = 3 * w;
     dp.c = layout.squares(grad_attn.data_ptr<T>()), dp.ldc = t;
     core::gemm_batch(dp);
-    const auto grad_scores = at::_softmax_backward_data(grad_attn, attn, -1, attn.scalar_type());  // dS
-    const auto ds = read_only(layout.squares(grad_scores.data_ptr<T>()));
+    softmax_backward_in_place(grad_attn, attn);  // dS
+    const auto ds = read_only(layout.squares(grad_attn.data_ptr<T>()));
     auto dq = product<T>(false, false, t, layout.d, t, scale);  // dq = dS k * scale
     dq.a = ds, dq.lda = t, dq.b = k, dq.ldb = 3 * w;
     dq.c = layout.blocks(grad_base, 3 * w, 0), dq.ldc = 3 * w;
@@ -129,7 +150,7 @@ struct ExplicitAttention : public torch::autograd::Function<ExplicitAttention> {
     const auto q = qkv_h[0], k = qkv_h[1], v = qkv_h[2];  // [N*h, T, d]
     // beta = 0: baddbmm ignores the uninitialised input, NaNs in it included.
     auto attn = at::empty({n * heads, t, t}, qkv.options()).baddbmm_(q, k.transpose(1, 2), 0.0, scale);  // [N*h, T, T]
-    at::_softmax_out(attn, attn, -1, false);
+    softmax_in_place(attn);
     const auto out = at::bmm(attn, v);  // [N*h, T, d]
     ctx->save_for_backward({qkv_h, attn});
     ctx->saved_data["in_place"] = false;
@@ -155,7 +176,8 @@ struct ExplicitAttention : public torch::autograd::Function<ExplicitAttention> {
     auto grad_qkv_h = at::empty_like(qkv_h);  // [3, N*h, T, d]: dq, dk, dv
     auto grad_v = grad_qkv_h[2];
     at::bmm_out(grad_v, attn.transpose(1, 2), grad_out);  // dv = P^T dO
-    const auto grad_attn = at::_softmax_backward_data(at::bmm(grad_out, v.transpose(1, 2)), attn, -1, attn.scalar_type());  // dS
+    auto grad_attn = at::bmm(grad_out, v.transpose(1, 2));  // dP
+    softmax_backward_in_place(grad_attn, attn);              // dS
     grad_qkv_h[0].baddbmm_(grad_attn, k, 0.0, scale);                  // dq = dS k * scale
     grad_qkv_h[1].baddbmm_(grad_attn.transpose(1, 2), q, 0.0, scale);  // dk = dS^T q * scale
     auto grad_qkv = grad_qkv_h.view({3, n, heads, t, d}).permute({1, 3, 0, 2, 4}).reshape({n, t, 3 * heads * d});

@@ -50,7 +50,7 @@ struct LinearGelu : public torch::autograd::Function<LinearGelu> {
 bool can_fuse(const torch::Tensor& x, const torch::nn::Linear& fc1) {
   return fused_enabled && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
          fc1->weight.scalar_type() == torch::kFloat && fc1->bias.defined() && x.size(-1) > 0 &&
-         !at::autocast::is_autocast_enabled(at::kCPU) && kernels::bias_gelu_available();
+         !at::autocast::is_autocast_enabled(at::kCPU) && kernels::available();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "common/tensor_compare.h"
 #include "mae/core/gemm_batch.h"
+#include "mae/kernels/available.h"
 #include "mae/models/attention.h"
 #include "mae/models/block.h"
 #include "mae/models/explicit_attention.h"
@@ -99,7 +100,11 @@ TEST(Attention, ExplicitTracksPlainUnderBf16Autocast) {
 TEST(Attention, ForwardTakesTheMeasuredPathOnCpu) {
   Attention attn(64, 4);  // d = 16
   const auto opts = torch::TensorOptions();
-  EXPECT_EQ(attn->cpu_path(torch::randn({2, 13, 64}, opts)), AttentionPath::kSdpa);
+  // Short sequences: explicit with our softmax kernel, the flash kernel with ATen's softmax.
+  const bool kernel = mae::kernels::available();
+  EXPECT_EQ(attn->cpu_path(torch::randn({2, 13, 64}, opts)), kernel ? AttentionPath::kExplicit : AttentionPath::kSdpa);
+  EXPECT_EQ(Attention(128, 4)->cpu_path(torch::randn({2, 257, 128}, opts)),  // d = 32
+            kernel ? AttentionPath::kExplicit : AttentionPath::kSdpa);
   EXPECT_EQ(attn->cpu_path(torch::randn({2, 50, 64}, opts)), AttentionPath::kExplicit);
   EXPECT_EQ(attn->cpu_path(torch::randn({2, 197, 64}, opts)), AttentionPath::kExplicit);
   EXPECT_EQ(attn->cpu_path(torch::randn({2, 257, 64}, opts)), AttentionPath::kSdpa);
@@ -115,7 +120,7 @@ TEST(Attention, ForwardTakesTheMeasuredPathOnCpu) {
   attn->forward(torch::randn({2, 50, 64}, opts));
   EXPECT_EQ(explicit_attention_calls(), calls + 1);
   set_attention_path(*attn, AttentionPath::kExplicit);  // forced, where the rule would take SDPA
-  attn->forward(torch::randn({2, 13, 64}, opts));
+  attn->forward(torch::randn({2, 257, 64}, opts));
   EXPECT_EQ(explicit_attention_calls(), calls + 2);
   EXPECT_TRUE(attn->fused());
 }

@@ -13,7 +13,7 @@ using mae::testing::tensors_close;
 namespace {
 
 #define SKIP_WITHOUT_KERNEL()                                                                        \
-  if (!mae::kernels::bias_gelu_available()) GTEST_SKIP() << "no AVX-512 (or no OpenMP with " \
+  if (!mae::kernels::available()) GTEST_SKIP() << "no AVX-512 (or no OpenMP with " \
                                                          << at::get_num_threads() << " threads): ATen's ops run instead"
 
 struct Result {
@@ -72,13 +72,13 @@ TEST(BiasGelu, BiasGradientDoesNotDependOnThreads) {
   const auto x = torch::randn({1000, 96}), bias = torch::randn({96}), grad_out = torch::randn({1000, 96});
   const int threads = at::get_num_threads();
   at::set_num_threads(1);
-  if (!mae::kernels::bias_gelu_available()) {
+  if (!mae::kernels::available()) {
     at::set_num_threads(threads);
     GTEST_SKIP() << "no AVX-512: ATen's ops run instead";
   }
   const auto one = run_kernels(x, bias, grad_out);
   at::set_num_threads(2);
-  const auto two = mae::kernels::bias_gelu_available() ? run_kernels(x, bias, grad_out) : one;
+  const auto two = mae::kernels::available() ? run_kernels(x, bias, grad_out) : one;
   at::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one.grad_bias, two.grad_bias));
   EXPECT_TRUE(torch::equal(one.grad_x, two.grad_x));

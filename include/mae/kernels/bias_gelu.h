@@ -1,19 +1,16 @@
-// fc1's bias and the exact (erf) GELU in one pass, forward and backward, for fp32 on x86 CPUs with
-// AVX-512. ATen spends three passes over fc1's output on what is one here: addmm copies the bias
-// into the output before its GEMM, gelu reads and writes it, and in backward gelu_backward and the
-// bias gradient's column sum each read the gradient again. Threads: ATen's intra-op pool
-// (at::parallel_for; this file's translation unit is built with OpenMP against the same runtime as
-// LibTorch, see src/CMakeLists.txt).
+// fc1's bias and the exact (erf) GELU in one pass, forward and backward, in fp32 where
+// kernels::available(). ATen spends three passes over fc1's output on what is one here: addmm
+// copies the bias into the output before its GEMM, gelu reads and writes it, and in backward
+// gelu_backward and the bias gradient's column sum each read the gradient again. Threads: ATen's
+// intra-op pool (at::parallel_for).
 // Legend: M rows (tokens of the batch), H columns (fc1's width); all row-major and contiguous.
 #pragma once
 
 #include <cstdint>
 
-namespace mae::kernels {
+#include "mae/kernels/available.h"
 
-// True where these kernels run fast enough to replace ATen's: an AVX-512 CPU, and threads shared
-// with ATen (or a single intra-op thread). Callers use ATen's ops otherwise.
-bool bias_gelu_available();
+namespace mae::kernels {
 
 // out[m, h] = gelu(x[m, h] + bias[h]) with x: [M, H] (fc1's output without its bias), bias: [H].
 void bias_gelu_forward(const float* x, const float* bias, float* out, int64_t rows, int64_t cols);

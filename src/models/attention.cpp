@@ -30,22 +30,23 @@ std::vector<torch::Tensor> AttentionImpl::split_heads(const torch::Tensor& x) {
   return parts;
 }
 
-torch::Tensor AttentionImpl::forward_plain(const torch::Tensor& x) {
+torch::Tensor AttentionImpl::heads(const torch::Tensor& x, AttentionPath path) {
+  if (path == AttentionPath::kExplicit) return explicit_attention(linear(qkv, x), num_heads_, scale_);
   const auto qkv_heads = split_heads(x);
-  auto attn = torch::matmul(qkv_heads[0], qkv_heads[1].transpose(-2, -1)) * scale_;  // [N, h, T, T]
-  attn = attn.softmax(-1);
-  auto out = torch::matmul(attn, qkv_heads[2]);  // [N, h, T, D/h]
-  return linear(proj, out.transpose(1, 2).reshape({x.size(0), x.size(1), -1}));
+  torch::Tensor out;  // [N, h, T, D/h]
+  if (path == AttentionPath::kSdpa) {
+    out = at::scaled_dot_product_attention(qkv_heads[0], qkv_heads[1], qkv_heads[2]);
+  } else {
+    auto attn = torch::matmul(qkv_heads[0], qkv_heads[1].transpose(-2, -1)) * scale_;  // [N, h, T, T]
+    out = torch::matmul(attn.softmax(-1), qkv_heads[2]);
+  }
+  return out.transpose(1, 2).reshape({x.size(0), x.size(1), -1});
 }
 
-torch::Tensor AttentionImpl::forward_fused(const torch::Tensor& x) {
-  const auto qkv_heads = split_heads(x);
-  auto out = at::scaled_dot_product_attention(qkv_heads[0], qkv_heads[1], qkv_heads[2]);  // [N, h, T, D/h]
-  return linear(proj, out.transpose(1, 2).reshape({x.size(0), x.size(1), -1}));
-}
-
+torch::Tensor AttentionImpl::forward_plain(const torch::Tensor& x) { return linear(proj, heads(x, AttentionPath::kPlain)); }
+torch::Tensor AttentionImpl::forward_fused(const torch::Tensor& x) { return linear(proj, heads(x, AttentionPath::kSdpa)); }
 torch::Tensor AttentionImpl::forward_explicit(const torch::Tensor& x) {
-  return linear(proj, explicit_attention(linear(qkv, x), num_heads_, scale_));
+  return linear(proj, heads(x, AttentionPath::kExplicit));
 }
 
 namespace {
@@ -71,14 +72,15 @@ AttentionPath AttentionImpl::cpu_path(const torch::Tensor& x) const {
   return AttentionPath::kExplicit;
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
-  AttentionPath path = path_;
-  if (path == AttentionPath::kAuto) path = x.is_cpu() ? cpu_path(x) : AttentionPath::kSdpa;
-  switch (path) {
-    case AttentionPath::kPlain: return forward_plain(x);
-    case AttentionPath::kSdpa: return forward_fused(x);
-    default: return forward_explicit(x);
-  }
+AttentionPath AttentionImpl::resolved_path(const torch::Tensor& x) const {
+  if (path_ != AttentionPath::kAuto) return path_;
+  return x.is_cpu() ? cpu_path(x) : AttentionPath::kSdpa;
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x) { return linear(proj, heads(x, resolved_path(x))); }
+
+torch::Tensor AttentionImpl::forward_residual(const torch::Tensor& x, const torch::Tensor& residual) {
+  return residual_linear(residual, proj, heads(x, resolved_path(x)));
 }
 
 void set_attention_path(torch::nn::Module& model, AttentionPath path) {

@@ -60,13 +60,18 @@ MlpImpl::MlpImpl(int64_t in_features, int64_t hidden_features) {
   fc2 = register_module("fc2", torch::nn::Linear(hidden_features, in_features));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-
+torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
   if (can_fuse(x, fc1)) {
     ++fused_calls;
-    return linear(fc2, LinearGelu::apply(x, fc1->weight, fc1->bias));
+    return LinearGelu::apply(x, fc1->weight, fc1->bias);
   }
-  return linear(fc2, torch::gelu(linear(fc1, x)));
+  return torch::gelu(linear(fc1, x));
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return linear(fc2, hidden(x)); }
+
+torch::Tensor MlpImpl::forward_residual(const torch::Tensor& x, const torch::Tensor& residual) {
+  return residual_linear(residual, fc2, hidden(x));
 }
 
 int64_t mlp_fused_bias_gelu_calls() { return fused_calls.load(); }

@@ -21,6 +21,8 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias = true, bool fused = true);
   // x: [N, T, D] -> [N, T, D]
   torch::Tensor forward(const torch::Tensor& x);
+  // residual + forward(x), with the residual added inside proj (linear.h: residual_linear).
+  torch::Tensor forward_residual(const torch::Tensor& x, const torch::Tensor& residual);
   torch::Tensor forward_plain(const torch::Tensor& x);
   torch::Tensor forward_fused(const torch::Tensor& x);
   // The plain path's formulation as one autograd node (explicit_attention.h).
@@ -40,6 +42,10 @@ class AttentionImpl : public torch::nn::Module {
  private:
   // [N, T, D] -> q, k, v each [N, h, T, D/h]
   std::vector<torch::Tensor> split_heads(const torch::Tensor& x);
+  // The heads' outputs concatenated, proj's input: [N, T, D] -> [N, T, D], by `path` (not kAuto).
+  torch::Tensor heads(const torch::Tensor& x, AttentionPath path);
+  // path_, with kAuto resolved for x.
+  AttentionPath resolved_path(const torch::Tensor& x) const;
   int64_t num_heads_, head_dim_;
   double scale_;
   AttentionPath path_ = AttentionPath::kAuto;

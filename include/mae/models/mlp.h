@@ -14,8 +14,14 @@ class MlpImpl : public torch::nn::Module {
   MlpImpl(int64_t in_features, int64_t hidden_features);
   // x: [..., in] -> [..., in]
   torch::Tensor forward(const torch::Tensor& x);
+  // residual + forward(x), with the residual added inside fc2 (linear.h: residual_linear).
+  torch::Tensor forward_residual(const torch::Tensor& x, const torch::Tensor& residual);
 
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+
+ private:
+  // gelu(fc1(x)): [..., in] -> [..., hidden]
+  torch::Tensor hidden(const torch::Tensor& x);
 };
 TORCH_MODULE(Mlp);
 

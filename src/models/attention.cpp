@@ -60,10 +60,11 @@ bool low_precision_on_cpu(const torch::Tensor& x) {
 // LibTorch 2.15; bench/results/attention_cpu_torch2.15.0.csv). In bf16 LibTorch's CPU flash kernel
 // is 1.4-6x slower than the explicit matmuls at every length measured (13-257 tokens). In fp32 the
 // explicit node reads the heads in place; with our softmax kernel (kernels::available()) it is
-// ahead of the flash kernel at every length from 5 to 257 tokens and every head dim (16, 32, 64),
-// by 1-37 %, except from 224 tokens at head dim 16, where flash is 3-6 % ahead. With ATen's softmax,
-// whose scalar row tails cost most on short rows, flash also wins below 16 tokens at head dims up
-// to 32 (level at 32) and at 224 tokens and more at head dim 32.
+// ahead of the flash kernel from 5 to 197 tokens at every head dim (16, 32, 64), by 5-33 % (level
+// at 145 tokens with head dim 16), and from 224 tokens at head dim 64. From 224 tokens at head dim
+// 16 flash is 3-11 % ahead (level at 257); at 257 tokens with head dim 32 the two runs split (0.98x,
+// 1.08x). With ATen's softmax, whose scalar row tails cost most on short rows, flash also wins
+// below 16 tokens at head dims up to 32 and from 224 tokens at head dim 32.
 AttentionPath AttentionImpl::cpu_path(const torch::Tensor& x) const {
   if (low_precision_on_cpu(x)) return AttentionPath::kExplicit;
   const int64_t tokens = x.size(1);

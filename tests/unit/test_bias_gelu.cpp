@@ -140,3 +140,16 @@ TEST(BiasGelu, MlpIsDeterministic) {
     EXPECT_TRUE(torch::equal(a, b)) << rows << " rows: max |diff| " << (a - b).abs().max().item<float>();
   }
 }
+
+// An empty batch passes through the fused node forward and backward.
+TEST(BiasGelu, MlpOnAnEmptyBatch) {
+  SKIP_WITHOUT_KERNEL();
+  mae::models::Mlp mlp(16, 64);
+  const int64_t calls = mae::models::mlp_fused_bias_gelu_calls();
+  const auto x = torch::randn({0, 5, 16}).requires_grad_(true);
+  const auto out = mlp->forward(x);
+  EXPECT_EQ(out.sizes(), x.sizes());
+  out.sum().backward();
+  EXPECT_EQ(mae::models::mlp_fused_bias_gelu_calls(), calls + 1);
+  EXPECT_TRUE(mlp->fc1->bias.grad().eq(0).all().item<bool>());
+}

@@ -14,7 +14,6 @@ namespace {
 // so the result does not depend on the thread count.
 constexpr int64_t kRowsPerChunk = 256;
 
-
 #if MAE_KERNELS_X86
 using namespace avx512;
 
@@ -96,7 +95,7 @@ void bias_gelu_backward(const float* grad_out, const float* x, const float* bias
   check_available("bias_gelu_backward");
 #if MAE_KERNELS_X86
   const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
-  std::vector<float> partial(static_cast<size_t>(std::max<int64_t>(chunks, 1) * cols), 0.0f);
+  std::vector<float> partial(static_cast<size_t>(chunks * cols), 0.0f);
   at::parallel_for(0, chunks, std::max<int64_t>(1, grain_rows(cols) / kRowsPerChunk), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       backward_rows(grad_out, x, bias, grad_x, partial.data() + k * cols, k * kRowsPerChunk,

@@ -1,6 +1,5 @@
 #include "mae/kernels/softmax.h"
 
-#include <algorithm>
 #include <limits>
 
 #include <ATen/Parallel.h>
@@ -9,7 +8,6 @@
 
 namespace mae::kernels {
 namespace {
-
 
 #if MAE_KERNELS_X86
 using namespace avx512;

@@ -7,6 +7,7 @@
 // In fp32 and fp64 on CPU, where MKL's batched GEMM over pointer lists is in the process
 // (core/gemm_batch.h), there are no copies at all: every head is read in place from the qkv
 // projection's output and written in place into the output, and the same in the backward.
+// In fp32 the softmax, forward and backward, is kernels/softmax.h where it runs (ATen's otherwise).
 // Legend: N batch, T tokens, D width, h heads, d = D/h.
 #pragma once
 

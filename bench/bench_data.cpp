@@ -24,6 +24,7 @@
 #include <torch/version.h>
 
 #include "common/multiband_files.h"
+#include "mae/core/error.h"
 #include "mae/data/array_source.h"
 #include "mae/data/file_source.h"
 #include "mae/data/image_decode.h"
@@ -145,7 +146,7 @@ void multiband_rows(const std::string& dir, int64_t count, int64_t size, int thr
   lzw.compression = COMPRESSION_LZW;
   for (int64_t i = 0; i < kScenes; ++i) {
     scenes.push_back(mae::testing::multiband_image(kSide, kSide, kBands, torch::kUInt16, i));
-    const std::string name = "/" + std::to_string(1000 + i) + ".tif";
+    const std::string name = mae::str("/", 1000 + i, ".tif");
     mae::testing::TiffLayout raw;
     raw.rows_per_strip = 16;
     mae::testing::write_tiff(dir + "/raw" + name, scenes.back(), raw);

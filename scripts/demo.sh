@@ -9,9 +9,11 @@ elapsed() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 start=$SECONDS
 scripts/install.sh
 installed=$SECONDS
-scripts/build.sh
+MAE_BUILD_TARGETS=mae_cli scripts/build.sh  # the demo's command alone; scripts/test.sh builds the rest
 built=$SECONDS
-build/bin/mae pretrain "$@"
+# The demo's run folder is the demo's: a second demo replaces the first (unless it resumes it).
+case " $* " in *" --resume "*|*" --output "*) fresh=() ;; *) fresh=(--overwrite) ;; esac
+build/bin/mae pretrain ${fresh[@]+"${fresh[@]}"} "$@"
 done_at=$SECONDS
 last=$(ls runs/pretrain/reconstructions/*.png 2>/dev/null | tail -1 || true)
 echo "[demo] install $(elapsed $((installed - start))), build $(elapsed $((built - installed))), pretraining $(elapsed $((done_at - built)))"

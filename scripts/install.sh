@@ -7,8 +7,10 @@
 #      in a venv shared by every clone: ${MAE_VENV:-$HOME/.cache/mae/venv};
 #   3. the Python packages the fixture scripts, the Python tests and the benchmarks use (numpy,
 #      safetensors, tensorboard, tifffile) in that venv; a Python test whose packages are missing is skipped.
-# Writes the LibTorch CMake prefix to build/.torch-prefix for scripts/build.sh and prints the
-# LibTorch version, CUDA, BLAS and thread settings.
+# MAE_TORCH_VERSION=2.4.1 installs that torch wheel alone into a venv of its own
+# (${MAE_VENV:-$HOME/.cache/mae/venv-torch2.4.1}); scripts/compat.sh builds against it.
+# Writes the LibTorch CMake prefix to ${MAE_BUILD_DIR:-build}/.torch-prefix for scripts/build.sh and
+# prints the LibTorch version, CUDA, BLAS and thread settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,12 +33,21 @@ else
 fi
 
 # 2. LibTorch
-venv="${MAE_VENV:-$HOME/.cache/mae/venv}"
+pinned="${MAE_TORCH_VERSION:-}"
+build_dir="${MAE_BUILD_DIR:-build}"
 python_pkgs=(numpy safetensors tensorboard tifffile PIL:pillow webdataset)  # module[:PyPI name]; webdataset: the WebDataset interop test
-torch_ok() { "$1" - <<'PY' 2>/dev/null
-import torch, sys
-major, minor = (int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
-sys.exit(0 if (major, minor) >= (2, 4) else 1)
+if [ -n "$pinned" ]; then
+  venv="${MAE_VENV:-$HOME/.cache/mae/venv-torch$pinned}"
+  python_pkgs=()  # only the C++ build and its unit tests use this torch
+else
+  venv="${MAE_VENV:-$HOME/.cache/mae/venv}"
+fi
+torch_ok() { MAE_PINNED="$pinned" "$1" - <<'PY' 2>/dev/null
+import os, sys, torch
+version = torch.__version__.split("+")[0]
+pinned = os.environ["MAE_PINNED"]
+major, minor = (int(x) for x in version.split(".")[:2])
+sys.exit(0 if (version == pinned if pinned else (major, minor) >= (2, 4)) else 1)
 PY
 }
 if [ -n "${MAE_TORCH_PREFIX:-}" ]; then
@@ -47,19 +58,19 @@ if [ -n "${MAE_TORCH_PREFIX:-}" ]; then
 else
   if [ -x "$venv/bin/python" ] && torch_ok "$venv/bin/python"; then
     python="$venv/bin/python"
-  elif command -v python3 >/dev/null && torch_ok python3 && [ -z "${MAE_FORCE_VENV:-}" ]; then
+  elif [ -z "$pinned" ] && command -v python3 >/dev/null && torch_ok python3 && [ -z "${MAE_FORCE_VENV:-}" ]; then
     python="$(command -v python3)"
     log "reusing the torch of $python"
   else
-    log "creating $venv and installing torch from PyPI (a few GiB, once per machine)"
+    log "creating $venv and installing torch${pinned:+==$pinned} from PyPI (a few GiB, once per machine)"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --upgrade pip
-    "$venv/bin/pip" install -q torch
+    "$venv/bin/pip" install -q "torch${pinned:+==$pinned}"
     python="$venv/bin/python"
   fi
   prefix="$(cd "$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')/../.." && pwd)"
   need=()
-  for p in "${python_pkgs[@]}"; do "$python" -c "import ${p%%:*}" 2>/dev/null || need+=("${p#*:}"); done
+  for p in ${python_pkgs[@]+"${python_pkgs[@]}"}; do "$python" -c "import ${p%%:*}" 2>/dev/null || need+=("${p#*:}"); done
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$python" = "$venv/bin/python" ]; then "$python" -m pip install -q "${need[@]}";
     else log "note: $python lacks ${need[*]} (only the fixture scripts, the Python tests and benchmarks need them)"; fi
@@ -72,6 +83,6 @@ print(f"[install] LibTorch {torch.__version__}, CUDA {torch.version.cuda or 'non
       f"default threads {torch.get_num_threads()} (mae sets one per core; --threads overrides)")
 PY
 fi
-mkdir -p build
-echo "$prefix" > build/.torch-prefix
-log "LibTorch CMake prefix: $prefix (saved in build/.torch-prefix)"
+mkdir -p "$build_dir"
+echo "$prefix" > "$build_dir/.torch-prefix"
+log "LibTorch CMake prefix: $prefix (saved in $build_dir/.torch-prefix)"

@@ -148,12 +148,14 @@ void PendingAllReduce::wait() {
 
 namespace {
 
-// The rendezvous: rank 0 hosts the TCP store, every rank connects to it.
-c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, const GroupOptions& options) {
+// The rendezvous: rank 0 hosts the TCP store, every rank connects to it. A `client` connection is
+// a second one for another thread (the heartbeat): it neither hosts nor counts as a worker.
+c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, const GroupOptions& options, bool client = false) {
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<uint16_t>(env.master_port);
-  store_options.isServer = env.rank == 0;
-  store_options.numWorkers = env.world_size;
+  store_options.isServer = !client && env.rank == 0;
+  if (!client) store_options.numWorkers = env.world_size;
+  store_options.waitWorkers = !client;
   store_options.timeout = options.timeout;
   try {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
@@ -220,7 +222,7 @@ torch::Device init(const Environment& env, torch::Device device, const GroupOpti
   group->name = backend;
   g_group = group.release();
   core::set_log_rank(env.rank, env.world_size);
-  g_group->heartbeat = std::thread(heartbeat_loop, g_group->store->clone(), g_group);
+  g_group->heartbeat = std::thread(heartbeat_loop, connect_store(env, options, /*client=*/true), g_group);
   core::log_info(str("distributed: ", env.world_size, " processes (", backend, ", from ", env.source, " variables), rendezvous at ",
                      env.master_addr, ":", env.master_port, ", timeout ", options.timeout.count() / 1000, " s"));
   barrier("start-up");

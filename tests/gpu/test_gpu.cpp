@@ -8,6 +8,7 @@
 
 #include "common/named_grads.h"
 #include "common/run_command.h"
+#include "common/synthetic_idx.h"
 #include "common/tensor_compare.h"
 #include "mae/models/block.h"
 #include "mae/models/mae_vit.h"
@@ -191,9 +192,13 @@ TEST(Gpu, NcclRunsAOneProcessJob) {
   REQUIRE_CUDA();
   const std::string dir = ::testing::TempDir() + "mae_gpu_nccl";
   std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/data");
+  mae::testing::write_synthetic_idx(dir + "/data", 640, 28, 10);  // the default model's 28 x 28 grey images
   const std::string command = std::string(MAE_BINARY) + " launch --nproc 1 -- pretrain --device cuda --set train.max_steps=10 " +
+                              "--set data.root=" + dir + "/data --set data.train_files=images.idx,labels.idx " +
+                              "--set data.val_files=images.idx,labels.idx --set knn.every=0 " +
                               "--set train.batch_size=64 --set log.every=5 --set log.progress=lines --set visualize.num_images=0 " +
-                              "--set train.precision=bf16 --output " + dir;
+                              "--set train.precision=bf16 --output " + dir + "/run";
   const auto [code, output] = mae::testing::run_command(command);
   EXPECT_EQ(code, 0) << output;
   EXPECT_NE(output.find("distributed: 1 processes (nccl"), std::string::npos) << output;

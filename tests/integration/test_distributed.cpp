@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mae/core/error.h"
 #include "mae/core/stop_signal.h"
 #include "mae/distributed/environment.h"
 #include "mae/io/safetensors.h"
@@ -242,7 +243,7 @@ TEST_F(DistributedFixture, RanksThatResumeFromDifferentPointsStopWithTheReason) 
   const std::string port = std::to_string(distributed::free_port());
   pid_t pids[2];
   for (int rank = 0; rank < 2; ++rank) {
-    auto args = command("pretrain", config(rank == 0 ? "a" : "b", {"train.epochs=2", "visualize.num_images=0"}), "r" + std::to_string(rank));
+    auto args = command("pretrain", config(rank == 0 ? "a" : "b", {"train.epochs=2", "visualize.num_images=0"}), str("r", rank));
     args.insert(args.end(), {"--resume", "auto"});
     pids[rank] = spawn(args, {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}},
                        dir_ + "/rank" + std::to_string(rank) + ".log");

@@ -1,5 +1,3 @@
-#include <filesystem>
-
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
@@ -74,15 +72,4 @@ TEST(DataIdx, BadFilesStopWithTheirPath) {
   // A gzip stream cut in the middle.
   mae::testing::write_bytes(dir.file("cut.gz"), bytes.substr(0, bytes.size() / 2));
   EXPECT_THROW(mae::data::load_idx(dir.file("cut.gz"), ""), mae::Error);
-}
-
-TEST(DataIdx, FashionMnistFromTheDebianPackage) {
-  const std::string root = "/usr/share/datasets/fashion-mnist/";
-  if (!std::filesystem::exists(root + "t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  auto source = mae::data::load_idx(root + "t10k-images-idx3-ubyte.gz", root + "t10k-labels-idx1-ubyte.gz",
-                                    mae::data::fashion_mnist_class_names());
-  EXPECT_EQ(source->size(), 10000);
-  EXPECT_EQ(source->num_classes(), 10);
-  EXPECT_EQ(source->images().sizes(), (std::vector<int64_t>{10000, 28, 28, 1}));
-  EXPECT_EQ(source->label(0), 9);  // the first test image is an ankle boot
 }

@@ -29,6 +29,15 @@ void add_image_input(CLI::App* cmd, InferenceState* s) {
   cmd->add_option("--root", s->images.root, "folder the list file's paths are relative to (default: the list's folder)");
 }
 
+// "; 2 unreadable image(s) (<where>): a.jpg, b.jpg" or "".
+std::string unreadable_note(const tasks::InferenceCount& n, const std::string& where) {
+  if (n.unreadable.empty()) return "";
+  std::string names;
+  for (size_t i = 0; i < std::min<size_t>(n.unreadable.size(), 5); ++i) names += (i ? ", " : "") + n.unreadable[i];
+  if (n.unreadable.size() > 5) names += ", ...";
+  return str("; ", n.unreadable.size(), " unreadable image(s) (", where, "): ", names);
+}
+
 std::pair<tasks::InferenceOptions, torch::Device> resolve(const InferenceState& s, bool with_head) {
   const auto device = apply_common_options(s.common);
   return {config::resolve_inference(s.checkpoint, with_head, s.common.settings, s.images), device};
@@ -49,8 +58,8 @@ Runner register_eval(CLI::App& app) {
   return [s]() {
     auto [config, device] = resolve(*s, true);
     s->request.checkpoint = s->checkpoint;
-    const auto m = tasks::run_eval(config, s->request, device);
-    std::cout << eval::metrics_json(m, {}) << "\n";
+    const auto [m, names] = tasks::run_eval(config, s->request, device);
+    std::cout << eval::metrics_json(m, names) << "\n";
     core::log_info(str("top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ", m.count, " images",
                        s->request.output_dir.empty() ? "" : "; written to " + s->request.output_dir));
     return 0;
@@ -71,8 +80,8 @@ Runner register_predict(CLI::App& app) {
   return [s]() {
     auto [config, device] = resolve(*s, true);
     s->request.checkpoint = s->checkpoint;
-    const int64_t n = tasks::run_predict(config, s->request, device);
-    core::log_info(str("predicted ", n, " image(s)"));
+    const auto n = tasks::run_predict(config, s->request, device);
+    core::log_info(str("predicted ", n.done, " image(s)", unreadable_note(n, "rows with an \"error\" field")));
     return 0;
   };
 }
@@ -83,8 +92,8 @@ Runner register_knn(CLI::App& app) {
   add_checkpoint(cmd, s.get());
   return [s]() {
     auto [config, device] = resolve(*s, false);
-    const auto m = tasks::run_knn(config, s->checkpoint, device);
-    std::cout << eval::metrics_json(m, {}) << "\n";
+    const auto [m, names] = tasks::run_knn(config, s->checkpoint, device);
+    std::cout << eval::metrics_json(m, names) << "\n";
     core::log_info(str("k-NN (k ", config.knn.k, ", T ", config.knn.temperature, ", ", config.knn.pool, "): top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ",
                        m.count, " images"));
     return 0;
@@ -107,9 +116,9 @@ Runner register_embed(CLI::App& app) {
   return [s]() {
     auto [config, device] = resolve(*s, false);
     s->request.checkpoint = s->checkpoint;
-    const int64_t n = tasks::run_embed(config, s->request, device);
-    core::log_info(str("wrote ", n, " feature vectors to ", s->request.output, " and their paths to ", s->request.output,
-                       ".paths.txt"));
+    const auto n = tasks::run_embed(config, s->request, device);
+    core::log_info(str("wrote ", n.done, " feature vectors to ", s->request.output, " and their paths to ", s->request.output,
+                       ".paths.txt", unreadable_note(n, "left out, listed in " + s->request.output + ".unreadable.txt")));
     return 0;
   };
 }

@@ -28,6 +28,9 @@ Runner register_classify(CLI::App& app, const char* name, const char* help, bool
   cmd->add_option("--resume", s->request.resume,
                   "continue a run: 'auto' or a checkpoint path; the run's own config.yaml (with its finetune.init) is the base "
                   "of the settings");
+  cmd->add_flag("--overwrite", s->request.overwrite,
+                "start a new run in a run folder that holds another: its config.yaml, metrics, checkpoints and pictures are "
+                "removed first (without it such a folder is refused)");
   return [s]() {
     if (!s->output.empty()) s->common.settings.sets.push_back("train.output_dir=" + s->output);
     const auto device = start_distributed(s->common, apply_common_options(s->common));

@@ -57,8 +57,9 @@ Runner register_pack(CLI::App& app) {
                        " MiB (inputs ", r.input_bytes / mib, " MiB; ", r.reencoded, " re-encoded, ", r.skipped,
                        " unreadable skipped) in ", r.seconds, " s (", r.shards.samples() / std::max(r.seconds, 1e-9),
                        " img/s); index ", r.index_path));
-    core::log_info(str("train from them with: --set data.source=wds --set data.root= --set data.train_files=",
-                       shard_pattern(o.output, static_cast<int64_t>(r.shards.shards.size()))));
+    // Quoted: a shell would expand the braces into one word per shard (and only the last would count).
+    core::log_info(str("train from them with: --set data.source=wds --set data.root= --set 'data.train_files=",
+                       shard_pattern(o.output, static_cast<int64_t>(r.shards.shards.size())), "'"));
     return 0;
   };
 }

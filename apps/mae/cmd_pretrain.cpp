@@ -20,6 +20,9 @@ Runner register_pretrain(CLI::App& app) {
   cmd->add_option("--resume", s->request.resume,
                   "continue a run: 'auto' (newest valid checkpoint in the run folder) or a checkpoint path; the run's own "
                   "config.yaml is the base of the settings");
+  cmd->add_flag("--overwrite", s->request.overwrite,
+                "start a new run in a run folder that holds another: its config.yaml, metrics, checkpoints and pictures are "
+                "removed first (without it such a folder is refused)");
   cmd->add_option("--init", s->request.init, "start from these weights only: one of our checkpoints, official MAE .pth, timm, EasyCV or "
                   "HuggingFace files (an encoder-only file leaves the decoder freshly initialised)");
   cmd->add_flag("--non-strict", s->request.non_strict, "with --init: accept missing or unexpected keys (they are listed)");

@@ -2,7 +2,6 @@
 #include <filesystem>
 
 #include "command.h"
-#include "mae/core/runtime.h"
 #include "mae/config/settings.h"
 #include "mae/tasks/visualize.h"
 #include "mae/train/checkpoint.h"
@@ -12,9 +11,7 @@ namespace mae::app {
 Runner register_visualize(CLI::App& app) {
   struct State {
     tasks::VisualizeRequest request;
-    config::UserSettings settings;
-    std::string device = "auto";
-    int threads = 0;
+    CommonOptions common;  // --config / --set go on top of the checkpoint's own config
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("visualize", "PNG of original | masked | reconstruction | pasted, plus per-image loss JSON");
@@ -31,17 +28,13 @@ Runner register_visualize(CLI::App& app) {
                   "per image the masked patch indices: one line each, or a reconstruction.json from an earlier run")
       ->check(CLI::ExistingFile);
   cmd->add_option("--split", s->request.split, "val or train")->capture_default_str();
-  cmd->add_option("--config", s->settings.file, "YAML config (model.*, data.*) on top of the checkpoint's own")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--set", s->settings.sets, "override a key of the checkpoint's config, e.g. data.root=...");
-  cmd->add_option("--device", s->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", s->threads, "CPU threads (0: one per core)")->capture_default_str();
+  add_common_options(cmd, &s->common, config::pretrain_schema());
   return [s]() {
-    core::configure_threads(s->threads);
+    const auto device = apply_common_options(s->common);
     const std::string& path = s->request.checkpoint;
     const std::string ours = train::checkpoint_stem_of(path) + ".safetensors";  // a stem names our checkpoint
     const std::string weights = std::filesystem::exists(ours) ? ours : path;
-    tasks::run_visualize(config::resolve_visualize(weights, s->settings), s->request, core::resolve_device(s->device));
+    tasks::run_visualize(config::resolve_visualize(weights, s->common.settings), s->request, device);
     return 0;
   };
 }

@@ -1,6 +1,7 @@
 // The `mae` command: `mae <subcommand> [options]`. Exit codes: 0 success, 2 usage error,
 // 1 any other failure, 75 a training run stopped by SIGTERM / SIGINT / SIGUSR1 after saving
 // checkpoint-last (core/stop_signal.h).
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -8,8 +9,31 @@
 #include <c10/util/Exception.h>
 
 #include "command.h"
+#include "mae/config/config.h"
 #include "mae/core/error.h"
 #include "mae/core/runtime.h"
+
+namespace {
+
+// " (did you mean --threads?)" for the first --option in argv that `cmd` does not know, when one
+// of its options is a few letters away; else "".
+std::string did_you_mean(const CLI::App* cmd, int argc, char** argv) {
+  std::vector<std::string> known;
+  for (const CLI::Option* o : cmd->get_options()) {
+    for (const auto& name : o->get_lnames()) known.push_back("--" + name);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0 || arg == "--") continue;
+    arg = arg.substr(0, arg.find('='));
+    if (std::find(known.begin(), known.end(), arg) != known.end()) continue;
+    const std::string near = mae::config::nearest_word(arg, known, 3);
+    if (!near.empty()) return " (did you mean " + near + "?)";
+  }
+  return "";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // A file size limit (ulimit -f) then fails the write with EFBIG, which is reported, instead of
@@ -50,10 +74,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help / --version
   } catch (const CLI::ParseError& e) {
+    std::string hint;
     for (auto& [cmd, run] : commands) {
-      if (cmd->parsed()) selected = "mae " + cmd->get_name();
+      if (!cmd->parsed()) continue;
+      selected = "mae " + cmd->get_name();
+      hint = did_you_mean(cmd, argc, argv);
     }
-    std::cerr << "error: " << e.what() << "\nRun '" << selected << " --help' for the options.\n";
+    std::cerr << "error: " << e.what() << hint << "\nRun '" << selected << " --help' for the options.\n";
     return 2;
   } catch (const mae::UsageError& e) {
     std::cerr << "error: " << e.what() << "\nRun '" << selected << " --help' for the options.\n";

@@ -28,6 +28,9 @@ const char* type_name(ValueType type) {
   return "?";
 }
 
+// "an int", "a float", ...: the type with its article, for messages.
+std::string a_type(ValueType type) { return std::string(type == ValueType::kInt ? "an " : "a ") + type_name(type); }
+
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
@@ -123,6 +126,16 @@ std::string nearest_key(const std::string& key, const std::vector<ConfigOption>&
   return best;
 }
 
+std::string nearest_word(const std::string& word, const std::vector<std::string>& candidates, size_t max_distance) {
+  std::string best;
+  size_t best_distance = max_distance + 1;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_distance) best_distance = d, best = c;
+  }
+  return best;
+}
+
 void Config::add(const std::string& key, ValueType type, const std::string& default_value,
                  const std::string& help) {
   MAE_CHECK(!has(key), "config key '", key, "' declared twice");
@@ -152,7 +165,7 @@ void Config::set(const std::string& key, const std::string& raw) {
     case ValueType::kFloatList: { std::vector<double> v; ok = parse_float_list(value, &v); break; }
     case ValueType::kString: case ValueType::kStringList: break;
   }
-  MAE_CHECK_USAGE(ok, "config key '", key, "' expects a ", type_name(o.type), ", got '", value, "'");
+  MAE_CHECK_USAGE(ok, "config key '", key, "' expects ", a_type(o.type), ", got '", value, "'");
   values_[key] = value;
 }
 
@@ -188,7 +201,7 @@ Assignments Config::parse_yaml_string(const std::string& text, const std::string
     try {
       const ConfigOption& o = option(key);
       const bool given_list = std::find(lists.begin(), lists.end(), key) != lists.end();
-      MAE_CHECK_USAGE(!given_list || is_list(o.type), "config key '", key, "' expects a ", type_name(o.type),
+      MAE_CHECK_USAGE(!given_list || is_list(o.type), "config key '", key, "' expects ", a_type(o.type),
                       ", got a list [", value, "]");
     } catch (const UsageError& e) {
       throw UsageError(str(origin, ": ", e.what()));

@@ -191,7 +191,7 @@ void bind(Fields& f, train::TrainerOptions& o) {
   f("train.nonfinite_patience", o.nonfinite_patience, "non-finite steps in a row before rolling back");
   f("train.nonfinite_action", o.nonfinite_action, "after rolling back: stop, or continue with a lower lr");
   f("train.nonfinite_lr_factor", o.nonfinite_lr_factor, "lr factor applied on each rollback with 'continue'");
-  f("train.max_steps", o.max_steps, "stop after N optimizer steps without saving, as if interrupted (0: off)");
+  f("train.max_steps", o.max_steps, "stop after N optimizer steps (0: off), for smoke tests and benchmarks: the state reached is not saved (the run folder keeps the starting point's checkpoint-last)");
   f("train.grad_checkpointing", o.grad_checkpointing,
     "recompute each block's activations in backward: less memory, ~1/3 more compute");
   f("train.bucket_mb", o.bucket_mb, "distributed: gradient all-reduce bucket size in MiB (as DDP's bucket_cap_mb)");

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "mae/core/error.h"
 #include "mae/distributed/process_group.h"
@@ -89,16 +90,27 @@ Config schema_of(Settings settings) {
   return config;
 }
 
-// Applies one layer. A layer that sets model.img_size without model.img_h / img_w means a square
-// input, whatever an earlier layer said about height and width.
-void apply_layer(Config& config, const Assignments& layer, const std::string& origin) {
+// Applies one layer; `assigned` collects the keys that layers have set. A layer that sets
+// model.img_size without model.img_h / img_w means a square input, whatever an earlier layer said
+// about height and width. A layer that changes data.source drops the file lists that no layer has
+// set: the built-in ones are Fashion-MNIST's and mean nothing to another source.
+void apply_layer(Config& config, const Assignments& layer, const std::string& origin, std::set<std::string>* assigned) {
   bool size = false, sides = false;
+  std::set<std::string> keys;
   for (const auto& [key, value] : layer) {
     size |= key == "model.img_size";
     sides |= key == "model.img_h" || key == "model.img_w";
+    keys.insert(key);
   }
   if (size && !sides && config.has("model.img_h")) config.apply({{"model.img_h", "0"}, {"model.img_w", "0"}}, "");
+  for (const auto& [key, value] : layer) {
+    if (key != "data.source" || !config.has(key) || value == config.get_string(key)) continue;
+    for (const char* files : {"data.train_files", "data.val_files"}) {
+      if (config.has(files) && !assigned->count(files) && !keys.count(files)) config.apply({{files, ""}}, "");
+    }
+  }
   config.apply(layer, origin);
+  assigned->insert(keys.begin(), keys.end());
 }
 
 struct Layer {
@@ -116,9 +128,10 @@ Settings resolve(Settings defaults, const std::vector<Layer>& bases, const UserS
     Fields declare(config, Fields::Mode::kDeclare);
     defaults.bind_all(declare);
   }
-  for (const auto& base : bases) apply_layer(config, base.values, base.origin);
-  if (!user.file.empty()) apply_layer(config, config.parse_yaml_file(user.file), user.file);
-  for (const auto& s : user.sets) apply_layer(config, {Config::parse_assignment(s)}, "--set");
+  std::set<std::string> assigned;
+  for (const auto& base : bases) apply_layer(config, base.values, base.origin, &assigned);
+  if (!user.file.empty()) apply_layer(config, config.parse_yaml_file(user.file), user.file, &assigned);
+  for (const auto& s : user.sets) apply_layer(config, {Config::parse_assignment(s)}, "--set", &assigned);
   Settings settings = defaults;
   Fields read(config, Fields::Mode::kRead);
   settings.bind_all(read);
@@ -238,6 +251,9 @@ tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool wi
   defaults.with_knn = true;
   check_named_file(checkpoint, "the checkpoint");
   const auto stored = tasks::read_facts(checkpoint);
+  MAE_CHECK_USAGE(!with_head || !stored.ours() || stored.facts.value("model", "") != "mae", checkpoint,
+                  " is a `mae pretrain` checkpoint: it has no classification head; fine-tune it first with `mae finetune --init ",
+                  checkpoint, "` (mae knn, embed and visualize take it as it is)");
   Assignments base = stored_data_layer(stored, checkpoint + " (stored config)");
   for (auto& kv : facts_layer(stored.facts, with_head)) base.push_back(kv);
   if (stored.facts.value("global_pool", false)) base.emplace_back("knn.pool", "mean");

@@ -66,6 +66,9 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
   const std::string key = files_key(split);
   std::vector<std::string> files;
   for (const auto& f : split_files(o, split)) files.push_back(detail::join_root(root, f));
+  // Before any file in it is read (a class names file, a list), so that the message names the folder.
+  MAE_CHECK_USAGE(root.empty() || std::filesystem::is_directory(root), "data.root '", root,
+                  "' does not exist or is not a folder; set data.root to the folder that holds the data");
   const bool folder_source = source == "folder" || source == "class_folder" || source == "npy_files" || source == "wds";
   MAE_CHECK_USAGE(!files.empty() || folder_source, key, " is empty: this configuration has no ", split_name(split),
                   " split; set ", key);
@@ -197,11 +200,14 @@ TransformOptions transform_options(const DataOptions& data, Split split, int64_t
   return o;
 }
 
+bool has_split(const SourceOptions& options, Split split) { return split == Split::kTrain || !options.val_files.empty(); }
+
 LoaderOptions loader_options(const DataOptions& data, Split split) {
   LoaderOptions o;
   o.num_workers = data.num_workers;
   o.prefetch_batches = data.prefetch_batches;
   o.shuffle = o.drop_last = split == Split::kTrain;
+  o.replace_unreadable = split == Split::kTrain;  // evaluation never scores one image in another's place
   return o;
 }
 

@@ -76,6 +76,12 @@ int64_t Loader::skipped_samples() const {
   return skipped_;
 }
 
+std::string Loader::unreadable_reason(int64_t dataset_index) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = bad_reasons_.find(dataset_index);
+  return it == bad_reasons_.end() ? std::string() : it->second;
+}
+
 void Loader::set_epoch(int64_t epoch, int64_t first_batch) {
   MAE_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "Loader::set_epoch: batch ", first_batch,
             " is outside the epoch's ", batches_per_epoch_, " batches");
@@ -108,6 +114,7 @@ Loader::Slot& Loader::slot_locked(int64_t batch_index) {
   slot.batch.images = buffers_->take().narrow(0, 0, n);
   slot.batch.labels = torch::empty({n}, torch::kInt64);
   slot.batch.indices = torch::empty({n}, torch::kInt64);
+  if (!options_.replace_unreadable) slot.batch.readable = torch::ones({n}, torch::kBool);
   return slot;
 }
 
@@ -196,6 +203,13 @@ void Loader::load_sample(int64_t epoch, int64_t dataset_index, const Batch& batc
       return;
     } catch (const DataError& e) {
       note_skip(index, e.what());
+      if (!options_.replace_unreadable) {
+        std::fill(out, out + transform_->numel(), 0.0f);
+        batch.labels.data_ptr<int64_t>()[row] = -1;
+        batch.indices.data_ptr<int64_t>()[row] = index;
+        batch.readable.data_ptr<bool>()[row] = false;
+        return;
+      }
     }
   }
   throw Error(str("data: ", std::min(n, kMaxConsecutiveBad), " unreadable samples in a row from ",
@@ -205,7 +219,14 @@ void Loader::load_sample(int64_t epoch, int64_t dataset_index, const Batch& batc
 void Loader::note_skip(int64_t index, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++skipped_;
-  if (logged_bad_.insert(index).second) core::log_warning(str("data: skipping unreadable sample: ", reason));
+  if (bad_reasons_.emplace(index, reason).second) core::log_warning(str("data: skipping unreadable sample: ", reason));
+}
+
+Batch readable_rows(const Batch& batch) {
+  if (!batch.readable.defined() || batch.readable.all().item<bool>()) return batch;
+  const auto rows = batch.readable.nonzero().squeeze(1);
+  return Batch{batch.images.index_select(0, rows), batch.labels.index_select(0, rows), batch.indices.index_select(0, rows),
+               torch::Tensor()};
 }
 
 }  // namespace mae::data

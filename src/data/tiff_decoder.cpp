@@ -101,14 +101,15 @@ class TiffFile {
   TIFF* tiff_ = nullptr;
 };
 
-// What the first image directory says: size, bands, sample type and layout.
+// What an image directory says: size, bands, sample type and layout.
 struct Layout {
   HeaderInfo info;
   bool planar = false, tiled = false;
   int64_t block_w = 0, block_h = 0;  // tile size, or image width x rows per strip
+  int64_t pages = 1;                 // > 1: single-band pages of one size read as bands (info.channels)
 };
 
-Layout read_layout(const TiffFile& file, const std::string& origin) {
+Layout read_page_layout(const TiffFile& file, const std::string& origin) {
   Layout l;
   l.info.width = file.field<uint32_t>(TIFFTAG_IMAGEWIDTH);
   l.info.height = file.field<uint32_t>(TIFFTAG_IMAGELENGTH);
@@ -149,16 +150,30 @@ Layout read_layout(const TiffFile& file, const std::string& origin) {
   return l;
 }
 
-}  // namespace
-
-HeaderInfo tiff_read_header(const std::string& bytes, const std::string& origin) {
-  TiffFile file(bytes, origin);
-  return read_layout(file, origin).info;
+// The first directory's layout. A file of several single-band pages of one size and type (what
+// tifffile writes for a [bands, H, W] array by default) is read as one image of that many bands;
+// pages of other sizes (a pyramid, thumbnails) leave the first page alone.
+Layout read_layout(const TiffFile& file, const std::string& origin) {
+  Layout first = read_page_layout(file, origin);
+  const auto pages = static_cast<int64_t>(TIFFNumberOfDirectories(file.get()));
+  if (pages <= 1 || pages > kMaxBands || first.info.channels != 1) return first;
+  bool bands = true;
+  for (int64_t p = 1; p < pages && bands; ++p) {
+    if (!TIFFSetDirectory(file.get(), static_cast<tdir_t>(p))) file.fail(str("page ", p + 1, " of ", pages));
+    const Layout l = read_page_layout(file, origin);
+    bands = l.info.channels == 1 && l.info.width == first.info.width && l.info.height == first.info.height &&
+            l.info.dtype == first.info.dtype;
+  }
+  if (!TIFFSetDirectory(file.get(), 0)) file.fail("page 1");
+  if (!bands) return first;
+  first.pages = pages;
+  first.info.channels = pages;
+  return first;
 }
 
-torch::Tensor tiff_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box) {
-  TiffFile file(bytes, origin);
-  const Layout l = read_layout(file, origin);
+// The box of the current page into `dst` ([box.height, box.width, l.info.channels] elements, or
+// [bands, box.height, box.width] for a planar page).
+void decode_page_region(const TiffFile& file, const Layout& l, const CropBox& box, char* dst) {
   TIFF* tiff = file.get();
   const int64_t bands = l.info.channels, element = c10::elementSize(l.info.dtype);
   // Samples per pixel inside one block: all bands interleaved, or one band per plane.
@@ -167,10 +182,6 @@ torch::Tensor tiff_decode_region(const std::string& bytes, const std::string& or
   const tmsize_t block_bytes = l.tiled ? TIFFTileSize(tiff) : TIFFStripSize(tiff);
   if (block_bytes < l.block_h * block_row_bytes) file.fail("tile or strip smaller than its size says");
   std::vector<char> block(static_cast<size_t>(block_bytes));
-  // Interleaved: [h, w, bands]; planar: [bands, h, w], returned as an [h, w, bands] view.
-  auto out = l.planar ? torch::empty({bands, box.height, box.width}, l.info.dtype)
-                      : torch::empty({box.height, box.width, bands}, l.info.dtype);
-  char* dst = static_cast<char*>(out.data_ptr());
   const int64_t y1 = box.top + box.height, x1 = box.left + box.width;
   for (int64_t plane = 0; plane < (l.planar ? bands : 1); ++plane) {
     for (int64_t by = box.top / l.block_h; by * l.block_h < y1; ++by) {
@@ -194,6 +205,30 @@ torch::Tensor tiff_decode_region(const std::string& bytes, const std::string& or
       }
     }
   }
+}
+
+}  // namespace
+
+HeaderInfo tiff_read_header(const std::string& bytes, const std::string& origin) {
+  TiffFile file(bytes, origin);
+  return read_layout(file, origin).info;
+}
+
+torch::Tensor tiff_decode_region(const std::string& bytes, const std::string& origin, const CropBox& box) {
+  TiffFile file(bytes, origin);
+  const Layout l = read_layout(file, origin);
+  if (l.pages > 1) {  // one band per page: [pages, h, w], returned as an [h, w, pages] view
+    auto out = torch::empty({l.pages, box.height, box.width}, l.info.dtype);
+    for (int64_t p = 0; p < l.pages; ++p) {
+      if (!TIFFSetDirectory(file.get(), static_cast<tdir_t>(p))) file.fail(str("page ", p + 1, " of ", l.pages));
+      decode_page_region(file, read_page_layout(file, origin), box, static_cast<char*>(out[p].data_ptr()));
+    }
+    return out.permute({1, 2, 0});
+  }
+  // Interleaved: [h, w, bands]; planar: [bands, h, w], returned as an [h, w, bands] view.
+  auto out = l.planar ? torch::empty({l.info.channels, box.height, box.width}, l.info.dtype)
+                      : torch::empty({box.height, box.width, l.info.channels}, l.info.dtype);
+  decode_page_region(file, l, box, static_cast<char*>(out.data_ptr()));
   return l.planar ? out.permute({1, 2, 0}) : out;
 }
 

@@ -80,7 +80,10 @@ ClassificationMetrics evaluate(const ForwardFn& forward, data::Loader& loader, c
   torch::NoGradGuard no_grad;
   ClassificationMeter meter(num_classes);
   data::Batch batch;
-  while (loader.next(&batch)) meter.add(forward(batch.images.to(device)), batch.labels);
+  while (loader.next(&batch)) {
+    batch = data::readable_rows(batch);
+    if (batch.indices.numel() > 0) meter.add(forward(batch.images.to(device)), batch.labels);
+  }
   meter.all_reduce();
   MAE_CHECK_USAGE(meter.result().count > 0, "the evaluation split is empty; check data.val_files");
   return meter.result();

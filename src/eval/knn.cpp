@@ -9,6 +9,8 @@ Features extract_features(const ForwardFn& forward, data::Loader& loader, const 
   std::vector<torch::Tensor> features, labels, indices;
   data::Batch batch;
   while (loader.next(&batch)) {
+    batch = data::readable_rows(batch);
+    if (batch.indices.numel() == 0) continue;
     features.push_back(forward(batch.images.to(device)).to(torch::kCPU, torch::kFloat32));
     labels.push_back(batch.labels.clone());
     indices.push_back(batch.indices.clone());

@@ -21,6 +21,7 @@
 #include "mae/tasks/model_facts.h"
 #include "mae/tasks/precision_choice.h"
 #include "mae/tasks/training_loader.h"
+#include "mae/train/run_folder.h"
 #include "mae/core/atomic_file.h"
 
 namespace mae::tasks {
@@ -287,6 +288,7 @@ ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device
   options.settle_num_classes();
   const train::TrainerOptions& trainer_options = options.trainer;
   const char* mode = options.linprobe ? "linprobe" : "finetune";
+  train::check_run_folder(trainer_options.run_dir, !request.resume.empty(), request.overwrite);
   ClassifyTask task(options, device, resolve_class_names({}, options.data.source, data::Split::kTrain, options.model.num_classes));
   const auto& o = task.vit()->options();
   const auto& t = options.data.transform;
@@ -299,6 +301,7 @@ ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device
 
   // Everything is checked and loaded: now the run folder is written.
   if (core::is_main_process()) {
+    if (request.overwrite) core::log_info(str("--overwrite: removed ", train::clear_run_folder(trainer_options.run_dir), " file(s) of the previous run in ", trainer_options.run_dir));
     core::write_file_atomic(trainer_options.run_dir + "/config.yaml", [&](std::ostream& out) { out << options.config_yaml; });
   }
   core::log_info("resolved config (saved to " + trainer_options.run_dir + "/config.yaml):\n" + options.config_yaml);

@@ -53,7 +53,7 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-eval::ClassificationMetrics run_eval(const InferenceOptions& options, const EvalRequest& request, const torch::Device& device) {
+NamedMetrics run_eval(const InferenceOptions& options, const EvalRequest& request, const torch::Device& device) {
   auto loaded = load_vit(options.model, options.data.source, request.checkpoint, device, /*with_head=*/true, request.non_strict);
   auto loader = ordered_loader(options.data, parse_split(request.split), loaded.model);
   const auto m = eval::evaluate([&](const torch::Tensor& x) { return loaded.model->forward(x); }, *loader, device,
@@ -65,33 +65,47 @@ eval::ClassificationMetrics run_eval(const InferenceOptions& options, const Eval
     eval::write_confusion_csv(request.output_dir + "/confusion.csv", m.confusion, loaded.class_names);
     eval::write_confusion_png(request.output_dir + "/confusion.png", m.confusion, loaded.class_names);
   }
-  return m;
+  return {m, loaded.class_names};
 }
 
-int64_t run_predict(const InferenceOptions& options, const PredictRequest& request, const torch::Device& device) {
+InferenceCount run_predict(const InferenceOptions& options, const PredictRequest& request, const torch::Device& device) {
   MAE_CHECK_USAGE(request.format == "jsonl" || request.format == "csv", "--format must be jsonl or csv, got '", request.format, "'");
   MAE_CHECK_USAGE(request.top_k > 0, "--top-k must be positive");
   auto loaded = load_vit(options.model, options.data.source, request.checkpoint, device, /*with_head=*/true);
   auto loader = ordered_loader(options.data, data::Split::kVal, loaded.model);
   const int64_t k = std::min(request.top_k, loaded.model->options().num_classes);
+  const bool csv = request.format == "csv";
   std::ostringstream out;
-  if (request.format == "csv") {
+  if (csv) {
     out << "path";
     for (int64_t r = 1; r <= k; ++r) out << ",class" << r << ",prob" << r;
-    out << "\n";
+    out << ",error\n";
   }
   torch::NoGradGuard no_grad;
   data::Batch batch;
-  int64_t count = 0;
+  InferenceCount count;
   while (loader->next(&batch)) {
     const auto probs = torch::softmax(loaded.model->forward(batch.images.to(device)).to(torch::kFloat32), 1).cpu();
     auto [p, c] = probs.topk(k, 1);
-    for (int64_t row = 0; row < probs.size(0); ++row, ++count) {
-      const std::string path = sample_path(loader->source(), batch.indices[row].item<int64_t>());
-      if (request.format == "csv") {
+    for (int64_t row = 0; row < probs.size(0); ++row) {
+      const int64_t index = batch.indices[row].item<int64_t>();
+      const std::string path = sample_path(loader->source(), index);
+      // An unreadable image gets a row that says so, never another image's prediction.
+      if (batch.readable.defined() && !batch.readable[row].item<bool>()) {
+        const std::string error = "unreadable: " + loader->unreadable_reason(index);
+        count.unreadable.push_back(path);
+        if (csv) {
+          out << csv_field(path) << std::string(static_cast<size_t>(2 * k), ',') << "," << csv_field(error) << "\n";
+        } else {
+          out << nlohmann::json{{"path", path}, {"error", error}}.dump() << "\n";
+        }
+        continue;
+      }
+      ++count.done;
+      if (csv) {
         out << csv_field(path);
         for (int64_t r = 0; r < k; ++r) out << "," << csv_field(loaded.class_names[c[row][r].item<int64_t>()]) << "," << p[row][r].item<float>();
-        out << "\n";
+        out << ",\n";
       } else {
         nlohmann::json j = {{"path", path}, {"top", nlohmann::json::array()}};
         for (int64_t r = 0; r < k; ++r) {
@@ -111,16 +125,17 @@ int64_t run_predict(const InferenceOptions& options, const PredictRequest& reque
   return count;
 }
 
-eval::ClassificationMetrics run_knn(const InferenceOptions& options, const std::string& checkpoint, const torch::Device& device) {
+NamedMetrics run_knn(const InferenceOptions& options, const std::string& checkpoint, const torch::Device& device) {
   auto model = options.model;
   model.global_pool = options.knn.pool == "mean";
   auto loaded = load_vit(model, options.data.source, checkpoint, device, /*with_head=*/false);
   const auto& o = loaded.model->options();
-  return knn_accuracy([&](const torch::Tensor& x) { return loaded.model->forward(x); }, options.knn, options.data, o.in_chans,
-                      o.img_h, o.img_w, device);
+  return {knn_accuracy([&](const torch::Tensor& x) { return loaded.model->forward(x); }, options.knn, options.data, o.in_chans,
+                       o.img_h, o.img_w, device),
+          data::class_names(options.data.source, data::Split::kTrain)};
 }
 
-int64_t run_embed(const InferenceOptions& options, const EmbedRequest& request, const torch::Device& device) {
+InferenceCount run_embed(const InferenceOptions& options, const EmbedRequest& request, const torch::Device& device) {
   const std::string pool = request.pool.empty() ? options.knn.pool : request.pool;
   MAE_CHECK_USAGE(pool == "cls" || pool == "mean", "--pool must be cls or mean, got '", pool, "'");
   MAE_CHECK_USAGE(!request.output.empty(), "--output is required (.safetensors or .npy)");
@@ -140,7 +155,21 @@ int64_t run_embed(const InferenceOptions& options, const EmbedRequest& request, 
   std::string paths;
   for (int64_t i = 0; i < f.indices.size(0); ++i) paths += sample_path(loader->source(), f.indices[i].item<int64_t>()) + "\n";
   core::write_file_atomic(request.output + ".paths.txt", [&](std::ostream& out) { out << paths; });
-  return f.features.size(0);
+  // Unreadable images have no vector (extract_features leaves them out): they are listed apart.
+  InferenceCount count;
+  count.done = f.features.size(0);
+  for (int64_t i = 0; i < loader->dataset_size(); ++i) {
+    if (!loader->unreadable_reason(i).empty()) count.unreadable.push_back(sample_path(loader->source(), i));
+  }
+  const std::string unreadable_list = request.output + ".unreadable.txt";
+  if (count.unreadable.empty()) {
+    fs::remove(unreadable_list);
+  } else {
+    core::write_file_atomic(unreadable_list, [&](std::ostream& out) {
+      for (const auto& path : count.unreadable) out << path << "\n";
+    });
+  }
+  return count;
 }
 
 }  // namespace mae::tasks

@@ -18,7 +18,8 @@ void KnnOptions::validate() const {
 }
 
 eval::ClassificationMetrics knn_accuracy(const eval::ForwardFn& features, const KnnOptions& knn, const data::DataOptions& data,
-                                         int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device) {
+                                         int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device,
+                                         int64_t* bank_size) {
   const int64_t classes = data::num_classes(data.source, data::Split::kTrain);
   MAE_CHECK_USAGE(classes > 0, "k-NN needs labelled data: the train split has no labels");
   const auto transform = std::make_shared<const data::SampleTransform>(
@@ -33,6 +34,7 @@ eval::ClassificationMetrics knn_accuracy(const eval::ForwardFn& features, const 
   };
   const auto bank = extract(data::Split::kTrain, knn.train_samples);
   const auto queries = extract(data::Split::kVal, knn.val_samples);
+  if (bank_size != nullptr) *bank_size = bank.features.size(0);
   eval::KnnOptions o;
   o.k = knn.k;
   o.temperature = knn.temperature;

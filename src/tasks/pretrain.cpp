@@ -23,6 +23,7 @@
 #include "mae/tasks/model_facts.h"
 #include "mae/tasks/precision_choice.h"
 #include "mae/tasks/training_loader.h"
+#include "mae/train/run_folder.h"
 #include "mae/core/atomic_file.h"
 #include "mae/optim/schedule.h"
 
@@ -88,6 +89,10 @@ std::map<std::string, std::string> PretrainTask::checkpoint_metadata() {
   return facts_metadata(mae_facts(model_->options(), options_.mask_ratio, t.mean, t.std), options_.config_yaml);
 }
 
+data::Split PretrainTask::picture_split() const {
+  return data::has_split(options_.data.source, data::Split::kVal) ? data::Split::kVal : data::Split::kTrain;
+}
+
 void PretrainTask::end_epoch(int64_t epoch, const std::string& run_dir, train::Scalars* summary) {
   if (!core::is_main_process()) return;  // pictures and the k-NN monitor: rank 0 alone
   const bool last = epoch + 1 == options_.trainer.epochs;
@@ -104,11 +109,17 @@ eval::ClassificationMetrics PretrainTask::encoder_knn(models::MaskedAutoencoderV
   }
   const auto& o = mae->options();
   return knn_accuracy([&](const torch::Tensor& x) { return knn_vit_->forward(x); }, options_.knn, options_.data, o.in_chans,
-                      o.img_h, o.img_w, device_);
+                      o.img_h, o.img_w, device_, &knn_bank_);
 }
 
 bool PretrainTask::start_knn() {
   if (options_.knn.every == 0) return false;
+  if (!data::has_split(options_.data.source, data::Split::kVal)) {
+    core::log_info("k-NN monitor off (knn.every " + std::to_string(options_.knn.every) +
+                   "): no val split to query (data.val_files is empty)");
+    knn_off_ = true;
+    return false;
+  }
   if (data::num_classes(options_.data.source, data::Split::kTrain) == 0) {
     core::log_warning("k-NN monitor off (knn.every " + std::to_string(options_.knn.every) +
                       "): the train split has no labels to vote with");
@@ -125,6 +136,7 @@ bool PretrainTask::start_knn() {
     fresh->to(device_);
     const auto m = encoder_knn(fresh);
     knn_random_init_ = m.top1;
+    knn_queries_ = m.count;
     core::log_info(str("k-NN top-1 of the randomly initialised encoder: ", m.top1, " % (the baseline for pretraining)"));
   }
   return true;
@@ -133,6 +145,7 @@ bool PretrainTask::start_knn() {
 void PretrainTask::run_knn(train::Scalars* summary) {
   const auto m = encoder_knn(model_);
   knn_last_ = m.top1;
+  knn_queries_ = m.count;
   summary->emplace_back("knn_top1", m.top1);
   summary->emplace_back("knn_top" + std::to_string(m.top_k), m.topk);
   if (knn_random_init_) summary->emplace_back("knn_top1_random_init", *knn_random_init_);
@@ -140,9 +153,7 @@ void PretrainTask::run_knn(train::Scalars* summary) {
 
 std::string PretrainTask::knn_comparison() const {
   if (!knn_last_) return "";
-  const auto& k = options_.knn;
-  auto count = [](int64_t n) { return n == 0 ? std::string("all") : std::to_string(n); };
-  const std::string setup = str("k ", k.k, ", ", count(k.train_samples), " train / ", count(k.val_samples), " val images");
+  const std::string setup = str("k ", options_.knn.k, ", ", knn_bank_, " train / ", knn_queries_, " val images");
   if (!knn_random_init_) return str("k-NN top-1 (", setup, "): after pretraining ", *knn_last_, " %");
   return str("k-NN top-1 (", setup, "): random init ", *knn_random_init_, " % -> after pretraining ", *knn_last_, " %");
 }
@@ -156,7 +167,7 @@ void PretrainTask::write_reconstructions(int64_t epoch, const std::string& run_d
   lo.shuffle = false;
   lo.drop_last = false;
   lo.seed = options_.trainer.seed;
-  auto loader = data::make_loader(options_.data, data::Split::kVal, o.in_chans, o.img_h, o.img_w, lo);
+  auto loader = data::make_loader(options_.data, picture_split(), o.in_chans, o.img_h, o.img_w, lo);
   data::Batch batch;
   if (!loader->next(&batch)) return;
   const auto noise = masking_noise(batch.indices, epoch).to(device_);
@@ -178,6 +189,7 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
   PretrainOptions options = resolved;  // train.precision=auto is settled below
   const train::TrainerOptions& trainer_options = options.trainer;
   const std::string& run_dir = trainer_options.run_dir;
+  train::check_run_folder(run_dir, !request.resume.empty(), request.overwrite);
   PretrainTask task(options, device);
   const auto& o = task.mae()->options();
   const auto& t = options.data.transform;
@@ -190,6 +202,7 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
 
   // Everything is checked and loaded: now the run folder is written.
   if (core::is_main_process()) {
+    if (request.overwrite) core::log_info(str("--overwrite: removed ", train::clear_run_folder(run_dir), " file(s) of the previous run in ", run_dir));
     core::write_file_atomic(run_dir + "/config.yaml", [&](std::ostream& out) { out << options.config_yaml; });
   }
   core::log_info("resolved config (saved to " + run_dir + "/config.yaml):\n" + options.config_yaml);
@@ -205,6 +218,10 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
     load.non_strict = request.non_strict;
     const io::LoadReport report = io::load_weights(task.model(), request.init, load);
     core::log_info("initialised weights from " + request.init + " (optimizer and schedule start fresh):\n" + report.to_string());
+  }
+  if (options.visualize_num_images > 0 && task.picture_split() == data::Split::kTrain) {
+    core::log_info(str("no val split (data.val_files is empty): the reconstruction pictures show the first ", options.visualize_num_images,
+                       " train images"));
   }
   task.start_knn();
   train::TrainResult result = trainer.fit();

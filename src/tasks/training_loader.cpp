@@ -19,7 +19,21 @@ std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data
     core::log_info("data.num_workers 1: one thread decodes the image files; set data.num_workers=0 for one per core "
                    "(the default 1 suits the in-memory idx and cifar sources)");
   }
+  if (source != "wds" && core::is_main_process()) warn_fewer_model_channels(data, in_chans);
   return data::make_train_batches(data, in_chans, img_h, img_w, lo);
+}
+
+void warn_fewer_model_channels(const data::DataOptions& data, int64_t in_chans) {
+  data::RawImage first;
+  try {
+    first = data::make_source(data.source, data::Split::kTrain)->open(0);
+  } catch (const data::DataError&) {
+    return;  // the loader names unreadable files
+  }
+  if (first.channels <= in_chans) return;
+  core::log_warning(str("the images have ", first.channels, " channel(s) (", first.origin, ") but the model takes ", in_chans,
+                        in_chans == 1 ? ": they are converted to grey" : ": they are converted", "; for ", first.channels,
+                        "-channel training set model.in_chans=", first.channels, " with one data.mean / data.std value per channel"));
 }
 
 std::string skipped_reads(const data::BatchSource& loader) {

@@ -147,7 +147,9 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
       meta["train_state"] = nlohmann::json{{"epoch", state->epoch},         {"batches_done", state->batches_done},
                                            {"iteration", state->iteration}, {"skipped_steps", state->skipped_steps},
                                            {"lr_factor", state->lr_factor},     {"loss_scale", state->loss_scale.scale},
-                                           {"loss_scale_growth_tracker", state->loss_scale.growth_tracker}}
+                                           {"loss_scale_growth_tracker", state->loss_scale.growth_tracker},
+                                           {"epoch_loss_sum", state->epoch_loss_sum},
+                                           {"epoch_loss_steps", state->epoch_loss_steps}}
                                 .dump();
       for (auto& [name, rng] : generator_states()) tensors.emplace_back(name, rng);
     }
@@ -237,6 +239,8 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
       state->skipped_steps = j.at("skipped_steps").get<int64_t>();
       state->lr_factor = j.at("lr_factor").get<double>();
       state->batches_done = j.value("batches_done", int64_t{0});
+      state->epoch_loss_sum = j.value("epoch_loss_sum", 0.0);
+      state->epoch_loss_steps = j.value("epoch_loss_steps", int64_t{0});
       state->loss_scale = {j.value("loss_scale", LossScaleState{}.scale), j.value("loss_scale_growth_tracker", int64_t{0})};
       MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(state->epoch) &&
                     (!weights.metadata.count("iteration") || weights.metadata.at("iteration") == std::to_string(state->iteration)),
@@ -294,7 +298,9 @@ std::vector<std::string> checkpoint_candidates(const std::string& run_dir) {
                 "weights and state are from different steps (a write was interrupted)");
       candidates.push_back({iteration, epoch, stem});
     } catch (const std::exception& e) {
-      std::cerr << "warning: skipping checkpoint " << stem << ": " << e.what() << "\n";
+      // Said once: the model check and the resume both list the candidates.
+      static std::set<std::string> reported;
+      if (reported.insert(stem + e.what()).second) std::cerr << "warning: skipping checkpoint " << stem << ": " << e.what() << "\n";
     }
   }
   // Most steps first (checkpoint-last may be inside a later epoch); between equals prefer the

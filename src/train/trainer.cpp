@@ -24,7 +24,7 @@ constexpr uint64_t kTorchSeedStream = 0x746f726368ull;  // "torch": per-epoch se
 
 data::Batch to_device(const data::Batch& b, const torch::Device& device) {
   if (device.is_cpu()) return b;
-  return {b.images.to(device, /*non_blocking=*/true), b.labels.to(device, true), b.indices};
+  return {b.images.to(device, /*non_blocking=*/true), b.labels.to(device, true), b.indices, b.readable};
 }
 
 }  // namespace
@@ -89,6 +89,9 @@ bool Trainer::resume(const std::string& request) {
 
 void Trainer::save(bool numbered) {
   const std::string last = last_checkpoint_stem(options_.run_dir);
+  const bool inside_epoch = state_.batches_done > 0;  // end_epoch zeroes it
+  state_.epoch_loss_sum = inside_epoch ? window_->epoch_loss : 0.0;
+  state_.epoch_loss_steps = inside_epoch ? window_->epoch_steps : 0;
   std::exception_ptr failure;
   if (core::is_main_process()) {  // the ranks hold identical weights and optimizer states
     try {
@@ -115,7 +118,7 @@ Trainer::StepOutcome Trainer::step(double loss_value, double* grad_norm) {
   if (fp16) LossScaler::unscale(trainable_, state_.loss_scale);
   std::vector<torch::Tensor> norms;
   for (const auto& p : trainable_) {
-    if (p.grad().defined()) norms.push_back(p.grad().detach().norm(2, {}, false, torch::kFloat32));
+    if (p.grad().defined()) norms.push_back(torch::linalg_vector_norm(p.grad().detach(), 2, std::nullopt, false, torch::kFloat32));
   }
   *grad_norm = norms.empty() ? 0.0 : torch::stack(norms).norm().item<double>();
   if (!std::isfinite(loss_value) || !std::isfinite(*grad_norm)) {
@@ -274,6 +277,10 @@ void Trainer::begin_epoch(int64_t epoch, int64_t first_batch) {
   core::reset_peak_memory(device_);
   Window& w = *window_;
   w = Window{};
+  if (first_batch > 0) {  // resumed inside the epoch: its mean loss counts the steps before the checkpoint
+    w.epoch_loss = state_.epoch_loss_sum;
+    w.epoch_steps = state_.epoch_loss_steps;
+  }
   w.epoch_start = w.start = Clock::now();
   w.comm_mark = sync_->exposed_seconds();
 }

@@ -37,6 +37,12 @@ TEST(Cli, HelpListsSubcommandsAndEveryConfigKeyWithDefault) {
   }
   EXPECT_NE(help.output.find("default: mae_vit_mini_patch4_dec64d2b4h"), std::string::npos);
   EXPECT_NE(help.output.find("--resume"), std::string::npos);
+  EXPECT_NE(help.output.find("--overwrite"), std::string::npos);
+  auto visualize_help = run("visualize --help");
+  EXPECT_EQ(visualize_help.code, 0);
+  for (const char* key : {"visualize.num_images", "visualize.channels", "model.in_chans", "data.root"}) {
+    EXPECT_NE(visualize_help.output.find(key), std::string::npos) << key << " missing from visualize --help";
+  }
   auto version = run("--version");
   EXPECT_EQ(version.code, 0);
   EXPECT_NE(version.output.find("LibTorch"), std::string::npos) << version.output;
@@ -51,6 +57,11 @@ TEST(Cli, UsageErrorsExitTwoWithOneErrorLineAndHint) {
     EXPECT_NE(r.output.find("--help"), std::string::npos) << r.output;
   }
   EXPECT_NE(run("pretrain --set model.embed_dims=3").output.find("did you mean 'model.embed_dim'"), std::string::npos);
+  const auto misspelt = run("pretrain --thread 1");
+  EXPECT_EQ(misspelt.code, 2) << misspelt.output;
+  EXPECT_NE(misspelt.output.find("did you mean --threads?"), std::string::npos) << misspelt.output;
+  // A config key given a word where it takes a number says so in plain words.
+  EXPECT_NE(run("pretrain --set train.epochs=x").output.find("expects an int, got 'x'"), std::string::npos);
 }
 
 TEST(Cli, BadPathsAreNamedWithTheirExitCode) {

@@ -89,14 +89,14 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   tasks::EvalRequest eval_request;
   eval_request.checkpoint = last;
   eval_request.output_dir = dir_ + "/eval";
-  const auto m = tasks::run_eval(config, eval_request, torch::kCPU);
+  const auto m = tasks::run_eval(config, eval_request, torch::kCPU).metrics;
   EXPECT_DOUBLE_EQ(m.top1, r.last.top1);
   EXPECT_EQ(m.confusion.sum().item<int64_t>(), 128);
   for (const char* f : {"metrics.json", "confusion.csv", "confusion.png"}) EXPECT_TRUE(std::filesystem::exists(dir_ + "/eval/" + f)) << f;
   tasks::PredictRequest predict;
   predict.checkpoint = last;
   predict.output = dir_ + "/preds/pred.jsonl";  // a folder that does not exist yet
-  EXPECT_EQ(tasks::run_predict(config, predict, torch::kCPU), 128);
+  EXPECT_EQ(tasks::run_predict(config, predict, torch::kCPU).done, 128);
   std::ifstream lines(predict.output);
   std::string line;
   int n = 0, correct = 0;
@@ -114,7 +114,7 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   // k-NN of a fine-tuned global-pool checkpoint pools as it was trained (fc_norm, no norm).
   auto knn_config = config::resolve_inference(last, false, {});
   EXPECT_EQ(knn_config.knn.pool, "mean");
-  EXPECT_EQ(tasks::run_knn(knn_config, last, torch::kCPU).count, 128);
+  EXPECT_EQ(tasks::run_knn(knn_config, last, torch::kCPU).metrics.count, 128);
 }
 
 TEST_F(DownstreamFixture, PartialFinetuneTrainsOnlyTheLastBlocks) {
@@ -161,7 +161,7 @@ TEST_F(DownstreamFixture, LinearProbeKeepsTheEncoderFrozen) {
   auto config = config::resolve_inference(dir_ + "/probe/checkpoint-last.safetensors", true, {});
   tasks::EvalRequest eval_request;
   eval_request.checkpoint = dir_ + "/probe/checkpoint-last.safetensors";
-  EXPECT_DOUBLE_EQ(tasks::run_eval(config, eval_request, torch::kCPU).top1, r.last.top1);
+  EXPECT_DOUBLE_EQ(tasks::run_eval(config, eval_request, torch::kCPU).metrics.top1, r.last.top1);
 }
 
 TEST_F(DownstreamFixture, FullRecipeAugmentationsTrain) {
@@ -176,14 +176,14 @@ TEST_F(DownstreamFixture, FullRecipeAugmentationsTrain) {
 TEST_F(DownstreamFixture, KnnEmbedAndExportOfAPretrainCheckpoint) {
   const std::string pre = pretrained();
   auto config = config::resolve_inference(pre, false, {});
-  const auto knn = tasks::run_knn(config, pre, torch::kCPU);
+  const auto knn = tasks::run_knn(config, pre, torch::kCPU).metrics;
   EXPECT_EQ(knn.count, 128);
   EXPECT_GT(knn.top1, 40.0) << "4 classes: chance is 25 %";
 
   tasks::EmbedRequest embed;
   embed.checkpoint = pre;
   embed.output = dir_ + "/features.npy";
-  EXPECT_EQ(tasks::run_embed(config, embed, torch::kCPU), 128);
+  EXPECT_EQ(tasks::run_embed(config, embed, torch::kCPU).done, 128);
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/features.npy.paths.txt"));
   embed.output = dir_ + "/features.safetensors";
   embed.pool = "mean";
@@ -228,11 +228,13 @@ TEST_F(DownstreamFixture, ClassCountProblemsAreClearErrors) {
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("single class"), std::string::npos) << e.what();
   }
-  // A pretraining checkpoint has no head to evaluate.
+  // A pretraining checkpoint has no head to evaluate: said first, before any class count is asked for.
   mae::testing::write_synthetic_idx(dir_ + "/data", 128, 16, 4);
   const std::string pre = pretrained();
-  auto config = config::resolve_inference(pre, true, {});
-  tasks::EvalRequest request;
-  request.checkpoint = pre;
-  EXPECT_THROW(tasks::run_eval(config, request, torch::kCPU), UsageError);
+  try {
+    config::resolve_inference(pre, true, {});
+    FAIL() << "a pretraining checkpoint has no head";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no classification head"), std::string::npos) << e.what();
+  }
 }

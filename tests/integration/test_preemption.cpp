@@ -38,6 +38,17 @@ void expect_bitwise_equal(const std::string& a_path, const std::string& b_path) 
   }
 }
 
+// The epochs' mean losses in a run's metrics.jsonl, in the order written.
+std::vector<double> epoch_losses(const std::string& run) {
+  std::vector<double> losses;
+  std::ifstream in(run + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("epoch_loss")) losses.push_back(j.at("epoch_loss").get<double>());
+  }
+  return losses;
+}
+
 train::TrainState state_of(const std::string& run) {
   const auto j = nlohmann::json::parse(read(run + "/checkpoint-last.state.safetensors").metadata.at("train_state"));
   train::TrainState s;
@@ -69,6 +80,8 @@ class Resume : public PretrainFixture {
     EXPECT_EQ(second.steps, 16);
     expect_bitwise_equal(dir_ + "/straight/checkpoint-last.safetensors", dir_ + "/resumed/checkpoint-last.safetensors");
     expect_bitwise_equal(dir_ + "/straight/checkpoint-last.state.safetensors", dir_ + "/resumed/checkpoint-last.state.safetensors");
+    // The resumed epoch's mean loss counts its steps before the checkpoint too.
+    EXPECT_EQ(epoch_losses(dir_ + "/straight"), epoch_losses(dir_ + "/resumed"));
   }
 };
 

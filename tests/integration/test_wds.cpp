@@ -27,7 +27,8 @@ TEST_F(PretrainFixture, PackWritesShardsAndAnIndexThatPretrainingReads) {
   const auto r = mae::testing::run_command(std::string(MAE_BINARY) + " pack --input " + images + " --output " + dir_ +
                                            "/shards/train-%04d.tar --shard-size 40kB --threads 2 --no-progress");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("data.train_files=" + dir_ + "/shards/train-{0000.."), std::string::npos) << r.output;
+  // Quoted, so that a shell pastes the pattern as one word.
+  EXPECT_NE(r.output.find("--set 'data.train_files=" + dir_ + "/shards/train-{0000.."), std::string::npos) << r.output;
   std::ifstream in(dir_ + "/shards/train.index.json");
   ASSERT_TRUE(in) << r.output;
   const auto index = nlohmann::json::parse(in);

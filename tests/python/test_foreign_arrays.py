@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Files written by other tools are read as they wrote them: TIFFs from tifffile (every sample
-type, strips or tiles, interleaved or planar, either byte order, raw or deflate) and arrays from
+type, strips or tiles, interleaved or planar, either byte order, raw or deflate, and its default of
+one page per band) and arrays from
 numpy (.npy in C and Fortran order, .npz, one [N, C, H, W] array with labels).
 
 `mae stats` reads each set; its per-band mean/std of pixel / range must equal numpy's on the
@@ -80,6 +81,18 @@ def main():
                         pixels.append(p)
     compare(f"tifffile ({len(pixels)} files)", stats(mae, ["data.source=folder", f"data.root={tiffs}",
                                                           "data.train_files="]), expected(pixels))
+
+    # tifffile's default for a [bands, H, W] array: one single-band page per band, read as bands.
+    pages, pixels = os.path.join(work, "pages"), []
+    os.makedirs(pages)
+    for k, dtype in enumerate((np.uint8, np.uint16, np.float32)):
+        p = image(dtype, 50 + k)
+        tifffile.imwrite(os.path.join(pages, f"{k}.tif"), np.ascontiguousarray(np.moveaxis(p, 2, 0)))
+        with tifffile.TiffFile(os.path.join(pages, f"{k}.tif")) as written:
+            assert len(written.pages) == BANDS, f"tifffile wrote {len(written.pages)} pages, not {BANDS}"
+        pixels.append(p)
+    compare(f"tifffile pages ({len(pixels)} files of {BANDS} pages)",
+            stats(mae, ["data.source=folder", f"data.root={pages}", "data.train_files="]), expected(pixels))
 
     # Per-sample arrays: channels-first .npy, Fortran-order .npy, uncompressed .npz.
     arrays, pixels = os.path.join(work, "arrays"), []

@@ -65,6 +65,12 @@ TEST(Config, WrongTypesAndMalformedInputAreUsageErrors) {
   EXPECT_THROW(c.parse_yaml_string("- a\n- b\n"), mae::UsageError);
   EXPECT_THROW(c.parse_yaml_file("/nonexistent/config.yaml"), mae::UsageError);
   EXPECT_EQ(c.get_int("model.embed_dim"), 768) << "a failed set must not change the value";
+  try {
+    c.set("model.embed_dim", "wide");
+    FAIL();
+  } catch (const mae::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'model.embed_dim' expects an int, got 'wide'"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Config, AListIsAcceptedOnlyByAListKey) {

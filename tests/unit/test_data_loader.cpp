@@ -182,6 +182,47 @@ TEST(DataLoader, UnreadableFilesAreSkippedCountedAndReplaced) {
   EXPECT_NE(source->describe(5).find("list.txt:6: "), std::string::npos) << source->describe(5);
 }
 
+TEST(DataLoader, WithoutReplacementAnUnreadableSampleKeepsItsRowFlagged) {
+  mae::testing::TempDir dir;
+  std::string list;
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "img" + std::to_string(i) + ".jpg";
+    mae::testing::write_bytes(dir.file(name), i == 2 ? std::string("not an image")
+                                                     : mae::testing::encode_jpeg(mae::testing::smooth_image(40, 40, 3, i)));
+    list += name + "\n";
+  }
+  mae::testing::write_bytes(dir.file("list.txt"), list);
+  std::shared_ptr<const mae::data::Source> source = mae::data::read_image_lists(dir.path(), {"list.txt"});
+  mae::data::TransformOptions t;
+  t.channels = 3;
+  t.height = t.width = 16;
+  t.mean = {0.5, 0.5, 0.5};
+  t.std = {0.25, 0.25, 0.25};
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.num_workers = 2;
+  o.shuffle = o.drop_last = false;
+  o.replace_unreadable = false;  // evaluation, predict, embed
+  Loader loader(source, std::make_shared<const mae::data::SampleTransform>(t), o);
+  const auto batches = epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 2u);
+  const Batch& b = batches[0];
+  // Every row holds its own dataset index; row 2 is flagged, zero and unlabelled.
+  EXPECT_TRUE(torch::equal(b.indices, torch::arange(4, torch::kInt64)));
+  ASSERT_TRUE(b.readable.defined());
+  EXPECT_TRUE(torch::equal(b.readable, torch::tensor({true, true, false, true})));
+  EXPECT_EQ(b.images[2].abs().sum().item<float>(), 0.0f);
+  EXPECT_EQ(b.labels[2].item<int64_t>(), -1);
+  EXPECT_NE(loader.unreadable_reason(2).find("img2.jpg"), std::string::npos) << loader.unreadable_reason(2);
+  EXPECT_EQ(loader.unreadable_reason(1), "");
+  EXPECT_EQ(loader.skipped_samples(), 1);
+  // readable_rows keeps the other three, in order.
+  const Batch kept = mae::data::readable_rows(b);
+  EXPECT_TRUE(torch::equal(kept.indices, torch::tensor({0, 1, 3}, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(kept.images, b.images.index_select(0, torch::tensor({0, 1, 3}, torch::kInt64))));
+  EXPECT_TRUE(batches[1].readable.all().item<bool>());
+}
+
 TEST(DataLoader, ADatasetOfOnlyBadFilesFailsInsteadOfHanging) {
   mae::testing::TempDir dir;
   mae::testing::write_bytes(dir.file("list.txt"), "a.jpg\nb.jpg\n");

@@ -144,6 +144,20 @@ TEST(Settings, ALaterImageSizeMeansASquareInput) {
   EXPECT_EQ(square.model.img_w, 24);
 }
 
+TEST(Settings, AnotherSourceDropsTheBuiltInFileLists) {
+  mae::testing::TempDir dir;
+  // The defaults list Fashion-MNIST's IDX files: a folder source takes none of them.
+  const auto folder = resolve_pretrain(sets({"data.source=folder", "data.root=" + dir.path()}));
+  EXPECT_TRUE(folder.data.source.train_files.empty());
+  EXPECT_TRUE(folder.data.source.val_files.empty());
+  // Lists that a layer set stay, in whichever order the keys come.
+  const auto listed = resolve_pretrain(sets({"data.train_files=a", "data.source=class_folder", "data.val_files=b"}));
+  EXPECT_EQ(listed.data.source.train_files, std::vector<std::string>{"a"});
+  EXPECT_EQ(listed.data.source.val_files, std::vector<std::string>{"b"});
+  // Naming the source that is already set changes nothing.
+  EXPECT_EQ(resolve_pretrain(sets({"data.source=idx"})).data.source.train_files.size(), 2u);
+}
+
 TEST(Presets, NamesRoundTripAndDecoderHeads) {
   auto o = mae::models::mae_preset("mae_vit_base_patch16_dec256d4b8h");
   EXPECT_EQ(o.decoder_embed_dim, 256);

@@ -62,6 +62,8 @@ class Config {
 
 // The valid key closest to `key` by edit distance (for "did you mean" messages).
 std::string nearest_key(const std::string& key, const std::vector<ConfigOption>& options);
+// The candidate closest to `word` within `max_distance` edits, else "" (command-line options).
+std::string nearest_word(const std::string& word, const std::vector<std::string>& candidates, size_t max_distance);
 
 // Lists as stored in a value: comma-separated, optionally in brackets ("[a, b]", "a,b").
 std::vector<std::string> split_list(const std::string& text);

@@ -12,7 +12,13 @@ struct Batch {
   torch::Tensor images;   // [N, C, H, W] float32, normalised (pinned CPU memory when pin_memory)
   torch::Tensor labels;   // [N] int64, -1 for unlabelled sources
   torch::Tensor indices;  // [N] int64 dataset indices of the samples (for visualisation/debug)
+  // [N] bool: false for a sample that could not be read and was left in its row (zeros; see
+  // LoaderOptions::replace_unreadable). Undefined when every row holds its own sample.
+  torch::Tensor readable;
 };
+
+// The rows of `batch` that hold a sample that was read (all of it when nothing is flagged).
+Batch readable_rows(const Batch& batch);
 
 class BatchSource {
  public:

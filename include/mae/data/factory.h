@@ -73,6 +73,9 @@ std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_
 std::unique_ptr<BatchSource> make_train_batches(const DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w,
                                                 const LoaderOptions& options);
 
+// Whether the configuration has that split: train always, val when data.val_files names something
+// (the official pretraining has none; a folder source would otherwise read its train images again).
+bool has_split(const SourceOptions& options, Split split);
 int64_t num_classes(const SourceOptions& options, Split split);  // 0 when unlabelled
 std::vector<std::string> class_names(const SourceOptions& options, Split split);
 

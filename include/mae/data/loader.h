@@ -10,7 +10,9 @@
 //                      its own first samples, so up to world_size - 1 samples repeat) and the last
 //                      batch may be short; with pad_shards = false (evaluation) the shards are
 //                      uneven instead (rank r reads ceil((N - r) / world_size)) and nothing repeats.
-// An unreadable sample is replaced by the next readable dataset index, counted and logged once.
+// An unreadable sample is counted and logged once; in training it is replaced by the next readable
+// dataset index, elsewhere (evaluation, predict, embed) it keeps its row, flagged in Batch::readable,
+// so that no result is written under another image's name.
 #pragma once
 
 #include <condition_variable>
@@ -19,7 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -42,6 +44,7 @@ struct LoaderOptions {
   int64_t rank = 0, world_size = 1;  // sharding (see the top of this file)
   bool pad_shards = true;
   bool pin_memory = false;           // honoured only when CUDA is available
+  bool replace_unreadable = true;    // false: an unreadable sample's row stays, zeros, readable = false
 };
 
 class Loader : public BatchSource {
@@ -59,6 +62,7 @@ class Loader : public BatchSource {
   int64_t dataset_size() const override;
   double wait_seconds() const override;      // time next() spent blocked since set_epoch
   int64_t skipped_samples() const override;  // unreadable images skipped so far (each path logged once)
+  std::string unreadable_reason(int64_t dataset_index) const;  // why that sample was not read ("" if it was)
   int num_workers() const { return static_cast<int>(workers_.size()); }
   const LoaderOptions& options() const { return options_; }
   const Source& source() const { return *source_; }
@@ -97,7 +101,7 @@ class Loader : public BatchSource {
   std::exception_ptr error_;
   double wait_seconds_ = 0;
   int64_t skipped_ = 0;
-  std::set<int64_t> logged_bad_;
+  std::map<int64_t, std::string> bad_reasons_;  // dataset index -> the reader's message
   std::unique_ptr<BatchBuffers> buffers_;  // [batch_size, C, H, W]
 };
 

@@ -105,6 +105,7 @@ LoadedViT load_vit(models::VisionTransformerOptions model, const data::SourceOpt
 struct ClassifyRequest {
   std::string resume;       // "", "auto" or a checkpoint path
   bool non_strict = false;  // accept missing / unexpected keys in options.init
+  bool overwrite = false;   // a new run into a folder that holds another: remove the old run's files first
 };
 
 struct ClassifyResult {

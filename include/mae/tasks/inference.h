@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -23,13 +24,27 @@ struct InferenceOptions {
   KnnOptions knn;
 };
 
+// Metrics with the names of their classes (the checkpoint's, else the data's; numbers when neither
+// has any), so that what is printed names the classes as metrics.json does.
+struct NamedMetrics {
+  eval::ClassificationMetrics metrics;
+  std::vector<std::string> class_names;
+};
+
 struct EvalRequest {
   std::string checkpoint;
   std::string output_dir;     // metrics.json, confusion.csv, confusion.png ("" : none written)
   std::string split = "val";  // val or train (evaluation transform either way)
   bool non_strict = false;
 };
-eval::ClassificationMetrics run_eval(const InferenceOptions& options, const EvalRequest& request, const torch::Device& device);
+NamedMetrics run_eval(const InferenceOptions& options, const EvalRequest& request, const torch::Device& device);
+
+// What predict and embed did: images with a result, and the paths of those that could not be read
+// (predict writes a row with an "error" for each; embed leaves them out and lists them apart).
+struct InferenceCount {
+  int64_t done = 0;
+  std::vector<std::string> unreadable;
+};
 
 struct PredictRequest {
   std::string checkpoint;
@@ -37,19 +52,20 @@ struct PredictRequest {
   std::string format = "jsonl";  // jsonl or csv
   int64_t top_k = 5;
 };
-// Returns the number of images predicted.
-int64_t run_predict(const InferenceOptions& options, const PredictRequest& request, const torch::Device& device);
+// JSON lines {"path", "top": [{"class", "index", "prob"}]}, or {"path", "error"} for an image that
+// could not be read; CSV: path, class1, prob1, ..., error.
+InferenceCount run_predict(const InferenceOptions& options, const PredictRequest& request, const torch::Device& device);
 
 // k-NN accuracy of the checkpoint's encoder features (options.knn).
-eval::ClassificationMetrics run_knn(const InferenceOptions& options, const std::string& checkpoint, const torch::Device& device);
+NamedMetrics run_knn(const InferenceOptions& options, const std::string& checkpoint, const torch::Device& device);
 
 struct EmbedRequest {
   std::string checkpoint;
-  std::string output;         // .safetensors ("features", "indices") or .npy; paths in <output>.paths.txt
+  std::string output;         // .safetensors ("features", "indices") or .npy; paths in <output>.paths.txt,
+                              // unreadable images in <output>.unreadable.txt
   std::string pool;           // cls or mean; "": knn.pool (mean for a fine-tuned global-pool checkpoint, else cls)
   std::string split = "val";
 };
-// Returns the number of images embedded.
-int64_t run_embed(const InferenceOptions& options, const EmbedRequest& request, const torch::Device& device);
+InferenceCount run_embed(const InferenceOptions& options, const EmbedRequest& request, const torch::Device& device);
 
 }  // namespace mae::tasks

@@ -23,9 +23,11 @@ struct KnnOptions {
   void validate() const;
 };
 
-// `features` maps a batch [N, C, H, W] on `device` to [N, D].
+// `features` maps a batch [N, C, H, W] on `device` to [N, D]. The metrics' count is the queries
+// (val images read); `bank_size`, when given, receives the train images read.
 eval::ClassificationMetrics knn_accuracy(const eval::ForwardFn& features, const KnnOptions& knn, const data::DataOptions& data,
-                                         int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device);
+                                         int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device,
+                                         int64_t* bank_size = nullptr);
 
 // A ViT without head holding a copy of the MAE's encoder (cls token after norm, or mean pooling
 // with a fresh, identity fc_norm), for features.

@@ -49,6 +49,8 @@ class PretrainTask : public train::Task {
   bool start_knn();
   // "k-NN top-1 (...): random init A % -> after pretraining B %" once the monitor ran; else "".
   std::string knn_comparison() const;
+  // The split the reconstruction pictures come from: val, or train when there is no val split.
+  data::Split picture_split() const;
 
   models::MaskedAutoencoderViT& mae() { return model_; }
   // Masking noise of a batch: per sample, from (seed, epoch, dataset index) only.
@@ -62,6 +64,8 @@ class PretrainTask : public train::Task {
   eval::ClassificationMetrics encoder_knn(models::MaskedAutoencoderViT& mae);
   bool knn_off_ = false;
   std::optional<double> knn_random_init_, knn_last_;
+  int64_t knn_bank_ = 0;  // train images in the last measurement's bank (its queries: the metrics' count)
+  int64_t knn_queries_ = 0;
 
   models::MaskedAutoencoderViT model_{nullptr};
   models::VisionTransformer knn_vit_{nullptr};  // the encoder's copy for the k-NN monitor
@@ -71,6 +75,7 @@ struct PretrainRequest {
   std::string resume;  // "", "auto" or a checkpoint path
   std::string init;    // "" or weights to start from (weights only; any scheme io::load_weights reads)
   bool non_strict = false;  // --init: accept missing / unexpected keys (listed in the report)
+  bool overwrite = false;   // a new run into a folder that holds another: remove the old run's files first
 };
 
 // Runs the whole job: run folder, config.yaml, lr print-out, training, final reconstructions.

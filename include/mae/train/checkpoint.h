@@ -27,6 +27,8 @@ struct TrainState {
   int64_t skipped_steps = 0;  // non-finite steps skipped so far
   double lr_factor = 1.0;     // lowered after a non-finite rollback when configured to continue
   int64_t batches_done = 0;   // micro-batches of epoch `epoch` already trained (a checkpoint inside an epoch)
+  double epoch_loss_sum = 0;  // with batches_done > 0: the losses of that epoch's steps so far and their
+  int64_t epoch_loss_steps = 0;  // count, so that a resumed epoch's mean loss counts the whole epoch
   LossScaleState loss_scale;  // fp16's dynamic loss scale
 };
 

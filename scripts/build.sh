@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds mae in ${MAE_BUILD_DIR:-build}/ (Release, Ninja) against the LibTorch that
 # scripts/install.sh chose (<build dir>/.torch-prefix), or CMAKE_PREFIX_PATH when that is set.
-# MAE_BUILD_TARGETS="mae_cli ..." builds those targets alone (default: everything).
+# MAE_BUILD_TARGETS="mae_cli ..." builds those targets alone (default: everything);
+# MAE_CONFIGURE_ONLY=1 stops after configuring.
 # Extra arguments go to cmake, e.g. scripts/build.sh -DMAE_BUILD_BENCH=OFF.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ if [ ! -f "$dir/build.ninja" ] || [ $# -gt 0 ]; then
     || { cat "$dir/cmake.log"; exit 1; }
   grep "^-- mae:" "$dir/cmake.log" || true
 fi
+[ -z "${MAE_CONFIGURE_ONLY:-}" ] || exit 0
 jobs="${MAE_BUILD_JOBS:-$(nproc)}"
 targets=()
 for t in ${MAE_BUILD_TARGETS:-}; do targets+=(--target "$t"); done

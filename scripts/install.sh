@@ -2,8 +2,8 @@
 # Installs what mae needs on Debian 12 (idempotent; fast when everything is present):
 #   1. the Debian packages in scripts/apt-packages.txt (apt-get, as root or through sudo);
 #   2. LibTorch: $MAE_TORCH_PREFIX if set (a pytorch.org LibTorch zip or any folder with
-#      share/cmake/Torch), else an importable python3 `torch` >= 2.4 (the oldest mae builds with;
-#      CMake refuses older ones), else the PyPI `torch` wheel
+#      share/cmake/Torch), else an importable python3 `torch` >= 2.4 built with the C++11 ABI (the
+#      oldest mae builds with; PyPI wheels have that ABI from 2.7 on), else the PyPI `torch` wheel
 #      in a venv shared by every clone: ${MAE_VENV:-$HOME/.cache/mae/venv};
 #   3. the Python packages the fixture scripts, the Python tests and the benchmarks use (numpy,
 #      safetensors, tensorboard, tifffile) in that venv; a Python test whose packages are missing is skipped.
@@ -38,16 +38,18 @@ build_dir="${MAE_BUILD_DIR:-build}"
 python_pkgs=(numpy safetensors tensorboard tifffile PIL:pillow webdataset)  # module[:PyPI name]; webdataset: the WebDataset interop test
 if [ -n "$pinned" ]; then
   venv="${MAE_VENV:-$HOME/.cache/mae/venv-torch$pinned}"
-  python_pkgs=()  # only the C++ build and its unit tests use this torch
+  python_pkgs=(numpy)  # only the C++ build and its unit tests use this torch (numpy: quiets its import)
 else
   venv="${MAE_VENV:-$HOME/.cache/mae/venv}"
 fi
+# An installed torch is reused when it is >= 2.4 and built with the C++11 string ABI (PyPI wheels
+# from 2.7 on), which Debian's C++ libraries need; a pinned version must match exactly.
 torch_ok() { MAE_PINNED="$pinned" "$1" - <<'PY' 2>/dev/null
 import os, sys, torch
 version = torch.__version__.split("+")[0]
 pinned = os.environ["MAE_PINNED"]
 major, minor = (int(x) for x in version.split(".")[:2])
-sys.exit(0 if (version == pinned if pinned else (major, minor) >= (2, 4)) else 1)
+sys.exit(0 if (version == pinned if pinned else (major, minor) >= (2, 4) and torch.compiled_with_cxx11_abi()) else 1)
 PY
 }
 if [ -n "${MAE_TORCH_PREFIX:-}" ]; then

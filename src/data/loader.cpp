@@ -76,10 +76,9 @@ int64_t Loader::skipped_samples() const {
   return skipped_;
 }
 
-std::string Loader::unreadable_reason(int64_t dataset_index) const {
+std::map<int64_t, std::string> Loader::unreadable_samples() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = bad_reasons_.find(dataset_index);
-  return it == bad_reasons_.end() ? std::string() : it->second;
+  return bad_reasons_;
 }
 
 void Loader::set_epoch(int64_t epoch, int64_t first_batch) {

@@ -31,7 +31,7 @@ class ReadyHook : public torch::autograd::PostAccumulateGradHook {
 }  // namespace
 
 GradientSync::GradientSync(std::vector<torch::Tensor> params, double bucket_mb) : params_(std::move(params)) {
-  active_ = initialized() && !params_.empty();
+  active_ = initialized() && world_size() > 1 && !params_.empty();  // a world of one has nothing to reduce
   if (!active_) return;
   const auto dtype = params_.front().scalar_type();
   const auto device = params_.front().device();

@@ -39,6 +39,9 @@ struct Group {
 // Never destroyed: a failed job must be able to exit without joining c10d's threads.
 Group* g_group = nullptr;
 
+// A collective over one process is the identity: a world of one (`mae launch --nproc 1`) skips them.
+bool has_peers() { return g_group != nullptr && g_group->env.world_size > 1; }
+
 int64_t now_ms() {
   return std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -238,7 +241,7 @@ std::string backend_name() { return g_group ? g_group->name : "none"; }
 PendingAllReduce all_reduce_sum_async(torch::Tensor tensor, const std::string& what) {
   auto impl = std::make_shared<PendingAllReduce::Impl>();
   impl->what = what;
-  if (!g_group) return PendingAllReduce(impl);
+  if (!has_peers()) return PendingAllReduce(impl);
   MAE_CHECK(tensor.device() == g_group->device && tensor.is_contiguous(), "all_reduce_sum_async needs a contiguous tensor on ",
             g_group->device.str());
   std::vector<torch::Tensor> tensors{std::move(tensor)};
@@ -253,14 +256,14 @@ PendingAllReduce all_reduce_sum_async(torch::Tensor tensor, const std::string& w
 }
 
 void all_reduce_sum(torch::Tensor& tensor, const std::string& what) {
-  if (!g_group) return;
+  if (!has_peers()) return;
   torch::Tensor t = on_backend(tensor);
   all_reduce_sum_async(t, what).wait();
   if (!t.is_same(tensor)) tensor.copy_(t);
 }
 
 void broadcast(std::vector<torch::Tensor>& tensors, int root, const std::string& what) {
-  if (!g_group) return;
+  if (!has_peers()) return;
   for (auto& tensor : tensors) {
     torch::Tensor t = on_backend(tensor);
     std::vector<torch::Tensor> one{t};
@@ -278,13 +281,13 @@ void broadcast(std::vector<torch::Tensor>& tensors, int root, const std::string&
 }
 
 void barrier(const std::string& what) {
-  if (!g_group) return;
+  if (!has_peers()) return;
   auto flag = torch::ones({1}, torch::TensorOptions().device(g_group->device));
   all_reduce_sum(flag, "barrier (" + what + ")");
 }
 
 void broadcast_module(torch::nn::Module& module) {
-  if (!g_group) return;
+  if (!has_peers()) return;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> tensors;
   for (auto& p : module.parameters()) tensors.push_back(p.detach());
@@ -293,7 +296,7 @@ void broadcast_module(torch::nn::Module& module) {
 }
 
 void broadcast_buffers(torch::nn::Module& module) {
-  if (!g_group) return;
+  if (!has_peers()) return;
   std::vector<torch::Tensor> tensors;
   for (auto& b : module.buffers()) tensors.push_back(b.detach());
   if (!tensors.empty()) broadcast(tensors, 0, "broadcast of rank 0's buffers");

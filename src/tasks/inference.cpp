@@ -92,7 +92,7 @@ InferenceCount run_predict(const InferenceOptions& options, const PredictRequest
       const std::string path = sample_path(loader->source(), index);
       // An unreadable image gets a row that says so, never another image's prediction.
       if (batch.readable.defined() && !batch.readable[row].item<bool>()) {
-        const std::string error = "unreadable: " + loader->unreadable_reason(index);
+        const std::string error = "unreadable: " + loader->unreadable_samples().at(index);
         count.unreadable.push_back(path);
         if (csv) {
           out << csv_field(path) << std::string(static_cast<size_t>(2 * k), ',') << "," << csv_field(error) << "\n";
@@ -158,9 +158,7 @@ InferenceCount run_embed(const InferenceOptions& options, const EmbedRequest& re
   // Unreadable images have no vector (extract_features leaves them out): they are listed apart.
   InferenceCount count;
   count.done = f.features.size(0);
-  for (int64_t i = 0; i < loader->dataset_size(); ++i) {
-    if (!loader->unreadable_reason(i).empty()) count.unreadable.push_back(sample_path(loader->source(), i));
-  }
+  for (const auto& [index, reason] : loader->unreadable_samples()) count.unreadable.push_back(sample_path(loader->source(), index));
   const std::string unreadable_list = request.output + ".unreadable.txt";
   if (count.unreadable.empty()) {
     fs::remove(unreadable_list);

@@ -148,6 +148,18 @@ TEST_F(DistributedFixture, TwoProcessesMatchOneWithTheirCombinedBatchInPretraini
 // overflow on any rank reaches every rank and all skip the same step (by construction; this model
 // does not overflow at 2^16, so the test checks the plumbing): 2 x 16 trains what 1 x 32 trains,
 // with the same scale.
+// A world of one process (`mae launch --nproc 1`, a one-GPU job on a cluster) has no peer to
+// reduce with: no gradient all-reduce, and the same weights as a plain run.
+TEST_F(DistributedFixture, OneProcessDoesNoAllReduce) {
+  ASSERT_EQ(run(launch(1, command("pretrain", config("launched"), "launched")), dir_ + "/launched.log"), 0)
+      << read_text(dir_ + "/launched.log");
+  const std::string log = read_text(dir_ + "/launched.log");
+  EXPECT_NE(log.find("distributed: 1 processes (gloo"), std::string::npos) << log;
+  EXPECT_EQ(log.find("gradient sync:"), std::string::npos) << log;
+  ASSERT_EQ(run(command("pretrain", config("plain"), "plain"), dir_ + "/plain.log"), 0) << read_text(dir_ + "/plain.log");
+  EXPECT_EQ(max_weight_difference("launched", "plain"), 0.0);
+}
+
 TEST_F(DistributedFixture, TwoProcessesMatchOneUnderFp16LossScaling) {
   const std::vector<std::string> fp16 = {"train.precision=fp16", "visualize.num_images=0"};
   auto with = [&](std::vector<std::string> sets) {

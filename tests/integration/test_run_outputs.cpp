@@ -68,19 +68,22 @@ class RunOutputs : public ::testing::Test {
            " --set data.val_files=images.idx,labels.idx --set model.in_chans=1 --set data.mean=0.2 --set data.std=0.3" +
            std::string(kTinyVit) + kTinyMae + " --set train.epochs=" + std::to_string(epochs) + " --output runs/" + name;
   }
+  // photos/{train,val}/class{0,1,2}/{0..3}.png: 16 x 16 RGB.
+  void write_photos(torch::Generator& gen) {
+    for (const char* split : {"train", "val"}) {
+      for (int c = 0; c < 3; ++c) {
+        const std::string folder = dir_ + "/photos/" + split + "/class" + std::to_string(c);
+        fs::create_directories(folder);
+        for (int i = 0; i < 4; ++i) mae::io::write_png(folder + "/" + std::to_string(i) + ".png", picture(c, gen));
+      }
+    }
+  }
   std::string dir_;
 };
 
 TEST_F(RunOutputs, PredictAndEmbedNameUnreadableImagesInsteadOfRepeatingAnother) {
   auto gen = at::detail::createCPUGenerator(3);
-  for (const char* split : {"train", "val"}) {
-    for (int c = 0; c < 3; ++c) {
-      fs::create_directories(dir_ + "/photos/" + split + "/class" + std::to_string(c));
-      for (int i = 0; i < 4; ++i) {
-        mae::io::write_png(dir_ + "/photos/" + split + "/class" + std::to_string(c) + "/" + std::to_string(i) + ".png", picture(c, gen));
-      }
-    }
-  }
+  write_photos(gen);
   const auto finetune = mae("finetune --set data.source=class_folder --set data.root=photos --set data.train_files=train"
                             " --set data.val_files=val --set model.in_chans=3 --set data.mean=0.5,0.5,0.5 --set data.std=0.3,0.3,0.3"
                             " --set train.epochs=1 --output runs/ft" + std::string(kTinyVit));
@@ -173,6 +176,22 @@ TEST_F(RunOutputs, PretrainingWithoutAValSplitRunsToItsEnd) {
   EXPECT_NE(run.output.find("the reconstruction pictures show the first 2 train images"), std::string::npos) << run.output;
   EXPECT_TRUE(fs::exists(dir_ + "/runs/noval/reconstructions/epoch-0001.png"));
   EXPECT_TRUE(fs::exists(dir_ + "/runs/noval/checkpoint-0001.safetensors"));
+}
+
+TEST_F(RunOutputs, TheStartSaysWhatAChoiceCosts) {
+  auto gen = at::detail::createCPUGenerator(4);
+  write_photos(gen);
+  // Colour photos with the grey default model.in_chans=1: trained in grey, and said so.
+  const auto grey = mae("pretrain --set data.source=class_folder --set data.root=photos --set data.train_files=train"
+                        " --set data.val_files=val --set train.max_steps=1 --output runs/grey" + std::string(kTinyVit) + kTinyMae);
+  ASSERT_EQ(grey.code, 0) << grey.output;
+  EXPECT_NE(grey.output.find("the images have 3 channel(s)"), std::string::npos) << grey.output;
+  EXPECT_NE(grey.output.find("set model.in_chans=3"), std::string::npos) << grey.output;
+  // fp16 on a CPU is emulated: a warning at the start names what to use instead.
+  const auto fp16 = mae(pretrain("fp16", 1) + " --set train.max_steps=1 --set train.precision=fp16");
+  ASSERT_EQ(fp16.code, 0) << fp16.output;
+  EXPECT_NE(fp16.output.find("train.precision=fp16 on a CPU"), std::string::npos) << fp16.output;
+  EXPECT_EQ(mae(pretrain("fp32", 1) + " --set train.max_steps=1").output.find("on a CPU: fp16"), std::string::npos);
 }
 
 }  // namespace

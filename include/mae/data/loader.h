@@ -62,7 +62,7 @@ class Loader : public BatchSource {
   int64_t dataset_size() const override;
   double wait_seconds() const override;      // time next() spent blocked since set_epoch
   int64_t skipped_samples() const override;  // unreadable images skipped so far (each path logged once)
-  std::string unreadable_reason(int64_t dataset_index) const;  // why that sample was not read ("" if it was)
+  std::map<int64_t, std::string> unreadable_samples() const;  // dataset index -> why it was not read
   int num_workers() const { return static_cast<int>(workers_.size()); }
   const LoaderOptions& options() const { return options_; }
   const Source& source() const { return *source_; }

@@ -29,6 +29,16 @@ std::shared_ptr<const mae::data::SampleTransform> transform(int64_t size = 8) {
   return std::make_shared<const mae::data::SampleTransform>(o);
 }
 
+// The evaluation transform of 16 x 16 RGB samples.
+std::shared_ptr<const mae::data::SampleTransform> rgb_transform() {
+  mae::data::TransformOptions t;
+  t.channels = 3;
+  t.height = t.width = 16;
+  t.mean = {0.5, 0.5, 0.5};
+  t.std = {0.25, 0.25, 0.25};
+  return std::make_shared<const mae::data::SampleTransform>(t);
+}
+
 std::vector<Batch> epoch(Loader& loader, int64_t e) {
   loader.set_epoch(e);
   std::vector<Batch> batches;
@@ -155,16 +165,11 @@ TEST(DataLoader, UnreadableFilesAreSkippedCountedAndReplaced) {
   }
   mae::testing::write_bytes(dir.file("list.txt"), list);
   std::shared_ptr<const mae::data::Source> source = mae::data::read_image_lists(dir.path(), {"list.txt"});
-  mae::data::TransformOptions t;
-  t.channels = 3;
-  t.height = t.width = 16;
-  t.mean = {0.5, 0.5, 0.5};
-  t.std = {0.25, 0.25, 0.25};
   LoaderOptions o;
   o.batch_size = 4;
   o.num_workers = 2;
   o.shuffle = false;
-  Loader loader(source, std::make_shared<const mae::data::SampleTransform>(t), o);
+  Loader loader(source, rgb_transform(), o);
   int64_t samples = 0;
   for (int e = 0; e < 2; ++e) {
     for (const auto& b : epoch(loader, e)) {
@@ -193,17 +198,12 @@ TEST(DataLoader, WithoutReplacementAnUnreadableSampleKeepsItsRowFlagged) {
   }
   mae::testing::write_bytes(dir.file("list.txt"), list);
   std::shared_ptr<const mae::data::Source> source = mae::data::read_image_lists(dir.path(), {"list.txt"});
-  mae::data::TransformOptions t;
-  t.channels = 3;
-  t.height = t.width = 16;
-  t.mean = {0.5, 0.5, 0.5};
-  t.std = {0.25, 0.25, 0.25};
   LoaderOptions o;
   o.batch_size = 4;
   o.num_workers = 2;
   o.shuffle = o.drop_last = false;
   o.replace_unreadable = false;  // evaluation, predict, embed
-  Loader loader(source, std::make_shared<const mae::data::SampleTransform>(t), o);
+  Loader loader(source, rgb_transform(), o);
   const auto batches = epoch(loader, 0);
   ASSERT_EQ(batches.size(), 2u);
   const Batch& b = batches[0];

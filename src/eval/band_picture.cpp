@@ -1,5 +1,8 @@
 #include "mae/eval/band_picture.h"
 
+#include <algorithm>
+#include <string>
+
 #include "mae/core/error.h"
 
 namespace mae::eval {
@@ -29,6 +32,11 @@ void check_picture_channels(const std::vector<int64_t>& channels, int64_t in_cha
   }
 }
 
+int64_t images_in_picture(int64_t num_images, int64_t in_chans, const std::vector<int64_t>& channels) {
+  if (!channels.empty() || in_chans == 1 || in_chans == 3) return num_images;
+  return std::min(num_images, std::max<int64_t>(1, kMaxPictureRows / in_chans));
+}
+
 Reconstruction picture_bands(const Reconstruction& r, const std::vector<int64_t>& channels) {
   const int64_t n = r.original.size(0), c = r.original.size(1), h = r.original.size(2), w = r.original.size(3);
   check_picture_channels(channels, c);
@@ -45,6 +53,9 @@ Reconstruction picture_bands(const Reconstruction& r, const std::vector<int64_t>
   for (auto* p : panels) *p = stretch(*p);
   if (channels.empty()) {  // one grey row per band
     for (auto* p : panels) *p = p->reshape({n * c, 1, h, w});
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t b = 0; b < c; ++b) out.row_labels.push_back("image " + std::to_string(i + 1) + " band " + std::to_string(b + 1));
+    }
   }
   return out;
 }

@@ -73,7 +73,9 @@ torch::Tensor reconstruction_grid(const Reconstruction& r, const std::string& no
   const int64_t n = r.original.size(0), c = r.original.size(1);
   const int64_t factor = upscale_factor(std::min(r.original.size(2), r.original.size(3)), min_tile);
   const int64_t h = r.original.size(2) * factor, w = r.original.size(3) * factor;
-  const int64_t width = 4 * w + 5 * kGap;
+  int64_t margin = 0;  // the row labels' column
+  for (const auto& label : r.row_labels) margin = std::max(margin, text_width(label) + kGap);
+  const int64_t width = margin + 4 * w + 5 * kGap;
   // Captions at twice the font size once a tile has room for it.
   const int64_t scale = w >= 2 * text_width(kColumns[2]) + 8 ? 2 : 1;
   const int64_t header = text_height(scale) + 3 * kGap;
@@ -82,15 +84,18 @@ torch::Tensor reconstruction_grid(const Reconstruction& r, const std::string& no
   auto grid = torch::full({header + n * h + (n + 1) * kGap + footer, width, c}, 255, torch::kUInt8);
   for (int64_t k = 0; k < 4; ++k) {
     const std::string caption = text_width(kColumns[k], scale) <= w ? kColumns[k] : kShortColumns[k];
-    draw_text(grid, kGap + k * (w + kGap) + std::max<int64_t>(0, (w - text_width(caption, scale)) / 2), 2 * kGap, caption,
-              scale);
+    draw_text(grid, margin + kGap + k * (w + kGap) + std::max<int64_t>(0, (w - text_width(caption, scale)) / 2), 2 * kGap,
+              caption, scale);
   }
   const torch::Tensor* panels[] = {&r.original, &r.masked, &r.prediction, &r.pasted};
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t k = 0; k < 4; ++k) {
       auto tile = ((*panels[k])[i] * 255.0).round().to(torch::kUInt8).permute({1, 2, 0});  // [H, W, C]
-      const int64_t y = header + kGap + i * (h + kGap), x = kGap + k * (w + kGap);
+      const int64_t y = header + kGap + i * (h + kGap), x = margin + kGap + k * (w + kGap);
       grid.narrow(0, y, h).narrow(1, x, w).copy_(upscale_nearest(tile, factor));
+    }
+    if (i < static_cast<int64_t>(r.row_labels.size())) {
+      draw_text(grid, kGap, header + kGap + i * (h + kGap) + std::max<int64_t>(0, (h - text_height()) / 2), r.row_labels[i]);
     }
   }
   int64_t y = header + n * h + (n + 1) * kGap;

@@ -4,6 +4,7 @@
 
 #include "mae/core/error.h"
 #include "mae/eval/band_picture.h"
+#include "mae/eval/picture.h"
 
 namespace {
 
@@ -44,8 +45,33 @@ TEST(BandPicture, WithoutSelectionEveryBandIsAGreyRow) {
   const auto p = mae::eval::picture_bands(six_bands(), {});
   ASSERT_EQ(p.original.sizes(), (std::vector<int64_t>{12, 1, 8, 8}));
   for (int64_t row = 0; row < 12; ++row) EXPECT_NEAR(p.original[row].max().item<float>(), 1.0f, 0.3f) << row;
+  // Each row says which image and band it shows.
+  ASSERT_EQ(p.row_labels.size(), 12u);
+  EXPECT_EQ(p.row_labels.front(), "image 1 band 1");
+  EXPECT_EQ(p.row_labels[7], "image 2 band 2");
   const auto grey = mae::eval::picture_bands(six_bands(), {4});
   EXPECT_EQ(grey.original.sizes(), (std::vector<int64_t>{2, 1, 8, 8}));
+  EXPECT_TRUE(grey.row_labels.empty());
+}
+
+TEST(BandPicture, RowLabelsGetAMarginAndPerBandPicturesStaySmall) {
+  const auto labelled = mae::eval::picture_bands(six_bands(), {});
+  auto plain = labelled;
+  plain.row_labels.clear();
+  const auto with = mae::eval::reconstruction_grid(labelled), without = mae::eval::reconstruction_grid(plain);
+  const int64_t margin = with.size(1) - without.size(1);
+  EXPECT_EQ(margin, mae::eval::text_width("image 1 band 1") + 2);
+  EXPECT_EQ(with.size(0), without.size(0));
+  // The margin holds the labels' ink; the panels are the same pixels shifted right.
+  EXPECT_LT(with.narrow(1, 0, margin).min().item<uint8_t>(), 255);
+  EXPECT_TRUE(torch::equal(with.narrow(1, margin, without.size(1)).narrow(0, 20, with.size(0) - 20),
+                           without.narrow(0, 20, without.size(0) - 20)));
+  // Every band its own row: only as many images as fit about 12 rows.
+  EXPECT_EQ(mae::eval::images_in_picture(8, 6, {}), 2);
+  EXPECT_EQ(mae::eval::images_in_picture(8, 20, {}), 1);
+  EXPECT_EQ(mae::eval::images_in_picture(8, 6, {3, 2, 1}), 8);
+  EXPECT_EQ(mae::eval::images_in_picture(8, 3, {}), 8);
+  EXPECT_EQ(mae::eval::images_in_picture(8, 1, {}), 8);
 }
 
 TEST(BandPicture, PhotosAreUnchangedAndBadBandsAreUsageErrors) {

@@ -17,6 +17,7 @@ struct Reconstruction {
   torch::Tensor mask;                                  // [N, L], 1 = removed
   torch::Tensor masked_patch_loss;                     // [N] the training loss per image
   bool used_patch_statistics = false;  // norm_pix_loss: prediction un-normalised with the true patches' mean/var
+  std::vector<std::string> row_labels;  // one per panel row when the rows are not one per image ("image 1 band 2")
 };
 
 // imgs: [N, C, H, W] normalised with mean/std (as the model was trained); noise: [N, L] or undefined.
@@ -30,7 +31,8 @@ torch::Tensor noise_for_mask(const std::vector<int64_t>& masked, int64_t num_pat
 
 // A picture: one row per image, four panels (original | masked | reconstruction | pasted), each
 // enlarged (nearest neighbour) to at least `min_tile` pixels a side, under a header that names the
-// columns, with `note` (if any) written below; [H', W', C] uint8 (C = 1 or 3).
+// columns, with `note` (if any) written below and r.row_labels (if any) in a margin on the left;
+// [H', W', C] uint8 (C = 1 or 3).
 torch::Tensor reconstruction_grid(const Reconstruction& r, const std::string& note = "", int64_t min_tile = 96);
 
 }  // namespace mae::eval

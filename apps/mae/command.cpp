@@ -7,10 +7,30 @@
 
 namespace mae::app {
 
+void add_set_words(const std::vector<std::string>& words, std::vector<std::string>* sets) {
+  std::string previous_key;
+  for (const auto& word : words) {
+    const auto eq = word.find('=');
+    const std::string key = eq == std::string::npos ? "" : word.substr(0, eq);
+    if (!key.empty() && key == previous_key) {
+      sets->back() += "," + word.substr(eq + 1);
+      continue;
+    }
+    sets->push_back(word);
+    previous_key = key;
+  }
+}
+
 void add_common_options(CLI::App* cmd, CommonOptions* o, const config::Config& schema) {
   cmd->add_option("--config", o->settings.file, "YAML config file (keys below); --set overrides it")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--set", o->settings.sets, "override one config key, e.g. --set optim.blr=1e-4 (repeatable)");
+  // Each --set separately: its words that assign the key of the word before extend that value's list.
+  // That is what a shell makes of an unquoted brace pattern: --set data.train_files=s-{0..3}.tar.
+  cmd->add_option_function<std::vector<std::string>>(
+         "--set", [o](const std::vector<std::string>& words) { add_set_words(words, &o->settings.sets); },
+         "override one config key, e.g. --set optim.blr=1e-4 (repeatable; later ones win); words of one --set that "
+         "assign the same key form a list, as a shell expands --set data.train_files=shard-{0..3}.tar")
+      ->trigger_on_parse();
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads for LibTorch (0: one per available core)")
       ->capture_default_str();

@@ -21,6 +21,10 @@ struct CommonOptions {
   std::string dist_backend = "auto";  // --dist-backend
 };
 
+// The words of one --set into `sets`: a word that assigns the key of the word before it extends
+// that assignment's list ("k=a" "k=b" -> "k=a,b"); any other word is an assignment of its own.
+void add_set_words(const std::vector<std::string>& words, std::vector<std::string>* sets);
+
 // Adds --config, --set, --device and --threads to `cmd`, and lists every config key with its
 // default in the command's --help.
 void add_common_options(CLI::App* cmd, CommonOptions* options, const config::Config& schema);

@@ -39,6 +39,16 @@ TEST_F(PretrainFixture, PackWritesShardsAndAnIndexThatPretrainingReads) {
     EXPECT_LE(s.at("bytes").get<uint64_t>(), 40000u);
     EXPECT_EQ(std::filesystem::file_size(dir_ + "/shards/" + s.at("name").get<std::string>()), s.at("bytes").get<uint64_t>());
   }
+  // Pasted unquoted, the pattern reaches mae as one word per shard after one --set: all are read.
+  std::string sets, words;
+  for (const auto& s : settings("expanded", concat(mae::testing::wds_settings(dir_), {"train.max_steps=1"})).sets) {
+    if (s.rfind("data.train_files=", 0) != 0) sets += " --set " + s;
+  }
+  for (const auto& s : index.at("shards")) words += " data.train_files=" + dir_ + "/shards/" + s.at("name").get<std::string>();
+  const auto expanded = mae::testing::run_command(std::string(MAE_BINARY) + " pretrain" + sets + " --set" + words + " --threads 2");
+  ASSERT_EQ(expanded.code, 0) << expanded.output;
+  EXPECT_NE(expanded.output.find("data: 128 images"), std::string::npos) << expanded.output;
+
   const auto result = tasks::run_pretrain(config("wds", concat(mae::testing::wds_settings(dir_), {"train.epochs=2"})),
                                           torch::kCPU, {});
   EXPECT_EQ(result.steps, 16);  // 128 samples / batch 16, two epochs

@@ -138,6 +138,8 @@ TEST_F(TutorialWalk, EveryCommandRunsAsWrittenOnFolderAndListData) {
       // The k-NN comparison on the last lines, and in metrics.jsonl.
       EXPECT_NE(r.output.find("random init"), std::string::npos) << r.output;
       EXPECT_NE(r.output.rfind("k-NN top-1"), std::string::npos) << r.output;
+      // The images the k-NN used (all 120 / 40 of the lists), not the settings' caps (10000 / 2000).
+      EXPECT_NE(r.output.find("k 20, 120 train / 40 val images"), std::string::npos) << r.output;
       EXPECT_NE(r.output.find("precision "), std::string::npos) << r.output;
       EXPECT_NE(read_text(dir_ + "/runs/pre/metrics.jsonl").find("knn_top1_random_init"), std::string::npos);
     }

@@ -22,6 +22,20 @@ TEST(DataFactory, DefaultsAreFashionMnist) {
   EXPECT_TRUE(c.transform.crop_decode);
 }
 
+TEST(DataFactory, AMissingRootIsNamedBeforeAnyFileInIt) {
+  DataOptions c;
+  c.source.source = "list";
+  c.source.root = "/nonexistent/photos";
+  c.source.train_files = {"train.txt"};
+  c.source.class_names_file = "classes.txt";
+  try {
+    mae::data::make_source(c.source, Split::kTrain);
+    FAIL() << "a missing data.root must be refused";
+  } catch (const mae::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.root '/nonexistent/photos' does not exist"), std::string::npos) << e.what();
+  }
+}
+
 TEST(DataFactory, MeanStdIsExactOnASmallIdxSet) {
   TempDir dir;
   torch::manual_seed(1);

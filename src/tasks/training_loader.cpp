@@ -30,10 +30,10 @@ void warn_fewer_model_channels(const data::DataOptions& data, int64_t in_chans) 
   } catch (const data::DataError&) {
     return;  // the loader names unreadable files
   }
-  if (first.channels <= in_chans) return;
-  core::log_warning(str("the images have ", first.channels, " channel(s) (", first.origin, ") but the model takes ", in_chans,
-                        in_chans == 1 ? ": they are converted to grey" : ": they are converted", "; for ", first.channels,
-                        "-channel training set model.in_chans=", first.channels, " with one data.mean / data.std value per channel"));
+  // RGB -> grey is the one conversion that drops channels; any other mismatch the loader refuses.
+  if (first.channels != 3 || in_chans != 1) return;
+  core::log_warning(str("the images have 3 channels (", first.origin, ") but the model takes 1: they are converted to grey; ",
+                        "for colour training set model.in_chans=3 with three data.mean / data.std values"));
 }
 
 std::string skipped_reads(const data::BatchSource& loader) {

@@ -185,7 +185,7 @@ TEST_F(RunOutputs, TheStartSaysWhatAChoiceCosts) {
   const auto grey = mae("pretrain --set data.source=class_folder --set data.root=photos --set data.train_files=train"
                         " --set data.val_files=val --set train.max_steps=1 --output runs/grey" + std::string(kTinyVit) + kTinyMae);
   ASSERT_EQ(grey.code, 0) << grey.output;
-  EXPECT_NE(grey.output.find("the images have 3 channel(s)"), std::string::npos) << grey.output;
+  EXPECT_NE(grey.output.find("the images have 3 channels"), std::string::npos) << grey.output;
   EXPECT_NE(grey.output.find("set model.in_chans=3"), std::string::npos) << grey.output;
   // fp16 on a CPU is emulated: a warning at the start names what to use instead.
   const auto fp16 = mae(pretrain("fp16", 1) + " --set train.max_steps=1 --set train.precision=fp16");

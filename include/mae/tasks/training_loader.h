@@ -14,8 +14,8 @@ namespace mae::tasks {
 std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data, const train::TrainerOptions& trainer,
                                               int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device);
 
-// Warns when the first training image has more channels than the model takes (RGB photos with the
-// grey default model.in_chans=1 would otherwise train in grey without a word).
+// Warns when the first training image is RGB and the model grey (photos with the default
+// model.in_chans=1 would otherwise train in grey without a word).
 void warn_fewer_model_channels(const data::DataOptions& data, int64_t in_chans);
 
 // For a run's last line: "; N image reads skipped (...)" when the loader skipped unreadable files

@@ -1,6 +1,7 @@
 #include "mae/models/mae_vit.h"
 
 #include "mae/core/error.h"
+#include "mae/kernels/masked_loss.h"
 #include "mae/models/linear.h"
 #include "mae/models/pos_embed.h"
 
@@ -20,6 +21,12 @@ void MaeViTOptions::validate() const {
   MAE_CHECK_USAGE(decoder_num_heads > 0 && decoder_embed_dim % decoder_num_heads == 0, "decoder_embed_dim ",
                   decoder_embed_dim, " is not divisible by decoder_num_heads ", decoder_num_heads);
   MAE_CHECK_USAGE(mlp_ratio > 0, "mlp_ratio must be positive, got ", mlp_ratio);
+}
+
+void check_mask_ratio(double mask_ratio, int64_t patches, const std::string& name) {
+  MAE_CHECK_USAGE(mask_ratio >= 0 && mask_ratio < 1, name, " must lie in [0, 1), got ", mask_ratio);
+  MAE_CHECK_USAGE(static_cast<int64_t>(static_cast<double>(patches) * (1 - mask_ratio)) >= 1, name, " ", mask_ratio,
+                  " keeps no patch of the ", patches, "; lower it");
 }
 
 void init_linear_xavier_and_layernorm(torch::nn::Module& module) {
@@ -104,7 +111,7 @@ Masking MaskedAutoencoderViTImpl::random_masking(const torch::Tensor& x, double 
   auto x_masked = torch::gather(x, 1, ids_keep.unsqueeze(-1).expand({n, len_keep, d}));
   // mask = 1 where the restored position came from beyond the kept prefix.
   auto mask = (ids_restore >= len_keep).to(x.scalar_type());
-  return {x_masked, mask, ids_restore};
+  return {x_masked, mask, ids_restore, ids_keep};
 }
 
 Masking MaskedAutoencoderViTImpl::forward_encoder(const torch::Tensor& imgs, double mask_ratio, const torch::Tensor& noise) {
@@ -117,13 +124,20 @@ Masking MaskedAutoencoderViTImpl::forward_encoder(const torch::Tensor& imgs, dou
   return m;
 }
 
-torch::Tensor MaskedAutoencoderViTImpl::forward_decoder(const torch::Tensor& latent, const torch::Tensor& ids_restore) {
+torch::Tensor MaskedAutoencoderViTImpl::forward_decoder(const torch::Tensor& latent, const torch::Tensor& ids_restore,
+                                                       const torch::Tensor& ids_keep) {
   auto x = linear(decoder_embed, latent);  // [N, 1+K, Dd]
-  const int64_t n = x.size(0), l = ids_restore.size(1), dd = x.size(2);
-  auto mask_tokens = mask_token.expand({n, l + 1 - x.size(1), dd});
-  auto x_ = torch::cat({x.narrow(1, 1, x.size(1) - 1), mask_tokens}, 1);          // [N, L, Dd] shuffled order
-  x_ = torch::gather(x_, 1, ids_restore.unsqueeze(-1).expand({n, l, dd}));       // original order
-  x = torch::cat({x.narrow(1, 0, 1), x_}, 1) + decoder_pos_embed;                 // [N, 1+L, Dd]
+  const int64_t n = x.size(0), k = x.size(1) - 1, l = ids_restore.size(1), dd = x.size(2);
+  // The official code appends L-K mask tokens, un-shuffles with a gather and prepends cls again:
+  // three copies of the decoder's input. Here one copy of the mask token takes the rows of x in
+  // place: cls to row 0, kept patch j to row 1 + ids_keep[j]. The same values, in the type that cat
+  // promotes to under autocast.
+  const auto keep = ids_keep.defined() ? ids_keep : torch::argsort(ids_restore, int64_t{1}).narrow(1, 0, k);
+  MAE_CHECK(keep.dim() == 2 && keep.size(0) == n && keep.size(1) == k, "forward_decoder: ids_keep must be [", n, ", ",
+            k, "], got ", keep.sizes());
+  const auto rows = torch::cat({torch::zeros({n, 1}, keep.options()), keep + 1}, 1).unsqueeze(-1).expand({n, 1 + k, dd});
+  const auto dtype = torch::promote_types(x.scalar_type(), mask_token.scalar_type());
+  x = mask_token.to(dtype).expand({n, 1 + l, dd}).scatter(1, rows, x.to(dtype)) + decoder_pos_embed;  // [N, 1+L, Dd]
   for (const auto& blk : *decoder_blocks) x = blk->as<Block>()->forward(x);
   x = linear(decoder_pred, decoder_norm->forward(x));  // [N, 1+L, p*p*C]
   return x.narrow(1, 1, l);
@@ -142,6 +156,9 @@ torch::Tensor MaskedAutoencoderViTImpl::target(const torch::Tensor& imgs) const 
 }
 
 torch::Tensor MaskedAutoencoderViTImpl::forward_loss(const torch::Tensor& imgs, const torch::Tensor& pred, const torch::Tensor& mask) const {
+  if (kernels::masked_loss_fits(imgs, pred, options_.patch_size)) {  // CUDA: one pass, the target never stored
+    return (kernels::masked_loss_rows(imgs, pred, options_.patch_size, options_.norm_pix_loss) * mask).sum() / mask.sum();
+  }
   const auto t = target(imgs);
   auto loss = (pred.to(t.scalar_type()) - t).pow(2).mean(-1);  // [N, L], fp32 even under bf16 autocast
   return (loss * mask).sum() / mask.sum();
@@ -149,7 +166,7 @@ torch::Tensor MaskedAutoencoderViTImpl::forward_loss(const torch::Tensor& imgs, 
 
 MaeOutput MaskedAutoencoderViTImpl::forward(const torch::Tensor& imgs, double mask_ratio, const torch::Tensor& noise) {
   Masking m = forward_encoder(imgs, mask_ratio, noise);
-  auto pred = forward_decoder(m.x_masked, m.ids_restore);
+  auto pred = forward_decoder(m.x_masked, m.ids_restore, m.ids_keep);
   auto loss = forward_loss(imgs, pred, m.mask);
   return {loss, pred, m.mask, m.ids_restore};
 }

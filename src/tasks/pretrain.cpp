@@ -23,6 +23,7 @@
 #include "mae/tasks/model_facts.h"
 #include "mae/tasks/precision_choice.h"
 #include "mae/tasks/training_loader.h"
+#include "mae/tasks/training_run.h"
 #include "mae/train/run_folder.h"
 #include "mae/core/atomic_file.h"
 #include "mae/optim/schedule.h"
@@ -53,9 +54,7 @@ PretrainOptions::PretrainOptions() {
 
 void PretrainOptions::validate() const {
   model.validate();
-  MAE_CHECK_USAGE(mask_ratio >= 0 && mask_ratio < 1, "model.mask_ratio must lie in [0, 1), got ", mask_ratio);
-  MAE_CHECK_USAGE(static_cast<int64_t>(model.num_patches() * (1 - mask_ratio)) >= 1, "model.mask_ratio ", mask_ratio,
-                  " keeps no patch of the ", model.num_patches(), "; lower it");
+  models::check_mask_ratio(mask_ratio, model.num_patches(), "model.mask_ratio");
   data.validate();
   check_data_channels(data, model.in_chans);
   trainer.validate();
@@ -195,21 +194,11 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
   PretrainTask task(options, device);
   const auto& o = task.mae()->options();
   const auto& t = options.data.transform;
-  check_resume_model(request.resume, run_dir, mae_facts(o, options.mask_ratio, t.mean, t.std));
-  auto loader = training_loader(options.data, trainer_options, o.in_chans, o.img_h, o.img_w, device);
-  const PrecisionChoice precision =
-      settle_precision(&options.trainer, &options.config_yaml, task, o.in_chans, o.img_h, o.img_w, device);
-  train::Trainer trainer(trainer_options, task, *loader, device);
-  const bool resumed = trainer.resume(request.resume);
-
-  // Everything is checked and loaded: now the run folder is written.
-  if (core::is_main_process()) {
-    if (request.overwrite) core::log_info(str("--overwrite: removed ", train::clear_run_folder(run_dir), " file(s) of the previous run in ", run_dir));
-    core::write_file_atomic(run_dir + "/config.yaml", [&](std::ostream& out) { out << options.config_yaml; });
-  }
-  core::log_info("resolved config (saved to " + run_dir + "/config.yaml):\n" + options.config_yaml);
-  core::log_info(core::describe_runtime() + ", device " + device.str());
-  core::log_info(str("precision ", precision.precision, " (", precision.reason, ")"));
+  TrainingRunSpec spec{&options.trainer, &options.config_yaml, &options.data, o.in_chans, o.img_h, o.img_w,
+                       mae_facts(o, options.mask_ratio, t.mean, t.std), request.resume, request.overwrite};
+  TrainingRun run = start_training_run(spec, task, device);
+  const auto& loader = run.loader;
+  const bool resumed = run.resumed;
   core::log_info(describe_lr(trainer_options));
   core::log_info(str("model: ", models::mae_name(o), ", ", o.img_h, "x", o.img_w, "x", o.in_chans, ", patch ", o.patch_size,
                      ", encoder ", o.embed_dim, "d x ", o.depth, ", decoder ", o.decoder_embed_dim, "d x ", o.decoder_depth,
@@ -226,7 +215,7 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
                        eval::images_in_picture(options.visualize_num_images, o.in_chans, options.visualize_channels), " train images"));
   }
   task.start_knn();
-  train::TrainResult result = trainer.fit();
+  train::TrainResult result = run.trainer->fit();
   core::log_info(str("pretraining ", result.stopped_early ? "stopped (train.max_steps)" : "done", ": ", result.epochs_completed,
                      " epoch(s), ", result.steps, " optimizer step(s) (", result.skipped_steps, " skipped as non-finite",
                      result.overflow_steps > 0 ? str(", ", result.overflow_steps, " skipped by the fp16 loss scaler") : "", "), loss ",

@@ -3,6 +3,7 @@
 
 #include "common/tensor_compare.h"
 #include "mae/core/error.h"
+#include "mae/models/block.h"
 #include "mae/models/mae_vit.h"
 
 using namespace mae::models;
@@ -80,4 +81,41 @@ TEST(RandomMasking, RejectsBadRatioAndNoiseShape) {
   EXPECT_THROW(model->random_masking(x, -0.1), mae::UsageError);
   EXPECT_THROW(model->random_masking(x, 0.99), mae::UsageError);  // keeps int(0.16) = 0 patches
   EXPECT_THROW(model->random_masking(x, 0.75, torch::rand({2, 15})), mae::Error);
+}
+
+// The decoder's input is written in place over the mask token; the official code builds it with
+// cat + gather + cat. Same values and the same gradients (float64), with and without ids_keep.
+TEST(ForwardDecoder, InPlaceInputEqualsTheOfficialCatAndGather) {
+  torch::manual_seed(4);
+  MaskedAutoencoderViT model(tiny(16, 24, 4, 2));  // L = 24
+  model->to(torch::kFloat64);
+  auto imgs = torch::randn({3, 2, 16, 24}, torch::kFloat64);
+  auto m = model->forward_encoder(imgs, 0.75);
+  const auto latent = m.x_masked.detach().requires_grad_(true);
+
+  auto official = [&] {
+    auto x = model->decoder_embed->forward(latent);
+    const int64_t n = x.size(0), l = m.ids_restore.size(1), dd = x.size(2);
+    auto x_ = torch::cat({x.narrow(1, 1, x.size(1) - 1), model->mask_token.expand({n, l + 1 - x.size(1), dd})}, 1);
+    x_ = torch::gather(x_, 1, m.ids_restore.unsqueeze(-1).expand({n, l, dd}));
+    x = torch::cat({x.narrow(1, 0, 1), x_}, 1) + model->decoder_pos_embed;
+    for (const auto& blk : *model->decoder_blocks) x = blk->as<Block>()->forward(x);
+    return model->decoder_pred->forward(model->decoder_norm->forward(x)).narrow(1, 1, l);
+  };
+  auto grads = [&](const torch::Tensor& pred) {
+    model->zero_grad();
+    latent.mutable_grad() = torch::Tensor();
+    (pred * torch::linspace(-1, 1, pred.numel(), torch::kFloat64).view(pred.sizes())).sum().backward();
+    return std::make_pair(latent.grad().clone(), model->mask_token.grad().clone());
+  };
+  const auto expected = official();
+  const auto [latent_grad, token_grad] = grads(expected);
+  for (bool with_keep : {true, false}) {
+    const auto pred = model->forward_decoder(latent, m.ids_restore, with_keep ? m.ids_keep : torch::Tensor());
+    EXPECT_TRUE(torch::allclose(pred, expected, 0, 1e-12)) << with_keep;
+    const auto [lg, tg] = grads(pred);
+    EXPECT_TRUE(torch::allclose(lg, latent_grad, 0, 1e-12)) << with_keep;
+    EXPECT_TRUE(torch::allclose(tg, token_grad, 0, 1e-12)) << with_keep;
+    EXPECT_GT(tg.abs().sum().item<double>(), 0);
+  }
 }

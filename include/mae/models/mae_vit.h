@@ -41,10 +41,15 @@ struct MaeOutput {
   torch::Tensor ids_restore;  // [N, L] int64, un-shuffles the kept-then-removed order
 };
 
+// Throws UsageError unless mask_ratio lies in [0, 1) and keeps at least one of `patches` (the
+// official int(L * (1 - mask_ratio))); `name` is what the message calls it (model.mask_ratio).
+void check_mask_ratio(double mask_ratio, int64_t patches, const std::string& name = "mask_ratio");
+
 struct Masking {
   torch::Tensor x_masked;     // [N, K, D]
   torch::Tensor mask;         // [N, L]
   torch::Tensor ids_restore;  // [N, L]
+  torch::Tensor ids_keep;     // [N, K] the kept patches' positions, in the order of x_masked
 };
 
 class MaskedAutoencoderViTImpl : public torch::nn::Module {
@@ -64,8 +69,10 @@ class MaskedAutoencoderViTImpl : public torch::nn::Module {
 
   // -> latent [N, 1+K, D] (cls first), mask, ids_restore
   Masking forward_encoder(const torch::Tensor& imgs, double mask_ratio, const torch::Tensor& noise = {});
-  // latent: [N, 1+K, D] -> pred [N, L, p*p*C]
-  torch::Tensor forward_decoder(const torch::Tensor& latent, const torch::Tensor& ids_restore);
+  // latent: [N, 1+K, D] -> pred [N, L, p*p*C]. ids_keep (Masking::ids_keep) spares an argsort of
+  // ids_restore.
+  torch::Tensor forward_decoder(const torch::Tensor& latent, const torch::Tensor& ids_restore,
+                                const torch::Tensor& ids_keep = {});
   // The reconstruction target: patchify(imgs), per-patch normalised with norm_pix_loss.
   torch::Tensor target(const torch::Tensor& imgs) const;
   // -> [] mean over masked patches of the per-patch MSE

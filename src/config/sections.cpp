@@ -158,6 +158,8 @@ void bind(Fields& f, data::DataOptions& o) {
   f("data.recount", t.recount, "train: erased boxes per erased image, drawn from 1..recount");
   f("data.num_workers", o.num_workers, "loader threads (0: one per core available)");
   f("data.prefetch_batches", o.prefetch_batches, "batches prepared ahead of the trainer");
+  f("data.uint8_batches", o.uint8_batches,
+    "training on CUDA: 8-bit images go to the GPU as uint8 (a quarter of the bytes) and are normalised there");
   f("data.wds_shuffle_buffer", o.wds_shuffle_buffer,
     "wds, train: samples each loader thread holds to shuffle within its shards (memory: threads x this x image size; 0: off)");
 }

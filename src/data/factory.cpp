@@ -108,7 +108,7 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
                               : std::shared_ptr<const Source>(scan_class_folders(folder));
   }
   throw UsageError(str("data.source '", source,
-                       "' is not one of idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files"));
+                       "' is not one of idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files, wds"));
 }
 
 // Labels must lie in the configured class range; class folders must match it exactly.
@@ -208,6 +208,7 @@ LoaderOptions loader_options(const DataOptions& data, Split split) {
   o.prefetch_batches = data.prefetch_batches;
   o.shuffle = o.drop_last = split == Split::kTrain;
   o.replace_unreadable = split == Split::kTrain;  // evaluation never scores one image in another's place
+  o.prefetch_next_epoch = split == Split::kTrain;  // evaluation reads one epoch
   return o;
 }
 

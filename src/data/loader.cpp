@@ -47,7 +47,13 @@ Loader::Loader(std::shared_ptr<const Source> source, std::shared_ptr<const Sampl
   // Enough samples per hand-out to keep the lock cold on tiny images, few enough to share a batch.
   chunk_ = std::clamp<int64_t>(options_.batch_size / (4 * workers), 1, 32);
   const auto& t = transform_->options();
+  if (options_.uint8_images) {
+    MAE_CHECK_USAGE(transform_->writes_uint8(), "data: random erasing (data.reprob ", t.reprob, ") works on normalised ",
+                    "pixels; set data.uint8_batches=false");
+    normalize_ = transform_->normalize().device_form();
+  }
   buffers_ = std::make_unique<BatchBuffers>(std::vector<int64_t>{options_.batch_size, t.channels, t.height, t.width},
+                                            options_.uint8_images ? torch::kUInt8 : torch::kFloat32,
                                             options_.pin_memory && torch::cuda::is_available(),
                                             static_cast<size_t>(options_.prefetch_batches + 2));
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -84,12 +90,29 @@ std::map<int64_t, std::string> Loader::unreadable_samples() const {
 void Loader::set_epoch(int64_t epoch, int64_t first_batch) {
   MAE_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "Loader::set_epoch: batch ", first_batch,
             " is outside the epoch's ", batches_per_epoch_, " batches");
+  bool kept = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (started_ && !error_ && epoch == fill_epoch_ && epoch != epoch_ && first_batch == 0) {
+      // The workers are already reading this epoch (prefetch_next_epoch): keep what they have.
+      for (auto it = slots_.begin(); it != slots_.end();) it = it->first.first < epoch ? slots_.erase(it) : std::next(it);
+      epoch_ = epoch;
+      consumed_ = 0;
+      wait_seconds_ = 0;
+      kept = true;
+    }
+  }
+  if (kept) {
+    work_cv_.notify_all();
+    return;
+  }
   auto order = std::make_shared<const std::vector<int64_t>>(shard_indices(source_->size(), epoch, shard_options(options_)));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++generation_;
     started_ = true;
-    epoch_ = epoch;
+    advancing_ = false;
+    epoch_ = fill_epoch_ = epoch;
     order_ = std::move(order);
     next_position_ = first_batch * options_.batch_size;
     consumed_ = first_batch;
@@ -104,16 +127,17 @@ int64_t Loader::batch_length(int64_t batch_index) const {
   return std::min(options_.batch_size, samples_per_epoch_ - batch_index * options_.batch_size);
 }
 
-Loader::Slot& Loader::slot_locked(int64_t batch_index) {
-  auto it = slots_.find(batch_index);
+Loader::Slot& Loader::slot_locked(SlotKey key) {
+  auto it = slots_.find(key);
   if (it != slots_.end()) return it->second;
-  const int64_t n = batch_length(batch_index);
-  Slot& slot = slots_[batch_index];
+  const int64_t n = batch_length(key.second);
+  Slot& slot = slots_[key];
   slot.remaining = n;
   slot.batch.images = buffers_->take().narrow(0, 0, n);
   slot.batch.labels = torch::empty({n}, torch::kInt64);
   slot.batch.indices = torch::empty({n}, torch::kInt64);
   if (!options_.replace_unreadable) slot.batch.readable = torch::ones({n}, torch::kBool);
+  slot.batch.normalize = normalize_;
   return slot;
 }
 
@@ -122,9 +146,10 @@ bool Loader::next(Batch* out) {
   if (!started_) set_epoch(0);
   std::unique_lock<std::mutex> lock(mutex_);
   if (consumed_ >= batches_per_epoch_) return false;
+  const SlotKey key{epoch_, consumed_};
   auto ready = [&] {
     if (error_) return true;
-    auto it = slots_.find(consumed_);
+    auto it = slots_.find(key);
     return it != slots_.end() && it->second.remaining == 0;
   };
   if (!ready()) {
@@ -133,13 +158,52 @@ bool Loader::next(Batch* out) {
     wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   if (error_) std::rethrow_exception(error_);
-  auto it = slots_.find(consumed_);
+  auto it = slots_.find(key);
   *out = std::move(it->second.batch);
   slots_.erase(it);
   ++consumed_;
   lock.unlock();
   work_cv_.notify_all();
   return true;
+}
+
+int64_t Loader::batches_ahead_locked(int64_t epoch, int64_t batch) const {
+  return (epoch - epoch_) * batches_per_epoch_ + batch - consumed_;
+}
+
+bool Loader::has_work_locked() const {
+  if (!started_ || error_ || advancing_) return false;
+  if (next_position_ < samples_per_epoch_) {
+    return batches_ahead_locked(fill_epoch_, next_position_ / options_.batch_size) < options_.prefetch_batches;
+  }
+  return options_.prefetch_next_epoch && fill_epoch_ == epoch_ &&
+         batches_ahead_locked(fill_epoch_ + 1, 0) < options_.prefetch_batches;
+}
+
+void Loader::advance_fill_epoch(std::unique_lock<std::mutex>& lock) {
+  const uint64_t generation = generation_;
+  const int64_t epoch = fill_epoch_ + 1;
+  advancing_ = true;
+  lock.unlock();
+  std::shared_ptr<const std::vector<int64_t>> order;
+  std::exception_ptr failure;
+  try {
+    order = std::make_shared<const std::vector<int64_t>>(shard_indices(source_->size(), epoch, shard_options(options_)));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  lock.lock();
+  if (generation != generation_) return;  // set_epoch started afresh meanwhile
+  advancing_ = false;
+  if (failure) {
+    if (!error_) error_ = failure;
+    ready_cv_.notify_all();
+    return;
+  }
+  fill_epoch_ = epoch;
+  order_ = std::move(order);
+  next_position_ = 0;
+  work_cv_.notify_all();
 }
 
 void Loader::worker_loop() {
@@ -149,22 +213,24 @@ void Loader::worker_loop() {
   torch::NoGradGuard no_grad;
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    work_cv_.wait(lock, [&] {
-      return stop_ || (started_ && !error_ && next_position_ < samples_per_epoch_ &&
-                       next_position_ / options_.batch_size < consumed_ + options_.prefetch_batches);
-    });
+    work_cv_.wait(lock, [&] { return stop_ || has_work_locked(); });
     if (stop_) return;
+    if (next_position_ >= samples_per_epoch_) {
+      advance_fill_epoch(lock);
+      continue;
+    }
     const uint64_t generation = generation_;
-    const int64_t epoch = epoch_;
+    const int64_t epoch = fill_epoch_;
     const auto order = order_;
     const int64_t batch_index = next_position_ / options_.batch_size;
     const int64_t begin = next_position_;
     const int64_t end = std::min(begin + chunk_, batch_index * options_.batch_size + batch_length(batch_index));
     next_position_ = end;
+    const SlotKey key{epoch, batch_index};
     std::exception_ptr failure;
     Batch batch;
     try {
-      batch = slot_locked(batch_index).batch;  // shares the tensors
+      batch = slot_locked(key).batch;  // shares the tensors
     } catch (...) {  // out of memory for the batch: report it, do not terminate
       failure = std::current_exception();
     }
@@ -183,27 +249,26 @@ void Loader::worker_loop() {
       ready_cv_.notify_all();
       continue;
     }
-    auto it = slots_.find(batch_index);
+    auto it = slots_.find(key);
     if (it != slots_.end() && (it->second.remaining -= end - begin) == 0) ready_cv_.notify_all();
   }
 }
 
 void Loader::load_sample(int64_t epoch, int64_t dataset_index, const Batch& batch, int64_t row) {
   const int64_t n = source_->size();
-  float* out = batch.images.data_ptr<float>() + row * transform_->numel();
   for (int64_t attempt = 0; attempt < std::min(n, kMaxConsecutiveBad); ++attempt) {
     const int64_t index = (dataset_index + attempt) % n;
     try {
       const RawImage image = source_->open(index);
       SampleRng rng = SampleRng::for_sample(options_.seed, epoch, index, kTransformStream);
-      transform_->apply(image, rng, out);
+      transform_->write(image, rng, batch.images, row);
       batch.labels.data_ptr<int64_t>()[row] = source_->label(index);
       batch.indices.data_ptr<int64_t>()[row] = index;
       return;
     } catch (const DataError& e) {
       note_skip(index, e.what());
       if (!options_.replace_unreadable) {
-        std::fill(out, out + transform_->numel(), 0.0f);
+        batch.images[row].zero_();
         batch.labels.data_ptr<int64_t>()[row] = -1;
         batch.indices.data_ptr<int64_t>()[row] = index;
         batch.readable.data_ptr<bool>()[row] = false;
@@ -219,13 +284,6 @@ void Loader::note_skip(int64_t index, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++skipped_;
   if (bad_reasons_.emplace(index, reason).second) core::log_warning(str("data: skipping unreadable sample: ", reason));
-}
-
-Batch readable_rows(const Batch& batch) {
-  if (!batch.readable.defined() || batch.readable.all().item<bool>()) return batch;
-  const auto rows = batch.readable.nonzero().squeeze(1);
-  return Batch{batch.images.index_select(0, rows), batch.labels.index_select(0, rows), batch.indices.index_select(0, rows),
-               torch::Tensor()};
 }
 
 }  // namespace mae::data

@@ -66,7 +66,7 @@ CropBox SampleTransform::crop_box(const RawImage& image, SampleRng& rng) const {
   return center_crop_box(image.height, image.width, o.height, o.width, o.eval_resize_ratio);
 }
 
-void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) const {
+SampleTransform::Region SampleTransform::region(const RawImage& image, SampleRng& rng) const {
   const auto& o = options_;
   const CropBox box = crop_box(image, rng);
   MAE_CHECK_USAGE(image.format != ImageFormat::kJpeg || o.channels == 1 || o.channels == 3, image.origin,
@@ -74,44 +74,66 @@ void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) c
                   " (model.in_chans); set model.in_chans to 1 or 3, or use multi-band TIFF or .npy data");
   // JPEG colour decodes straight to RGBX, which the resampler reads without repacking.
   const int64_t channels = o.channels == 3 && image.format == ImageFormat::kJpeg ? 4 : o.channels;
-  torch::Tensor region;
+  Region r;
   if (o.crop_decode) {
-    region = read_region(image, box, channels, choose_reduce(image, box, o.height, o.width));
+    r.pixels = read_region(image, box, channels, choose_reduce(image, box, o.height, o.width));
   } else {  // decode everything, then crop: what torchvision does
-    region = decode_full(image, channels)
-                 .slice(0, box.top, box.top + box.height)
-                 .slice(1, box.left, box.left + box.width);
+    r.pixels = decode_full(image, channels)
+                   .slice(0, box.top, box.top + box.height)
+                   .slice(1, box.left, box.left + box.width);
   }
-  const bool flip = o.train && o.hflip > 0 && rng.uniform() < o.hflip;
-  if (region.scalar_type() == torch::kUInt8) {
-    apply_8bit(region, flip, rng, out);
-  } else if (rand_augment_ && region.scalar_type() == torch::kUInt16 && o.pixel_range == 0) {
+  r.flip = o.train && o.hflip > 0 && rng.uniform() < o.hflip;
+  if (rand_augment_ && r.pixels.scalar_type() == torch::kUInt16 && o.pixel_range == 0) {
     // RandAugment's ops are PIL's 8-bit ones: 16-bit photos (PNG) go down to 8 bits as libpng's
     // png_set_scale_16 does, (v * 255 + 32895) >> 16, which is what they gave before 16 bits were kept.
-    apply_8bit((region.to(torch::kInt32) * 255 + 32895).div(65536, "floor").to(torch::kUInt8), flip, rng, out);
-  } else {  // 16-bit and float data: resampled and normalised as float32
+    r.pixels = (r.pixels.to(torch::kInt32) * 255 + 32895).div(65536, "floor").to(torch::kUInt8);
+  }
+  if (r.pixels.scalar_type() == torch::kUInt8) {
+    r.pixels = resize(r.pixels, o.height, o.width, o.interpolation);
+    if (rand_augment_) {
+      // RandAugment sees the flipped image (flip comes first in timm); RGBX loses its padding byte.
+      if (r.pixels.size(2) != o.channels) r.pixels = r.pixels.slice(2, 0, o.channels);
+      if (r.flip) r.pixels = r.pixels.flip({1});
+      r.pixels = rand_augment_->apply(r.pixels, rng);
+      r.flip = false;
+    }
+  } else {
     MAE_CHECK_USAGE(!rand_augment_, image.origin, ": data.auto_augment works on 8-bit images (and 16-bit ones with ",
-                    "data.pixel_range 0), this one is ", region.scalar_type(), "; set data.auto_augment to empty");
+                    "data.pixel_range 0), this one is ", r.pixels.scalar_type(), "; set data.auto_augment to empty");
+  }
+  return r;
+}
+
+void SampleTransform::apply(const RawImage& image, SampleRng& rng, float* out) const {
+  const auto& o = options_;
+  const Region r = region(image, rng);
+  if (r.pixels.scalar_type() == torch::kUInt8) {
+    normalize_.apply(r.pixels, r.flip, out);
+  } else {  // 16-bit and float data: resampled and normalised as float32
     // Planar float32 ([C, h, w] contiguous, seen as [h, w, C]): LibTorch's float resampler is about
     // 20 % faster on planes than on channels-last data.
-    auto planes = torch::empty({region.size(2), region.size(0), region.size(1)}, torch::kFloat32);
-    planes.copy_(region.permute({2, 0, 1}));
+    auto planes = torch::empty({r.pixels.size(2), r.pixels.size(0), r.pixels.size(1)}, torch::kFloat32);
+    planes.copy_(r.pixels.permute({2, 0, 1}));
     const auto pixels = resize(planes.permute({1, 2, 0}), o.height, o.width, o.interpolation);
-    normalize_.apply_float(pixels, region.scalar_type(), flip, out);
+    normalize_.apply_float(pixels, r.pixels.scalar_type(), r.flip, out);
   }
   if (erasing_) erasing_->apply(out, o.channels, o.height, o.width, rng);
 }
 
-void SampleTransform::apply_8bit(const torch::Tensor& region, bool flip, SampleRng& rng, float* out) const {
-  const auto& o = options_;
-  torch::Tensor pixels = resize(region, o.height, o.width, o.interpolation);
-  if (rand_augment_) {
-    // RandAugment sees the flipped image (flip comes first in timm); RGBX loses its padding byte.
-    if (pixels.size(2) != o.channels) pixels = pixels.slice(2, 0, o.channels);
-    if (flip) pixels = pixels.flip({1});
-    normalize_.apply(rand_augment_->apply(pixels, rng), false, out);
+void SampleTransform::apply(const RawImage& image, SampleRng& rng, uint8_t* out) const {
+  MAE_CHECK(writes_uint8(), "SampleTransform: random erasing works on normalised pixels, not uint8 ones");
+  const Region r = region(image, rng);
+  MAE_CHECK_USAGE(r.pixels.scalar_type() == torch::kUInt8, image.origin, " has ", r.pixels.scalar_type(),
+                  " pixels, but this run's batches are 8-bit (data.uint8_batches, chosen from the first image); set ",
+                  "data.uint8_batches=false for data that mixes 8-bit images with others");
+  to_planes(r.pixels, options_.channels, r.flip, out);
+}
+
+void SampleTransform::write(const RawImage& image, SampleRng& rng, const torch::Tensor& images, int64_t row) const {
+  if (images.scalar_type() == torch::kUInt8) {
+    apply(image, rng, images.data_ptr<uint8_t>() + row * numel());
   } else {
-    normalize_.apply(pixels, flip, out);
+    apply(image, rng, images.data_ptr<float>() + row * numel());
   }
 }
 

@@ -131,7 +131,13 @@ ShardLoader::ShardLoader(ShardSet shards, std::shared_ptr<const SampleTransform>
   MAE_CHECK_USAGE(batches_per_epoch_ > 0, "the shards hold ", samples, " samples (", shards_.origin, "), fewer than one batch of ",
                   options_.batch_size, " per rank over ", options_.world_size, " rank(s); lower the batch size");
   const auto& t = transform_->options();
+  if (options_.uint8_images) {
+    MAE_CHECK_USAGE(transform_->writes_uint8(), "data: random erasing (data.reprob ", t.reprob, ") works on normalised ",
+                    "pixels; set data.uint8_batches=false");
+    normalize_ = transform_->normalize().device_form();
+  }
   buffers_ = std::make_unique<BatchBuffers>(std::vector<int64_t>{options_.batch_size, t.channels, t.height, t.width},
+                                            options_.uint8_images ? torch::kUInt8 : torch::kFloat32,
                                             options_.pin_memory && torch::cuda::is_available(),
                                             static_cast<size_t>(std::max<int64_t>(options_.prefetch_batches, streams_) + 2));
   for (int64_t s = 0; s < streams_; ++s) workers_.emplace_back([this, s] { worker_loop(s); });
@@ -265,7 +271,9 @@ Batch ShardLoader::build_batch(Stream& stream, int64_t epoch) {
   }
   batch.labels = torch::empty({n}, torch::kInt64);
   batch.indices = torch::empty({n}, torch::kInt64);
-  float* images = batch.images.data_ptr<float>();
+  batch.normalize = normalize_;
+  auto* images = static_cast<char*>(batch.images.data_ptr());
+  const auto row_bytes = static_cast<size_t>(numel) * batch.images.element_size();
   int64_t* labels = batch.labels.data_ptr<int64_t>();
   int64_t* indices = batch.indices.data_ptr<int64_t>();
   std::vector<bool> good(static_cast<size_t>(n), false);
@@ -278,7 +286,7 @@ Batch ShardLoader::build_batch(Stream& stream, int64_t epoch) {
     try {
       const RawImage image = item.sample.take_image();
       SampleRng rng = SampleRng::for_sample(options_.seed, epoch, item.index, kTransformStream + static_cast<uint64_t>(item.pass));
-      transform_->apply(image, rng, images + target * numel);
+      transform_->write(image, rng, batch.images, target);
       labels[target] = item.sample.label;
       indices[target] = item.index;
       good[static_cast<size_t>(target)] = true;
@@ -294,7 +302,7 @@ Batch ShardLoader::build_batch(Stream& stream, int64_t epoch) {
     if (good[static_cast<size_t>(row)]) continue;
     int64_t source = (row + 1) % n;  // the next readable row, cyclically
     while (!good[static_cast<size_t>(source)]) source = (source + 1) % n;
-    std::memcpy(images + row * numel, images + source * numel, static_cast<size_t>(numel) * sizeof(float));
+    std::memcpy(images + row * row_bytes, images + source * row_bytes, row_bytes);
     labels[row] = labels[source];
     indices[row] = indices[source];
   }

@@ -96,28 +96,52 @@ void Normalize::apply_float(const torch::Tensor& pixels, torch::ScalarType store
   dst.copy_((planes / range - mean) / std);
 }
 
-void Normalize::apply(const torch::Tensor& pixels, bool flip, float* out) const {
-  const int64_t channels = static_cast<int64_t>(mean_.size());
+namespace {
+
+// Calls value(c, v) for each pixel value v of the first `channels` channels of [H, W, C' >= channels]
+// uint8 pixels and writes the result to out as [channels, H, W], mirrored when flip.
+template <typename Out, typename Value>
+void write_planes(const torch::Tensor& pixels, int64_t channels, bool flip, Out* out, Value value) {
   MAE_CHECK(pixels.dim() == 3 && pixels.size(2) >= channels && pixels.scalar_type() == torch::kUInt8,
-            "Normalize expects [H, W, >= ", channels, "] uint8 pixels, got ", pixels.sizes());
+            "expected [H, W, >= ", channels, "] uint8 pixels, got ", pixels.sizes(), " ", pixels.scalar_type());
   // Rows may have any stride (a crop); pixels within a row must be packed.
   const auto src = pixels.stride(2) == 1 && pixels.stride(1) == pixels.size(2) ? pixels : pixels.contiguous();
   const int64_t height = src.size(0), width = src.size(1), plane = height * width;
   const int64_t step = src.size(2), row_stride = src.stride(0);
   const uint8_t* in = src.data_ptr<uint8_t>();
   for (int64_t c = 0; c < channels; ++c) {
-    const float* table = table_.data() + c * 256;
-    float* dst = out + c * plane;
+    Out* dst = out + c * plane;
     for (int64_t y = 0; y < height; ++y) {
       const uint8_t* row = in + y * row_stride + c;
-      float* out_row = dst + y * width;
+      Out* out_row = dst + y * width;
       if (flip) {
-        for (int64_t x = 0; x < width; ++x) out_row[width - 1 - x] = table[row[x * step]];
+        for (int64_t x = 0; x < width; ++x) out_row[width - 1 - x] = value(c, row[x * step]);
       } else {
-        for (int64_t x = 0; x < width; ++x) out_row[x] = table[row[x * step]];
+        for (int64_t x = 0; x < width; ++x) out_row[x] = value(c, row[x * step]);
       }
     }
   }
+}
+
+}  // namespace
+
+void Normalize::apply(const torch::Tensor& pixels, bool flip, float* out) const {
+  const float* table = table_.data();
+  write_planes(pixels, channels(), flip, out, [table](int64_t c, uint8_t v) { return table[c * 256 + v]; });
+}
+
+std::shared_ptr<const DeviceNormalize> Normalize::device_form() const {
+  auto form = std::make_shared<DeviceNormalize>();
+  form->range = static_cast<float>(pixel_range_ > 0 ? pixel_range_ : default_pixel_range(torch::kUInt8));
+  for (size_t c = 0; c < mean_.size(); ++c) {
+    form->mean.push_back(static_cast<float>(mean_[c]));
+    form->std.push_back(static_cast<float>(std_[c]));
+  }
+  return form;
+}
+
+void to_planes(const torch::Tensor& pixels, int64_t channels, bool flip, uint8_t* out) {
+  write_planes(pixels, channels, flip, out, [](int64_t, uint8_t v) { return v; });
 }
 
 }  // namespace mae::data

@@ -82,7 +82,7 @@ PrecisionChoice choose_precision(const std::string& requested, train::Task& task
   const int64_t n = std::min(batch_size, kProbeBatch);
   auto generator = at::detail::createCPUGenerator(0);
   data::Batch batch{torch::randn({n, in_chans, img_h, img_w}, generator).to(device), torch::zeros({n}, torch::kInt64).to(device),
-                    torch::arange(n, torch::kInt64), torch::Tensor()};
+                    torch::arange(n, torch::kInt64), torch::Tensor(), nullptr};
   try {
     measure(task, batch, device, &choice);
   } catch (const c10::Error& e) {  // e.g. an op without a bf16 kernel on this device

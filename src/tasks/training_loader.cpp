@@ -2,6 +2,7 @@
 
 #include "mae/core/error.h"
 #include "mae/core/log.h"
+#include "mae/data/image_decode.h"
 #include "mae/distributed/process_group.h"
 
 namespace mae::tasks {
@@ -20,7 +21,23 @@ std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data
                    "(the default 1 suits the in-memory idx and cifar sources)");
   }
   if (source != "wds" && core::is_main_process()) warn_fewer_model_channels(data, in_chans);
+  lo.uint8_images = device.is_cuda() && data.uint8_batches && uint8_batches_fit(data, in_chans, img_h, img_w);
   return data::make_train_batches(data, in_chans, img_h, img_w, lo);
+}
+
+bool uint8_batches_fit(const data::DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w) {
+  if (!data::SampleTransform(data::transform_options(data, data::Split::kTrain, in_chans, img_h, img_w)).writes_uint8()) {
+    return false;
+  }
+  if (data.source.source == "wds") return true;  // a sample of more than 8 bits stops the run, naming the setting
+  try {
+    const data::RawImage first = data::make_source(data.source, data::Split::kTrain)->open(0);
+    if (first.format == data::ImageFormat::kJpeg || first.format == data::ImageFormat::kWebp) return true;
+    if (first.format == data::ImageFormat::kPixels) return first.pixels.scalar_type() == torch::kUInt8;
+    return data::decode_full(first, first.channels).scalar_type() == torch::kUInt8;
+  } catch (const data::DataError&) {
+    return false;  // the loader names unreadable files; float batches take any data
+  }
 }
 
 void warn_fewer_model_channels(const data::DataOptions& data, int64_t in_chans) {

@@ -22,11 +22,6 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 constexpr uint64_t kTorchSeedStream = 0x746f726368ull;  // "torch": per-epoch seed of LibTorch's generator
 
-data::Batch to_device(const data::Batch& b, const torch::Device& device) {
-  if (device.is_cpu()) return b;
-  return {b.images.to(device, /*non_blocking=*/true), b.labels.to(device, true), b.indices, b.readable};
-}
-
 }  // namespace
 
 // What is accumulated between two metric records, and over the epoch.
@@ -287,7 +282,7 @@ void Trainer::begin_epoch(int64_t epoch, int64_t first_batch) {
 
 void Trainer::micro_step(const data::Batch& batch, int64_t epoch, bool final_micro_step) {
   Window& w = *window_;
-  const data::Batch b = to_device(batch, device_);
+  const data::Batch b = data::to_device(batch, device_);
   torch::Tensor loss;
   {
     AutocastGuard autocast(device_, precision_);

@@ -1,4 +1,6 @@
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -297,4 +299,115 @@ TEST(DataLoader, DropLastReadsOnlyTheSamplesOfFullBatches) {
     }  // the destructor joins the workers: every read they started is counted
     EXPECT_EQ(source->opened_.load(), drop_last ? 16 : 21) << "drop_last " << drop_last;
   }
+}
+
+// uint8 batches (for CUDA: a quarter of the bytes to copy) normalised by data::to_device are the
+// float32 batches, bit for bit: grey and RGB, flips and crops included, and RandAugment's uint8 output.
+TEST(DataLoader, Uint8BatchesNormaliseToTheFloatBatches) {
+  torch::manual_seed(3);
+  for (int64_t channels : {1, 3}) {
+    for (bool augment : {false, true}) {
+      auto source = std::make_shared<mae::data::MemorySource>(torch::randint(0, 256, {24, 19, 23, channels}, torch::kUInt8),
+                                                              std::vector<int64_t>(24, 0), std::vector<std::string>{}, "memory");
+      mae::data::TransformOptions t;
+      t.channels = channels;
+      t.height = t.width = 12;
+      t.mean = std::vector<double>(static_cast<size_t>(channels), 0.3);
+      t.std = std::vector<double>(static_cast<size_t>(channels), 0.27);
+      if (channels == 3) t.mean = {0.485, 0.456, 0.406}, t.std = {0.229, 0.224, 0.225};
+      if (augment) t.auto_augment = "rand-m9-mstd0.5-inc1";
+      auto transform = std::make_shared<const mae::data::SampleTransform>(t);
+      LoaderOptions o;
+      o.batch_size = 8;
+      o.num_workers = 2;
+      o.seed = 5;
+      Loader floats(source, transform, o);
+      o.uint8_images = true;
+      Loader bytes(source, transform, o);
+      const auto f = epoch(floats, 1), b = epoch(bytes, 1);
+      ASSERT_EQ(f.size(), b.size());
+      for (size_t i = 0; i < f.size(); ++i) {
+        ASSERT_EQ(b[i].images.scalar_type(), torch::kUInt8);
+        ASSERT_TRUE(b[i].normalize);
+        const Batch moved = mae::data::to_device(b[i], torch::kCPU);
+        EXPECT_FALSE(moved.normalize);
+        ASSERT_EQ(moved.images.scalar_type(), torch::kFloat32);
+        EXPECT_TRUE(torch::equal(moved.images, f[i].images)) << channels << " channels, augment " << augment << ", batch " << i;
+        EXPECT_TRUE(torch::equal(b[i].indices, f[i].indices));
+      }
+    }
+  }
+}
+
+TEST(DataLoader, Uint8BatchesRefuseRandomErasingAndDeeperImages) {
+  mae::data::TransformOptions t;
+  t.height = t.width = 8;
+  t.reprob = 0.25;
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.uint8_images = true;
+  EXPECT_THROW(Loader(memory_source(8), std::make_shared<const mae::data::SampleTransform>(t), o), mae::UsageError);
+  // A 16-bit image in a run of uint8 batches stops it, naming the setting (it is not skipped).
+  auto deep = std::make_shared<mae::data::MemorySource>(torch::randint(0, 65535, {8, 12, 10, 1}, torch::kInt32).to(torch::kUInt16),
+                                                        std::vector<int64_t>(8, 0), std::vector<std::string>{}, "memory");
+  Loader loader(deep, transform(), o);
+  Batch b;
+  try {
+    loader.next(&b);
+    FAIL() << "a 16-bit image became a uint8 batch";
+  } catch (const mae::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.uint8_batches=false"), std::string::npos) << e.what();
+  }
+}
+
+// With prefetch_next_epoch the workers read into the next epoch while the trainer finishes this one;
+// the batches are the same as without it, and set_epoch(e + 1) keeps them (or drops them for a
+// restart elsewhere).
+TEST(DataLoader, PrefetchingTheNextEpochChangesNoBatch) {
+  auto source = memory_source(40);
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.num_workers = 3;
+  o.prefetch_batches = 3;
+  o.seed = 2;
+  Loader plain(source, transform(), o);
+  o.prefetch_next_epoch = true;
+  Loader ahead(source, transform(), o);
+  std::vector<std::pair<int64_t, int64_t>> plan{{0, 0}, {1, 0}, {2, 0}, {2, 3}, {3, 0}, {7, 0}, {8, 2}, {9, 0}};
+  for (auto [e, first] : plan) {
+    plain.set_epoch(e, first);
+    ahead.set_epoch(e, first);
+    Batch a, b;
+    int64_t count = 0;
+    while (plain.next(&a)) {
+      ASSERT_TRUE(ahead.next(&b));
+      ASSERT_TRUE(torch::equal(a.images, b.images)) << "epoch " << e << " batch " << first + count;
+      ASSERT_TRUE(torch::equal(a.indices, b.indices));
+      ++count;
+      // Let the workers run ahead into the next epoch before it is asked for.
+      if (first + count == plain.batches_per_epoch()) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    EXPECT_FALSE(ahead.next(&b));
+    EXPECT_EQ(first + count, plain.batches_per_epoch());
+  }
+}
+
+TEST(DataLoader, TheNextEpochIsReadBeforeItIsAskedFor) {
+  auto source = std::make_shared<CountingSource>(torch::randint(0, 256, {40, 12, 10, 1}, torch::kUInt8),
+                                                 std::vector<int64_t>(40, 0), std::vector<std::string>{}, "memory");
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.num_workers = 2;
+  o.prefetch_batches = 3;
+  o.prefetch_next_epoch = true;
+  Loader loader(source, transform(), o);
+  const auto first = epoch(loader, 0);
+  ASSERT_EQ(first.size(), 5u);
+  // Epoch 0 is consumed; the workers go on with epoch 1's first 3 batches (24 samples).
+  for (int i = 0; i < 500 && source->opened_ < 64; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(source->opened_, 64);
+  const auto second = epoch(loader, 1);
+  EXPECT_EQ(second.size(), 5u);
+  EXPECT_GE(source->opened_, 80);
+  EXPECT_FALSE(torch::equal(first[0].indices, second[0].indices));
 }

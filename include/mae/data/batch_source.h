@@ -3,22 +3,42 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include <torch/torch.h>
 
 namespace mae::data {
 
+// What Normalize does to 8-bit pixels, in float32: (x / range - mean[c]) / std[c]. A batch of uint8
+// images carries it to the device (a quarter of the bytes of float32) and is normalised there.
+struct DeviceNormalize {
+  std::vector<float> mean, std;
+  float range = 255;
+};
+
 struct Batch {
-  torch::Tensor images;   // [N, C, H, W] float32, normalised (pinned CPU memory when pin_memory)
+  // [N, C, H, W] float32, normalised, or uint8 when `normalize` is set (pinned CPU memory when
+  // pin_memory). to_device gives float32 images either way.
+  torch::Tensor images;
   torch::Tensor labels;   // [N] int64, -1 for unlabelled sources
   torch::Tensor indices;  // [N] int64 dataset indices of the samples (for visualisation/debug)
   // [N] bool: false for a sample that could not be read and was left in its row (zeros; see
   // LoaderOptions::replace_unreadable). Undefined when every row holds its own sample.
   torch::Tensor readable;
+  std::shared_ptr<const DeviceNormalize> normalize;  // set when images are uint8
 };
 
 // The rows of `batch` that hold a sample that was read (all of it when nothing is flagged).
 Batch readable_rows(const Batch& batch);
+
+// The batch on `device` (images and labels; the copies are non-blocking, from pinned memory where
+// the loader pinned it), with uint8 images normalised there into float32, bit for bit what
+// Normalize's table gives on the CPU.
+Batch to_device(const Batch& batch, const torch::Device& device);
+
+// uint8 images [N, C, H, W] on any device -> float32 (x / range - mean[c]) / std[c].
+torch::Tensor normalize_images(const torch::Tensor& images, const DeviceNormalize& normalize);
 
 class BatchSource {
  public:

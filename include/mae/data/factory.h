@@ -44,6 +44,7 @@ struct DataOptions {
   TransformOptions transform;
   int num_workers = 0;  // loader threads; 0: one per core available
   int prefetch_batches = 4;
+  bool uint8_batches = true;  // CUDA training: 8-bit images go to the GPU as uint8, normalised there
   int64_t wds_shuffle_buffer = 1000;  // wds, train: samples per loader thread's shuffle buffer
   void validate() const;  // throws UsageError naming the data.* key
 };

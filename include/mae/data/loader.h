@@ -10,6 +10,8 @@
 //                      its own first samples, so up to world_size - 1 samples repeat) and the last
 //                      batch may be short; with pad_shards = false (evaluation) the shards are
 //                      uneven instead (rank r reads ceil((N - r) / world_size)) and nothing repeats.
+// With prefetch_next_epoch the workers go on into epoch e + 1 when epoch e is handed out, and
+// set_epoch(e + 1) keeps what they read: the batches are the same as without it.
 // An unreadable sample is counted and logged once; in training it is replaced by the next readable
 // dataset index, elsewhere (evaluation, predict, embed) it keeps its row, flagged in Batch::readable,
 // so that no result is written under another image's name.
@@ -23,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -45,6 +48,12 @@ struct LoaderOptions {
   bool pad_shards = true;
   bool pin_memory = false;           // honoured only when CUDA is available
   bool replace_unreadable = true;    // false: an unreadable sample's row stays, zeros, readable = false
+  // Batches of uint8 images, normalised where they are used (Batch::normalize, data::to_device):
+  // a quarter of the bytes to copy to a GPU. Needs SampleTransform::writes_uint8 and 8-bit images.
+  bool uint8_images = false;
+  // When an epoch has been handed out, go on with the next one (its first prefetch_batches batches),
+  // so that the trainer does not wait for them at the epoch boundary. set_epoch(e + 1) keeps them.
+  bool prefetch_next_epoch = false;
 };
 
 class Loader : public BatchSource {
@@ -73,16 +82,23 @@ class Loader : public BatchSource {
     Batch batch;
     int64_t remaining = 0;  // samples not yet written
   };
+  using SlotKey = std::pair<int64_t, int64_t>;  // (epoch, batch)
   void worker_loop();
+  bool has_work_locked() const;
+  // How many batches ahead of the trainer batch `batch` of `epoch` is.
+  int64_t batches_ahead_locked(int64_t epoch, int64_t batch) const;
+  // Hands out the next epoch once the current one is (prefetch_next_epoch); called unlocked.
+  void advance_fill_epoch(std::unique_lock<std::mutex>& lock);
   // Writes one sample (or its replacement when unreadable) to row `row` of `batch`.
   void load_sample(int64_t epoch, int64_t dataset_index, const Batch& batch, int64_t row);
   void note_skip(int64_t index, const std::string& reason);
-  Slot& slot_locked(int64_t batch_index);
+  Slot& slot_locked(SlotKey key);
   int64_t batch_length(int64_t batch_index) const;
 
   std::shared_ptr<const Source> source_;
   std::shared_ptr<const SampleTransform> transform_;
   LoaderOptions options_;
+  std::shared_ptr<const DeviceNormalize> normalize_;  // uint8_images
   int64_t samples_per_epoch_ = 0;
   int64_t batches_per_epoch_ = 0;
   int64_t chunk_ = 1;  // samples a worker takes at once
@@ -92,12 +108,14 @@ class Loader : public BatchSource {
   std::vector<std::thread> workers_;
   bool stop_ = false;
   bool started_ = false;
-  uint64_t generation_ = 0;  // bumped by set_epoch; stale work is dropped
-  int64_t epoch_ = 0;
-  std::shared_ptr<const std::vector<int64_t>> order_;  // this epoch's shard, dataset indices
-  int64_t next_position_ = 0;                          // next shard position to hand out
-  int64_t consumed_ = 0;                               // batches returned by next()
-  std::map<int64_t, Slot> slots_;                      // batches in flight
+  bool advancing_ = false;   // a worker is drawing the next epoch's order
+  uint64_t generation_ = 0;  // bumped by set_epoch when it starts afresh; stale work is dropped
+  int64_t epoch_ = 0;        // the epoch next() returns batches of
+  int64_t consumed_ = 0;     // batches of epoch_ returned by next()
+  int64_t fill_epoch_ = 0;   // the epoch being handed out to the workers: epoch_ or epoch_ + 1
+  std::shared_ptr<const std::vector<int64_t>> order_;  // fill_epoch_'s shard, dataset indices
+  int64_t next_position_ = 0;                          // next shard position of fill_epoch_ to hand out
+  std::map<SlotKey, Slot> slots_;                      // batches in flight
   std::exception_ptr error_;
   double wait_seconds_ = 0;
   int64_t skipped_ = 0;

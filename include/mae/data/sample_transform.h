@@ -49,10 +49,23 @@ class SampleTransform {
   CropBox crop_box(const RawImage& image, SampleRng& rng) const;
   // Writes the transformed sample, [C, H, W] float32, to out. Throws DataError for unreadable data.
   void apply(const RawImage& image, SampleRng& rng, float* out) const;
+  // The same sample before Normalize, [C, H, W] uint8 (see writes_uint8). Throws UsageError for an
+  // image of more than 8 bits.
+  void apply(const RawImage& image, SampleRng& rng, uint8_t* out) const;
+  // Whether samples can leave as uint8, normalised later (data::to_device): everything but random
+  // erasing, which works on normalised values.
+  bool writes_uint8() const { return !erasing_; }
+  // Row `row` of a batch of images, float32 or uint8.
+  void write(const RawImage& image, SampleRng& rng, const torch::Tensor& images, int64_t row) const;
+  const Normalize& normalize() const { return normalize_; }
 
  private:
-  // uint8 region [h, w, C or RGBX]: resize [+ RandAugment] + Normalize through the tables.
-  void apply_8bit(const torch::Tensor& region, bool flip, SampleRng& rng, float* out) const;
+  // The sample's crop, decoded, and (8-bit) resized and RandAugmented, not yet flipped when flip.
+  struct Region {
+    torch::Tensor pixels;  // [h, w, C or RGBX]
+    bool flip = false;
+  };
+  Region region(const RawImage& image, SampleRng& rng) const;
   TransformOptions options_;
   Normalize normalize_;
   std::optional<RandAugment> rand_augment_;   // train with auto_augment set

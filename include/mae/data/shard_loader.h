@@ -69,6 +69,7 @@ class ShardLoader : public BatchSource {
   ShardStreamOptions stream_options_;
   int64_t streams_ = 1;
   int64_t batches_per_epoch_ = 0;
+  std::shared_ptr<const DeviceNormalize> normalize_;  // uint8_images
   std::unique_ptr<BatchBuffers> buffers_;  // [batch_size, C, H, W]
 
   mutable std::mutex mutex_;

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
+#include "mae/data/batch_source.h"
 #include "mae/data/image.h"
 #include "mae/data/sample_rng.h"
 
@@ -37,6 +39,10 @@ torch::Tensor resize(const torch::Tensor& pixels, int64_t out_h, int64_t out_w, 
 // ToTensor + Normalize (+ horizontal flip) in one pass:
 // out[c, y, x] = (pixels[y, flip ? W-1-x : x, c] / range - mean[c]) / std[c], in float32 as
 // torchvision computes it; uint8 through a 256-entry table per channel.
+// The first `channels` channels of [H, W, C' >= channels] uint8 pixels as [channels, H, W] uint8,
+// mirrored when flip: what Normalize::apply reads, left for the device to normalise.
+void to_planes(const torch::Tensor& pixels, int64_t channels, bool flip, uint8_t* out);
+
 class Normalize {
  public:
   // pixel_range: the value that becomes 1 (data.pixel_range); 0: by type (image.h's default_pixel_range).
@@ -47,6 +53,8 @@ class Normalize {
   // pixels: [H, W, C] float32 resampled from data of type `stored` (which sets the range when
   // pixel_range is 0); out: C * H * W floats.
   void apply_float(const torch::Tensor& pixels, torch::ScalarType stored, bool flip, float* out) const;
+  // What apply does to uint8 pixels, for a batch normalised on its device (batch_source.h).
+  std::shared_ptr<const DeviceNormalize> device_form() const;
 
  private:
   std::vector<double> mean_, std_;

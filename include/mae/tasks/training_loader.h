@@ -1,5 +1,6 @@
 // The loader of a training run's train split: the data settings' threads and prefetch, the
-// trainer's batch size and seed, this rank's shard, pinned memory for CUDA.
+// trainer's batch size and seed, this rank's shard, pinned memory and uint8 batches for CUDA, the next
+// epoch prefetched.
 #pragma once
 
 #include <memory>
@@ -13,6 +14,10 @@ namespace mae::tasks {
 
 std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data, const train::TrainerOptions& trainer,
                                               int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device);
+
+// Whether the train split can travel as uint8 batches (data.uint8_batches): no random erasing and
+// an 8-bit first image (JPEG, WebP, 8-bit PNG/TIFF or arrays of bytes; wds shards are assumed 8-bit).
+bool uint8_batches_fit(const data::DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w);
 
 // Warns when the first training image is RGB and the model grey (photos with the default
 // model.in_chans=1 would otherwise train in grey without a word).

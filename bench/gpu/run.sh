@@ -5,23 +5,25 @@
 #      and the bundle bench/gpu/prepare.sh made (.deps/gpu: yaml-cpp, CLI11, json, GoogleTest,
 #      libjpeg, libpng, zlib, Gloo headers), so that a bare offline machine needs nothing else
 #   2. the gpu-labelled tests (fused attention, bf16, checkpointing, fused AdamW, NCCL job)
-#   3. the pretraining step, ours against PyTorch eager (autocast + SDPA, fused AdamW; fp16 with
-#      GradScaler), on the same card in the same run: ViT-B/16 batch 256 and ViT-L/16 batch 128 in
-#      bf16 and fp16; images/s and peak memory; then ViT-L with activation checkpointing
+#   3. the pretraining step (norm_pix_loss), ours with and without the CUDA kernels against PyTorch
+#      eager (autocast + SDPA, fused AdamW) and torch.compile, on the same card in the same run:
+#      ViT-B/16 batch 256 and ViT-L/16 batch 128 in bf16 (fp16: ours); images/s and peak memory;
+#      then ViT-L with activation checkpointing
 #   4. NCCL: `mae launch --nproc 1` pretraining on the GPU (world size 1)
 #   5. end to end: the C++ loader decoding JPEGs from local disk into ViT-B pretraining; the
 #      data-wait share and the decoder threads used
 # Results go to $OUT (the device tool's folder) or bench/results/gpu-<date>/. On a machine without
 # a CUDA device, steps 1-2 run (the GPU tests skip) and the rest is skipped with a note.
-# Usage: bench/gpu/run.sh [--build-dir DIR] [--quick]
+# Usage: bench/gpu/run.sh [--build-dir DIR] [--quick] [--rounds N (step rounds, alternating; default 1)]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-build=build-gpu quick=0
+build=build-gpu quick=0 rounds=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    *) echo "usage: $0 [--build-dir DIR] [--quick]" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "usage: $0 [--build-dir DIR] [--quick] [--rounds N]" >&2; exit 2 ;;
   esac
 done
 out=${OUT:-bench/results/gpu-$(date +%F)}
@@ -40,7 +42,7 @@ if [ ! -f "$build/build.ninja" ]; then
     || { log "cmake failed (missing packages? run bench/gpu/prepare.sh on a Debian machine first; see scripts/apt-packages.txt):"
          tail -20 "$out/cmake.log" | tee -a "$out/summary.txt"; exit 1; }
 fi
-cmake --build "$build" -j "$(nproc)" >"$out/build.log" 2>&1 || { log "build failed:"; tail -30 "$out/build.log" | tee -a "$out/summary.txt"; exit 1; }
+cmake --build "$build" -j "$(nproc)" --target mae_cli mae_bench_step mae_gpu_tests mae_unit_tests >"$out/build.log" 2>&1 || { log "build failed:"; tail -30 "$out/build.log" | tee -a "$out/summary.txt"; exit 1; }
 log "built in $(( $(date +%s) - start )) s against $prefix"
 
 # 2. GPU tests (skip cleanly without a device).
@@ -55,7 +57,9 @@ fi
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 log "card: $card"
 
-# 3. Step benchmark, ours vs PyTorch eager, same card, same run.
+# 3. Step benchmark on the same card in the same run: ours (ATen's loss; the CUDA kernels with
+#    MAE_CUDA_KERNELS=1) against PyTorch eager (autocast + SDPA + fused AdamW) and the same model under
+#    torch.compile (bf16, the bar of issue 29). Rounds alternate the implementations; medians count.
 steps="--steps 10 --warmup 3"
 [ "$quick" = 1 ] && steps="--steps 3 --warmup 2"
 torch_ver=$("$build/bin/mae" --version | sed -n 's/.*LibTorch \([0-9.]*\).*/\1/p' | head -1)
@@ -67,20 +71,49 @@ d = json.loads(line)
 print(f'{datetime.date.today()},{cfg},{impl},cuda,{dtype},{d.get("threads", "")},{d["batch"]},{d["img_per_s"]},{d["step_ms"]},{d["peak_mem_mb"]},"{card}",{d.get("achieved_gflops", "")},{d.get("peak_share", "")}')
 PY
 }
+step_once() {  # impl dtype args -> one JSON line (empty on failure)
+  local impl=$1 dtype=$2; shift 2
+  case $impl in
+    mae-fused) "$build/bin/mae_bench_step" "$@" $steps --device cuda --dtype "$dtype" --norm-pix-loss ;;
+    mae-cuda-kernels) MAE_CUDA_KERNELS=1 "$build/bin/mae_bench_step" "$@" $steps --device cuda --dtype "$dtype" --norm-pix-loss ;;
+    pytorch-sdpa-fusedadamw) "$python" bench/step_reference.py "$@" $steps --device cuda --dtype "$dtype" --attn sdpa --fused-adamw --norm-pix-loss ;;
+    pytorch-sdpa-fusedadamw-compile) "$python" bench/step_reference.py "$@" $steps --device cuda --dtype "$dtype" --attn sdpa --fused-adamw --norm-pix-loss --compile ;;
+  esac 2>>"$out/bench.err" | tail -1
+}
 for dtype in bf16 fp16; do
   csv="bench/results/step_cuda_${dtype}_torch${torch_ver}.csv"
   [ -f "$csv" ] || echo "date,config,impl,device,dtype,threads,batch,img_per_s,step_ms,peak_mem_mb,machine,achieved_gflops,gemm_peak_share" >"$csv"
+  impls="mae-fused mae-cuda-kernels"  # fp16: ours only (the eager figures of 12-04 stand)
+  [ "$dtype" = bf16 ] && impls="$impls pytorch-sdpa-fusedadamw pytorch-sdpa-fusedadamw-compile"
   for cfg in "vit_base_224_b256|--preset base --img 224 --batch 256" "vit_large_224_b128|--preset large --img 224 --batch 128"; do
     name=${cfg%%|*} args=${cfg#*|}
-    # shellcheck disable=SC2086
-    ours=$("$build/bin/mae_bench_step" $args $steps --device cuda --dtype $dtype 2>>"$out/bench.err")
-    # shellcheck disable=SC2086
-    ref=$("$python" bench/step_reference.py $args $steps --device cuda --dtype $dtype --attn sdpa --fused-adamw 2>>"$out/bench.err")
-    echo "$ours" >>"$out/step.jsonl"; echo "$ref" >>"$out/step.jsonl"
-    row "$csv" $dtype "$name" mae-fused "$ours"; row "$csv" $dtype "$name" pytorch-sdpa-fusedadamw "$ref"
-    log "$name $dtype: $("$python" -c "
-import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2])
-print(f\"mae {a['img_per_s']:.1f} img/s {a['peak_mem_mb']:.0f} MiB; pytorch {b['img_per_s']:.1f} img/s {b['peak_mem_mb']:.0f} MiB; ratio {a['img_per_s']/b['img_per_s']:.2f}x\")" "$ours" "$ref" 2>&1)"
+    for round in $(seq "$rounds"); do
+      for impl in $impls; do
+        # shellcheck disable=SC2086
+        line=$(step_once "$impl" "$dtype" $args)
+        [ -n "$line" ] || { log "$name $dtype $impl round $round failed (bench.err)"; continue; }
+        echo "{\"config\": \"$name\", \"dtype\": \"$dtype\", \"impl\": \"$impl\", \"run\": $line}" >>"$out/step.jsonl"
+        row "$csv" "$dtype" "$name" "$impl" "$line"
+      done
+    done
+    log "$name $dtype: $("$python" - "$out/step.jsonl" "$name" "$dtype" <<'PY'
+import json, statistics, sys
+path, name, dtype = sys.argv[1:4]
+runs = {}
+for line in open(path):
+    d = json.loads(line)
+    if d["config"] == name and d["dtype"] == dtype:
+        runs.setdefault(d["impl"], []).append(d["run"])
+med = {k: statistics.median(r["img_per_s"] for r in v) for k, v in runs.items()}
+mem = {k: max(r["peak_mem_mb"] for r in v) for k, v in runs.items()}
+parts = [f"{k} {med[k]:.0f} img/s {mem[k]:.0f} MiB" for k in med]
+for ours in ("mae-fused", "mae-cuda-kernels"):
+    for ref in ("pytorch-sdpa-fusedadamw", "pytorch-sdpa-fusedadamw-compile"):
+        if ours in med and ref in med:
+            parts.append(f"{ours}/{ref} {med[ours] / med[ref]:.2f}x")
+print("; ".join(parts))
+PY
+)"
   done
 done
 csv="bench/results/step_cuda_bf16_torch${torch_ver}.csv"

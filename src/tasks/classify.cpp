@@ -21,6 +21,7 @@
 #include "mae/tasks/model_facts.h"
 #include "mae/tasks/precision_choice.h"
 #include "mae/tasks/training_loader.h"
+#include "mae/tasks/training_run.h"
 #include "mae/train/run_folder.h"
 #include "mae/core/atomic_file.h"
 
@@ -292,21 +293,11 @@ ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device
   ClassifyTask task(options, device, resolve_class_names({}, options.data.source, data::Split::kTrain, options.model.num_classes));
   const auto& o = task.vit()->options();
   const auto& t = options.data.transform;
-  check_resume_model(request.resume, trainer_options.run_dir, vit_facts(o, {}, t.mean, t.std));
-  auto loader = training_loader(options.data, trainer_options, o.in_chans, o.img_h, o.img_w, device);
-  const PrecisionChoice precision =
-      settle_precision(&options.trainer, &options.config_yaml, task, o.in_chans, o.img_h, o.img_w, device);
-  train::Trainer trainer(trainer_options, task, *loader, device);
-  const bool resumed = trainer.resume(request.resume);
-
-  // Everything is checked and loaded: now the run folder is written.
-  if (core::is_main_process()) {
-    if (request.overwrite) core::log_info(str("--overwrite: removed ", train::clear_run_folder(trainer_options.run_dir), " file(s) of the previous run in ", trainer_options.run_dir));
-    core::write_file_atomic(trainer_options.run_dir + "/config.yaml", [&](std::ostream& out) { out << options.config_yaml; });
-  }
-  core::log_info("resolved config (saved to " + trainer_options.run_dir + "/config.yaml):\n" + options.config_yaml);
-  core::log_info(core::describe_runtime() + ", device " + device.str());
-  core::log_info(str("precision ", precision.precision, " (", precision.reason, ")"));
+  TrainingRunSpec spec{&options.trainer, &options.config_yaml, &options.data, o.in_chans, o.img_h, o.img_w,
+                       vit_facts(o, {}, t.mean, t.std), request.resume, request.overwrite};
+  TrainingRun run = start_training_run(spec, task, device);
+  const auto& loader = run.loader;
+  const bool resumed = run.resumed;
   core::log_info(str(mode, ": ", models::vit_name(o), ", ", o.img_h, "x", o.img_w, "x", o.in_chans, ", patch ", o.patch_size,
                      ", ", o.embed_dim, "d x ", o.depth, ", ", o.global_pool ? "global pool + fc_norm" : "cls token", ", ",
                      o.num_classes, " classes; ", loader->dataset_size(), " training images; ", train::describe_lr(trainer_options)));
@@ -318,7 +309,7 @@ ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device
     core::log_info("no finetune.init: training from random initialisation");
   }
   ClassifyResult result;
-  result.train = trainer.fit();
+  result.train = run.trainer->fit();
   result.last = task.last_metrics();
   result.best_top1 = task.best_top1();
   core::log_info(str(mode, " done: ", result.train.epochs_completed, " epoch(s), ", result.train.seconds, " s; val top-1 ",

@@ -35,7 +35,7 @@ fi
 # 2. LibTorch
 pinned="${MAE_TORCH_VERSION:-}"
 build_dir="${MAE_BUILD_DIR:-build}"
-python_pkgs=(numpy safetensors tensorboard tifffile PIL:pillow webdataset)  # module[:PyPI name]; webdataset: the WebDataset interop test
+python_pkgs=(numpy safetensors tensorboard tifffile PIL:pillow webdataset transformers timm)  # module[:PyPI name]; webdataset: the WebDataset interop test; transformers, timm: the parity and export tests against them
 if [ -n "$pinned" ]; then
   venv="${MAE_VENV:-$HOME/.cache/mae/venv-torch$pinned}"
   python_pkgs=(numpy)  # only the C++ build and its unit tests use this torch (numpy: quiets its import)

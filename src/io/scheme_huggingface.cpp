@@ -1,7 +1,9 @@
 #include "scheme_huggingface.h"
 
 #include <array>
+#include <iterator>
 #include <map>
+#include <vector>
 
 #include "mae/core/error.h"
 
@@ -25,16 +27,23 @@ constexpr NamePair kTop[] = {
     {"decoder_pred.", "decoder.decoder_pred."},
     {"head.", "classifier."},
 };
-// The two block lists, then the names inside a block.
+// The two block lists, then the names inside a block: the names of the Hub's checkpoints
+// (transformers 4), which we write and every transformers version reads. The first of each pair
+// below is written; all are read.
 constexpr NamePair kBlockLists[] = {{"blocks.", "vit.encoder.layer."}, {"decoder_blocks.", "decoder.decoder_layers."}};
 constexpr NamePair kInBlock[] = {
     {"norm1.", "layernorm_before."}, {"norm2.", "layernorm_after."}, {"attn.proj.", "attention.output.dense."},
     {"mlp.fc1.", "intermediate.dense."}, {"mlp.fc2.", "output.dense."},
 };
 constexpr const char* kQkvParts[] = {"attention.attention.query.", "attention.attention.key.", "attention.attention.value."};
+// Read too: transformers 5's own module names (vit.layers.{i}.attention.q_proj, mlp.fc1, ...), and
+// the decoder names its save_pretrained writes (5.x: decoder.decoder_encoder.layer.{i}).
+constexpr NamePair kBlockListsV5[] = {{"blocks.", "vit.layers."}, {"decoder_blocks.", "decoder.decoder_encoder.layer."}};
+constexpr NamePair kInBlockV5[] = {{"attn.proj.", "attention.o_proj."}, {"mlp.fc1.", "mlp.fc1."}, {"mlp.fc2.", "mlp.fc2."}};
+constexpr const char* kQkvPartsV5[] = {"attention.q_proj.", "attention.k_proj.", "attention.v_proj."};
 constexpr const char* kOursQkv = "attn.qkv.";
 // HuggingFace's ViTModel (ViTMAEModel) saved on its own has no "vit." in front.
-constexpr const char* kBarePrefixes[] = {"embeddings.", "encoder.layer.", "layernorm.", "pooler."};
+constexpr const char* kBarePrefixes[] = {"embeddings.", "encoder.layer.", "layers.", "layernorm.", "pooler."};
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -65,18 +74,27 @@ bool is_huggingface_key(const std::string& key) {
   for (const auto& l : kBlockLists) {
     if (starts_with(key, l.hf)) return true;
   }
+  for (const auto& l : kBlockListsV5) {
+    if (starts_with(key, l.hf)) return true;
+  }
   return starts_with(key, "embeddings.patch_embeddings.") || starts_with(key, "encoder.layer.") ||
-         key.find(".attention.attention.") != std::string::npos;
+         key.find(".attention.attention.") != std::string::npos || key.find(".attention.q_proj.") != std::string::npos;
 }
 
 Converted to_ours(const NamedTensors& tensors) {
   Converted out;
   bool bare = false;
-  for (const auto& [name, t] : tensors) bare = bare || starts_with(name, "embeddings.") || starts_with(name, "encoder.layer.");
+  for (const auto& [name, t] : tensors) {
+    bare = bare || starts_with(name, "embeddings.") || starts_with(name, "encoder.layer.") || starts_with(name, "layers.");
+  }
   if (bare) out.notes.push_back("HuggingFace names without the 'vit.' prefix (a ViTModel / ViTMAEModel saved alone)");
   // q, k, v of one block, collected until all three are seen; fused where the first appeared.
   std::map<std::string, std::array<torch::Tensor, 3>> qkv;
   std::map<std::string, size_t> qkv_slot;
+  std::vector<NamePair> lists(std::begin(kBlockLists), std::end(kBlockLists));
+  lists.insert(lists.end(), std::begin(kBlockListsV5), std::end(kBlockListsV5));
+  std::vector<NamePair> in_block(std::begin(kInBlock), std::end(kInBlock));
+  in_block.insert(in_block.end(), std::begin(kInBlockV5), std::end(kInBlockV5));
   for (const auto& [source_name, t] : tensors) {
     std::string name = source_name, ours;
     for (const char* p : kBarePrefixes) {
@@ -87,23 +105,23 @@ Converted to_ours(const NamedTensors& tensors) {
       continue;
     }
     bool mapped = false;
-    for (const auto& l : kBlockLists) {
+    for (const auto& l : lists) {
       std::string index, rest;
       if (mapped || !split_block(name, l.hf, &index, &rest)) continue;
-      for (int part = 0; part < 3 && !mapped; ++part) {
+      for (int part = 0; part < 6 && !mapped; ++part) {
         std::string param;
-        if (rename(rest, kQkvParts[part], "", &param)) {
+        if (rename(rest, part < 3 ? kQkvParts[part] : kQkvPartsV5[part - 3], "", &param)) {
           const std::string fused = str(l.ours, index, kOursQkv, param);
           if (!qkv.count(fused)) {
             qkv_slot[fused] = out.tensors.size();
             out.tensors.emplace_back(fused, torch::Tensor());
           }
-          MAE_CHECK(!qkv[fused][part].defined(), "HuggingFace key '", source_name, "' appears twice");
-          qkv[fused][part] = t;
+          MAE_CHECK(!qkv[fused][part % 3].defined(), "HuggingFace key '", source_name, "' appears twice");
+          qkv[fused][part % 3] = t;
           mapped = true;
         }
       }
-      for (const auto& in : kInBlock) {
+      for (const auto& in : in_block) {
         if (!mapped && rename(rest, in.hf, in.ours, &ours)) {
           out.tensors.emplace_back(str(l.ours, index, ours), t);
           mapped = true;

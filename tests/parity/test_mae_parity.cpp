@@ -2,24 +2,17 @@
 // weights, inputs and masking noise). Every output and every parameter gradient must match.
 #include <gtest/gtest.h>
 
+#include "common/parity_fixture.h"
 #include "common/tensor_compare.h"
-#include "mae/io/safetensors.h"
-#include "mae/models/mae_vit.h"
 #include "mae/models/pos_embed.h"
-#include "mae/models/vision_transformer.h"
 
 using namespace mae::models;
 using mae::testing::tensors_close;
 
 namespace {
 
-constexpr double kRtol = 1e-9, kAtol = 1e-11;  // float64 on both sides
-
-mae::io::SafetensorsFile load(const std::string& name) {
-  return mae::io::read_safetensors(std::string(MAE_FIXTURE_DIR) + "/parity/" + name);
-}
-
-int64_t meta_int(const mae::io::SafetensorsFile& f, const std::string& key) { return std::stoll(f.metadata.at(key)); }
+constexpr double kRtol = mae::testing::kParityRtol, kAtol = mae::testing::kParityAtol;
+const auto load = mae::testing::load_parity_fixture;
 
 // Copies every `param.<key>` into the module's parameter of that name; all must be used.
 void load_params(torch::nn::Module& module, const mae::io::SafetensorsFile& f) {
@@ -55,14 +48,7 @@ class MaeParity : public ::testing::TestWithParam<std::tuple<std::string, bool>>
 TEST_P(MaeParity, LossPredMaskAndEveryGradientMatchPyTorch) {
   const auto& [name, fused] = GetParam();
   auto f = load(name);
-  MaeViTOptions o;
-  o.img_h = meta_int(f, "img_h"), o.img_w = meta_int(f, "img_w");
-  o.patch_size = meta_int(f, "patch_size"), o.in_chans = meta_int(f, "in_chans");
-  o.embed_dim = meta_int(f, "embed_dim"), o.depth = meta_int(f, "depth"), o.num_heads = meta_int(f, "num_heads");
-  o.decoder_embed_dim = meta_int(f, "decoder_embed_dim"), o.decoder_depth = meta_int(f, "decoder_depth");
-  o.decoder_num_heads = meta_int(f, "decoder_num_heads");
-  o.mlp_ratio = std::stod(f.metadata.at("mlp_ratio"));
-  o.norm_pix_loss = f.metadata.at("norm_pix_loss") == "true";
+  MaeViTOptions o = mae::testing::mae_options_of(f);
   o.fused_attn = fused;
   const double mask_ratio = std::stod(f.metadata.at("mask_ratio"));
 
@@ -102,14 +88,7 @@ class VitParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(VitParity, LogitsAndEveryGradientMatchPyTorch) {
   auto f = load(GetParam());
-  VisionTransformerOptions o;
-  o.img_h = meta_int(f, "img_h"), o.img_w = meta_int(f, "img_w");
-  o.patch_size = meta_int(f, "patch_size"), o.in_chans = meta_int(f, "in_chans");
-  o.embed_dim = meta_int(f, "embed_dim"), o.depth = meta_int(f, "depth"), o.num_heads = meta_int(f, "num_heads");
-  o.num_classes = meta_int(f, "num_classes");
-  o.mlp_ratio = std::stod(f.metadata.at("mlp_ratio"));
-  o.global_pool = f.metadata.at("global_pool") == "true";
-  VisionTransformer model(o);
+  VisionTransformer model(mae::testing::vit_options_of(f));
   model->to(torch::kFloat64);
   load_params(*model, f);
   auto logits = model->forward(f.tensors.at("input.imgs"));

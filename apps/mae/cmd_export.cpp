@@ -12,12 +12,16 @@ Runner register_export(CLI::App& app) {
   cmd->add_option("checkpoint", request->checkpoint, "a checkpoint written by mae pretrain / finetune / linprobe")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--output", request->output, "the .safetensors to write (the sidecar is <output>.json)")->required();
+  cmd->add_option("--output", request->output,
+                  "the .safetensors to write (the sidecar is <output>.json), or a folder (DIR/) for huggingface "
+                  "(from_pretrained) or timm (create_model(\"local-dir:DIR\")): model.safetensors + config.json")
+      ->required();
   cmd->add_option("--part", request->part, "full, or encoder (no decoder, mask token or head)")->capture_default_str();
   cmd->add_option("--scheme", request->scheme, "official (= timm), huggingface or easycv")->capture_default_str();
   return [request]() {
     const auto r = tasks::run_export(*request);
-    core::log_info(str("wrote ", r.tensors, " tensors to ", r.weights, " and the model facts to ", r.sidecar));
+    core::log_info(str("wrote ", r.tensors, " tensors to ", r.weights, r.config.empty() ? "" : ", " + r.config + ",",
+                       " and the model facts to ", r.sidecar));
     return 0;
   };
 }

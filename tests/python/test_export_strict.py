@@ -22,30 +22,11 @@ import torch  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 import mae_reference as ref  # noqa: E402
-from synthetic_idx import write_idx  # noqa: E402
-
-MEAN, STD, SIZE, CLASSES, COUNT = 0.2, 0.3, 16, 4, 64
-
-
-def check(name, ours, theirs, atol):
-    diff = (ours - theirs).abs().max().item()
-    print(f"{name}: max |difference| {diff:.3g} (tolerance {atol})")
-    if not diff <= atol:
-        sys.exit(f"FAILED: {name} differs by {diff}")
-
+from tiny_runs import CLASSES, COUNT, MEAN, STD, check, pretrain  # noqa: E402
 
 def main():
     mae, w = mae_and_fresh_workdir()
-    images, labels = write_idx(w, COUNT, SIZE, CLASSES)
-    data = ["--set", "data.source=idx", "--set", f"data.root={w}", "--set", "data.train_files=images.idx,labels.idx",
-            "--set", "data.val_files=images.idx,labels.idx", "--set", f"data.mean={MEAN}", "--set", f"data.std={STD}",
-            "--set", "data.eval_resize_ratio=1", "--set", "train.batch_size=16", "--set", "train.epochs=2",
-            "--set", "train.warmup_epochs=0", "--set", "log.progress=none", "--threads", "2"]
-    run(mae, "pretrain", *data, "--output", f"{w}/pre", "--set", f"model.img_size={SIZE}", "--set", "model.patch_size=4",
-        "--set", "model.embed_dim=32", "--set", "model.depth=2", "--set", "model.num_heads=2",
-        "--set", "model.decoder_embed_dim=16", "--set", "model.decoder_depth=1", "--set", "model.decoder_num_heads=2",
-        "--set", "visualize.num_images=0")
-    pre = f"{w}/pre/checkpoint-last.safetensors"
+    images, _, data, pre = pretrain(mae, w)
     run(mae, "finetune", "--init", pre, *data, "--output", f"{w}/ft", "--set", "train.epochs=6", "--set", "optim.lr=5e-3")
     ft = f"{w}/ft/checkpoint-last.safetensors"
     run(mae, "export", pre, "--output", f"{w}/mae_full.safetensors")

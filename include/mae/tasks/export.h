@@ -1,6 +1,6 @@
 // `mae export`: one of our checkpoints to a plain safetensors file for other tools, under a chosen
 // naming scheme (official/timm, HuggingFace, EasyCV), the full model or the encoder alone, with a
-// JSON sidecar (<output>.json) of the model's facts: image size, patch, channels, widths, depth,
+// JSON sidecar (<output>.json, or a folder with config.json) of the model's facts: image size, patch, channels, widths, depth,
 // heads, LayerNorm eps, mean/std, classes. The official names load with strict=True into the
 // official models_mae / models_vit and into timm's VisionTransformer (docs/weights.md).
 #pragma once
@@ -11,7 +11,9 @@ namespace mae::tasks {
 
 struct ExportRequest {
   std::string checkpoint;          // .safetensors written by mae pretrain / finetune / linprobe
-  std::string output;              // .safetensors
+  // .safetensors, or a folder (ends with '/' or exists) for huggingface / timm: model.safetensors,
+  // config.json (from_pretrained / timm.create_model("local-dir:...")) and mae_export.json.
+  std::string output;
   std::string part = "full";       // full, or encoder (no decoder, mask_token or head)
   std::string scheme = "official";  // official (= timm), huggingface, easycv
 };
@@ -19,6 +21,7 @@ struct ExportRequest {
 struct ExportResult {
   std::string weights, sidecar;
   size_t tensors = 0;
+  std::string config;  // a folder's config.json, else empty
 };
 
 ExportResult run_export(const ExportRequest& request);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/tensor_compare.h"
+#include "mae/core/error.h"
 #include "mae/data/batch_source.h"
 #include "mae/data/transforms.h"
 #include "mae/kernels/masked_loss.h"
@@ -48,8 +49,7 @@ TEST(CudaMaskedLoss, RowsAndGradientsMatchFloat64ATen) {
       const auto imgs = torch::randn({n, c, h, w}) * 2 + 0.5;
       const auto target = model->target(imgs.to(torch::kFloat64));
       for (auto type : {torch::kFloat32, torch::kBFloat16, torch::kFloat16}) {
-        const std::string what = "c" + std::to_string(c) + " p" + std::to_string(p) + (norm_pix ? " norm_pix " : " ") +
-                                 std::string(c10::toString(type));
+        const std::string what = str("c", c, " p", p, norm_pix ? " norm_pix " : " ", type);
         // A strided prediction, as the decoder's output narrowed past its cls row.
         const auto full = torch::randn({n, l + 1, size}).to(cuda, type);
         const auto pred = full.narrow(1, 1, l).detach().requires_grad_(true);

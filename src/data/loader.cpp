@@ -47,11 +47,7 @@ Loader::Loader(std::shared_ptr<const Source> source, std::shared_ptr<const Sampl
   // Enough samples per hand-out to keep the lock cold on tiny images, few enough to share a batch.
   chunk_ = std::clamp<int64_t>(options_.batch_size / (4 * workers), 1, 32);
   const auto& t = transform_->options();
-  if (options_.uint8_images) {
-    MAE_CHECK_USAGE(transform_->writes_uint8(), "data: random erasing (data.reprob ", t.reprob, ") works on normalised ",
-                    "pixels; set data.uint8_batches=false");
-    normalize_ = transform_->normalize().device_form();
-  }
+  if (options_.uint8_images) normalize_ = transform_->device_normalize();
   buffers_ = std::make_unique<BatchBuffers>(std::vector<int64_t>{options_.batch_size, t.channels, t.height, t.width},
                                             options_.uint8_images ? torch::kUInt8 : torch::kFloat32,
                                             options_.pin_memory && torch::cuda::is_available(),

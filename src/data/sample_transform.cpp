@@ -129,6 +129,12 @@ void SampleTransform::apply(const RawImage& image, SampleRng& rng, uint8_t* out)
   to_planes(r.pixels, options_.channels, r.flip, out);
 }
 
+std::shared_ptr<const DeviceNormalize> SampleTransform::device_normalize() const {
+  MAE_CHECK_USAGE(writes_uint8(), "data: random erasing (data.reprob ", options_.reprob, ") works on normalised pixels; ",
+                  "set data.uint8_batches=false");
+  return normalize_.device_form();
+}
+
 void SampleTransform::write(const RawImage& image, SampleRng& rng, const torch::Tensor& images, int64_t row) const {
   if (images.scalar_type() == torch::kUInt8) {
     apply(image, rng, images.data_ptr<uint8_t>() + row * numel());

@@ -131,11 +131,7 @@ ShardLoader::ShardLoader(ShardSet shards, std::shared_ptr<const SampleTransform>
   MAE_CHECK_USAGE(batches_per_epoch_ > 0, "the shards hold ", samples, " samples (", shards_.origin, "), fewer than one batch of ",
                   options_.batch_size, " per rank over ", options_.world_size, " rank(s); lower the batch size");
   const auto& t = transform_->options();
-  if (options_.uint8_images) {
-    MAE_CHECK_USAGE(transform_->writes_uint8(), "data: random erasing (data.reprob ", t.reprob, ") works on normalised ",
-                    "pixels; set data.uint8_batches=false");
-    normalize_ = transform_->normalize().device_form();
-  }
+  if (options_.uint8_images) normalize_ = transform_->device_normalize();
   buffers_ = std::make_unique<BatchBuffers>(std::vector<int64_t>{options_.batch_size, t.channels, t.height, t.width},
                                             options_.uint8_images ? torch::kUInt8 : torch::kFloat32,
                                             options_.pin_memory && torch::cuda::is_available(),

@@ -19,11 +19,9 @@
 #include "mae/models/presets.h"
 #include "mae/train/checkpoint.h"
 #include "mae/tasks/model_facts.h"
-#include "mae/tasks/precision_choice.h"
 #include "mae/tasks/training_loader.h"
 #include "mae/tasks/training_run.h"
 #include "mae/train/run_folder.h"
-#include "mae/core/atomic_file.h"
 
 namespace mae::tasks {
 namespace {

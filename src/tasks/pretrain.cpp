@@ -21,11 +21,9 @@
 #include "mae/models/presets.h"
 #include "mae/tasks/knn_monitor.h"
 #include "mae/tasks/model_facts.h"
-#include "mae/tasks/precision_choice.h"
 #include "mae/tasks/training_loader.h"
 #include "mae/tasks/training_run.h"
 #include "mae/train/run_folder.h"
-#include "mae/core/atomic_file.h"
 #include "mae/optim/schedule.h"
 
 namespace mae::tasks {

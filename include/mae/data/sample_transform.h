@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,8 @@ class SampleTransform {
   // Whether samples can leave as uint8, normalised later (data::to_device): everything but random
   // erasing, which works on normalised values.
   bool writes_uint8() const { return !erasing_; }
+  // What the device does to such samples (Batch::normalize); throws UsageError unless writes_uint8.
+  std::shared_ptr<const DeviceNormalize> device_normalize() const;
   // Row `row` of a batch of images, float32 or uint8.
   void write(const RawImage& image, SampleRng& rng, const torch::Tensor& images, int64_t row) const;
   const Normalize& normalize() const { return normalize_; }

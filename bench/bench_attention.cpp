@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   const torch::Device cpu(torch::kCPU);
   std::cout << "dtype,threads,T,head_dim,heads,batch,path,us_per_call\n";
   for (const auto& dtype : dtypes) {
-    const auto precision = mae::train::parse_precision(dtype);
+    const auto precision = mae::core::parse_choice(mae::train::kPrecisionNames, dtype, "--dtypes");
     for (const int64_t d : head_dims) {
       for (const int64_t t : lengths) {
         torch::manual_seed(0);

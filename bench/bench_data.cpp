@@ -25,12 +25,12 @@
 
 #include "common/multiband_files.h"
 #include "mae/core/error.h"
-#include "mae/data/array_source.h"
-#include "mae/data/file_source.h"
-#include "mae/data/image_decode.h"
-#include "mae/data/loader.h"
-#include "mae/data/memory_source.h"
-#include "mae/data/sample_transform.h"
+#include "mae/data/sources/array_source.h"
+#include "mae/data/sources/file_source.h"
+#include "mae/data/codecs/image_decode.h"
+#include "mae/data/loader/loader.h"
+#include "mae/data/sources/memory_source.h"
+#include "mae/data/augment/sample_transform.h"
 #include "mae/io/npy.h"
 
 namespace {
@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
     mae::data::TransformOptions o;
     o.channels = 3;
     o.height = o.width = size;
-    o.interpolation = mae::data::parse_interpolation(interpolation);
+    o.interpolation = mae::core::parse_choice(mae::data::kInterpolationNames, interpolation, "--interpolation");
     o.mean = {0.485, 0.456, 0.406};
     o.std = {0.229, 0.224, 0.225};
     o.crop_decode = true;

@@ -22,11 +22,11 @@
 
 #include "mae/core/error.h"
 #include "mae/core/parse.h"
-#include "mae/data/file_source.h"
-#include "mae/data/loader.h"
-#include "mae/data/pack.h"
-#include "mae/data/sample_transform.h"
-#include "mae/data/shard_loader.h"
+#include "mae/data/sources/file_source.h"
+#include "mae/data/loader/loader.h"
+#include "mae/data/wds/pack.h"
+#include "mae/data/augment/sample_transform.h"
+#include "mae/data/wds/shard_loader.h"
 
 namespace {
 
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     auto pack = [&](const std::string& name, int64_t max_side) {
       mae::data::PackOptions o;
       o.input = images;
-      o.input_kind = "folder";
+      o.input_kind = mae::data::PackInput::kFolder;
       o.output = scratch + "/" + name + "/train-%06d.tar";
       MAE_CHECK_USAGE(mae::core::parse_byte_size(shard_size, &o.shard_size), "--shard-size ", shard_size, " is not a size");
       o.max_side = max_side;

@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     auto optimizer = mae::optim::make_adamw(groups, 0.9, 0.95);
     mae::optim::set_lr(*optimizer, groups, 1e-4);
     const auto imgs = torch::randn({batch, in_chans, o.img_h, o.img_w}, torch::TensorOptions().device(device));  // [B, C, H, W]
-    const auto precision = mae::train::parse_precision(dtype);
+    const auto precision = mae::core::parse_choice(mae::train::kPrecisionNames, dtype, "--dtype");
     const mae::train::LossScaleState loss_scale;
 
     auto sync = [&] {

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "mae/core/error.h"
-#include "mae/io/load_state_dict.h"
+#include "mae/weights/load_state_dict.h"
 #include "mae/io/pth.h"
 #include "mae/models/mae_vit.h"
 
@@ -29,10 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     mae::io::MemorySource source(data, size, "fuzz.pth");
     const mae::io::PthFile file = mae::io::parse_pth(source);
     for (const auto& [name, t] : file.tensors) (void)t.sum();  // touch every element of every view
-    mae::io::LoadOptions options;
+    mae::weights::LoadOptions options;
     options.non_strict = true;
     options.reinit_mismatched_head = true;
-    (void)mae::io::load_state_dict(*model(), file.tensors, options).to_string();
+    (void)mae::weights::load_state_dict(*model(), file.tensors, options).to_string();
   } catch (const mae::Error&) {
   }
   return 0;

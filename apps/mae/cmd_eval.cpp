@@ -5,6 +5,8 @@
 #include "mae/core/error.h"
 #include "mae/core/log.h"
 #include "mae/tasks/inference.h"
+#include "mae/tasks/model_facts.h"
+#include "mae/tasks/segment.h"
 
 namespace mae::app {
 namespace {
@@ -38,6 +40,12 @@ std::string unreadable_note(const tasks::InferenceCount& n, const std::string& w
   return str("; ", n.unreadable.size(), " unreadable image(s) (", where, "): ", names);
 }
 
+// A `mae segment` checkpoint: eval and predict score and draw label maps instead of classes.
+bool is_segmenter(const std::string& checkpoint) {
+  const auto stored = tasks::read_facts(checkpoint);
+  return stored.facts && stored.facts->kind == tasks::ModelKind::kSegmenter;
+}
+
 std::pair<tasks::InferenceOptions, torch::Device> resolve(const InferenceState& s, bool with_head) {
   const auto device = apply_common_options(s.common);
   return {config::resolve_inference(s.checkpoint, with_head, s.common.settings, s.images), device};
@@ -50,12 +58,22 @@ Runner register_eval(CLI::App& app) {
     tasks::EvalRequest request;
   };
   auto s = std::make_shared<State>();
-  CLI::App* cmd = app.add_subcommand("eval", "top-1/top-5, per-class accuracy and confusion matrix of a classifier");
+  CLI::App* cmd = app.add_subcommand("eval", "top-1/top-5, per-class accuracy and confusion matrix of a classifier; mIoU, "
+                                             "mAcc, aAcc and per-class IoU of a `mae segment` checkpoint");
   add_checkpoint(cmd, s.get());
   cmd->add_option("--output", s->request.output_dir, "folder for metrics.json, confusion.csv, confusion.png");
-  cmd->add_option("--split", s->request.split, "val or train")->capture_default_str();
+  add_choice(cmd, "--split", s->request.split, data::kSplitNames, "the data split to evaluate");
   cmd->add_flag("--non-strict", s->request.non_strict, "accept missing or unexpected keys");
   return [s]() {
+    if (is_segmenter(s->checkpoint)) {
+      const auto device = apply_common_options(s->common);
+      const auto options = config::resolve_segment_checkpoint(s->checkpoint, s->common.settings);
+      const auto m = tasks::run_segment_eval(options, s->checkpoint, s->request.split, s->request.output_dir, device);
+      std::cout << eval::segmentation_json(m, tasks::segmentation_class_names(options.data, options.model.num_classes)) << "\n";
+      core::log_info(str("mIoU ", m.miou, " %, mAcc ", m.macc, " %, aAcc ", m.aacc, " % on ", m.pixels, " pixels",
+                         s->request.output_dir.empty() ? "" : "; written to " + s->request.output_dir));
+      return 0;
+    }
     auto [config, device] = resolve(*s, true);
     s->request.checkpoint = s->checkpoint;
     const auto [m, names] = tasks::run_eval(config, s->request, device);
@@ -71,13 +89,21 @@ Runner register_predict(CLI::App& app) {
     tasks::PredictRequest request;
   };
   auto s = std::make_shared<State>();
-  CLI::App* cmd = app.add_subcommand("predict", "top-k class names and probabilities per image");
+  CLI::App* cmd = app.add_subcommand("predict", "top-k class names and probabilities per image; for a `mae segment` "
+                                                "checkpoint, label maps and colour overlays in the --output folder");
   add_checkpoint(cmd, s.get());
   add_image_input(cmd, s.get());
   cmd->add_option("--output", s->request.output, "file to write (default: standard output)");
-  cmd->add_option("--format", s->request.format, "jsonl or csv")->capture_default_str();
+  add_choice(cmd, "--format", s->request.format, tasks::kPredictFormatNames, "the file's format");
   cmd->add_option("--top-k", s->request.top_k, "classes per image")->capture_default_str();
   return [s]() {
+    if (is_segmenter(s->checkpoint)) {
+      const auto device = apply_common_options(s->common);
+      const auto options = config::resolve_segment_checkpoint(s->checkpoint, s->common.settings);
+      const int64_t n = tasks::run_segment_predict(options, s->checkpoint, s->images.input, s->request.output, device);
+      core::log_info(str("predicted ", n, " label map(s) into ", s->request.output));
+      return 0;
+    }
     auto [config, device] = resolve(*s, true);
     s->request.checkpoint = s->checkpoint;
     const auto n = tasks::run_predict(config, s->request, device);
@@ -94,7 +120,7 @@ Runner register_knn(CLI::App& app) {
     auto [config, device] = resolve(*s, false);
     const auto [m, names] = tasks::run_knn(config, s->checkpoint, device);
     std::cout << eval::metrics_json(m, names) << "\n";
-    core::log_info(str("k-NN (k ", config.knn.k, ", T ", config.knn.temperature, ", ", config.knn.pool, "): top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ",
+    core::log_info(str("k-NN (k ", config.knn.k, ", T ", config.knn.temperature, ", ", core::choice_name(tasks::kPoolNames, config.knn.pool), "): top-1 ", m.top1, " %, top-", m.top_k, " ", m.topk, " % on ",
                        m.count, " images"));
     return 0;
   };
@@ -103,17 +129,19 @@ Runner register_knn(CLI::App& app) {
 Runner register_embed(CLI::App& app) {
   struct State : InferenceState {
     tasks::EmbedRequest request;
+    std::string pool;  // --pool ("": knn.pool)
   };
   auto s = std::make_shared<State>();
   CLI::App* cmd = app.add_subcommand("embed", "encoder features of images to .safetensors or .npy (+ a list of paths)");
   add_checkpoint(cmd, s.get());
   add_image_input(cmd, s.get());
   cmd->add_option("--output", s->request.output, "features file: .safetensors or .npy")->required();
-  cmd->add_option("--pool", s->request.pool,
+  cmd->add_option("--pool", s->pool,
                   "cls (token after the final norm) or mean (patch tokens + fc_norm); default: knn.pool, which is "
                   "mean for a fine-tuned global-pool checkpoint and cls otherwise");
-  cmd->add_option("--split", s->request.split, "without --input: val or train")->capture_default_str();
+  add_choice(cmd, "--split", s->request.split, data::kSplitNames, "without --input: the data split to read");
   return [s]() {
+    if (!s->pool.empty()) s->request.pool = core::parse_choice(tasks::kPoolNames, s->pool, "--pool");
     auto [config, device] = resolve(*s, false);
     s->request.checkpoint = s->checkpoint;
     const auto n = tasks::run_embed(config, s->request, device);

@@ -7,7 +7,7 @@
 #include "mae/core/error.h"
 #include "mae/core/log.h"
 #include "mae/core/parse.h"
-#include "mae/data/pack.h"
+#include "mae/data/wds/pack.h"
 
 namespace mae::app {
 namespace {
@@ -36,8 +36,8 @@ Runner register_pack(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("pack", "write images as WebDataset tar shards (+ index) for data.source=wds");
   cmd->add_option("--input", o.input, "class folders (ImageNet train/), a folder of images, or a list file (`path [label]` lines)")
       ->required();
-  cmd->add_option("--input-kind", o.input_kind, "auto, class_folder, folder or list (auto: class folders when --input "
-                  "holds only folders)")->capture_default_str();
+  add_choice(cmd, "--input-kind", o.input_kind, data::kPackInputNames,
+             "what --input is; auto: class folders when it holds only folders");
   cmd->add_option("--output", o.output, "shard path pattern with one %d-style number")->capture_default_str();
   cmd->add_option("--shard-size", s->shard_size, "bytes per shard at most: 4MB, 512MiB, 1GiB, ...")->capture_default_str();
   cmd->add_option("--max-side", o.max_side, "re-encode as JPEG images whose longer side exceeds this (0: copy as they are)")

@@ -27,7 +27,7 @@ Runner register_visualize(CLI::App& app) {
   cmd->add_option("--mask", s->request.mask_file,
                   "per image the masked patch indices: one line each, or a reconstruction.json from an earlier run")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--split", s->request.split, "val or train")->capture_default_str();
+  add_choice(cmd, "--split", s->request.split, data::kSplitNames, "the data split to draw from");
   add_common_options(cmd, &s->common, config::pretrain_schema());
   return [s]() {
     const auto device = apply_common_options(s->common);

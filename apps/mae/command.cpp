@@ -48,8 +48,7 @@ void add_distributed_options(CLI::App* cmd, CommonOptions* o) {
                   "distributed runs: seconds a rank waits for the others before it stops with an error naming the missing rank")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--dist-backend", o->dist_backend, "distributed runs: auto (NCCL on CUDA, else Gloo), gloo or nccl")
-      ->capture_default_str();
+  add_choice(cmd, "--dist-backend", o->dist_backend, distributed::kBackendNames, "distributed runs: auto is NCCL on CUDA, else Gloo");
 }
 
 torch::Device start_distributed(const CommonOptions& o, torch::Device device) {

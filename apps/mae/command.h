@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,8 @@
 
 #include "mae/config/config.h"
 #include "mae/config/settings.h"
+#include "mae/core/choice.h"
+#include "mae/distributed/process_group.h"
 
 namespace mae::app {
 
@@ -18,7 +21,7 @@ struct CommonOptions {
   std::string device = "auto";     // --device
   int threads = 0;                 // --threads (0: one per available core)
   double dist_timeout = 600;       // --dist-timeout (seconds)
-  std::string dist_backend = "auto";  // --dist-backend
+  distributed::Backend dist_backend = distributed::Backend::kAuto;  // --dist-backend
 };
 
 // The words of one --set into `sets`: a word that assigns the key of the word before it extends
@@ -39,6 +42,18 @@ void add_distributed_options(CLI::App* cmd, CommonOptions* options);
 // apply_common_options, and distributed::finish() when the command's work is done.
 torch::Device start_distributed(const CommonOptions& options, torch::Device device);
 
+// An option with a fixed set of values (core/choice.h) into an enum: the help shows the table's
+// names and the default's name; another value is refused by CLI11 with the names listed.
+template <typename E, size_t N>
+CLI::Option* add_choice(CLI::App* cmd, const std::string& flag, E& value, const core::Choice<E> (&table)[N],
+                        const std::string& help) {
+  std::map<std::string, E> names;
+  for (const auto& c : table) names.emplace(c.name, c.value);
+  return cmd->add_option(flag, value, help + " (" + core::choice_list(table) + ")")
+      ->transform(CLI::CheckedTransformer(names))
+      ->default_str(core::choice_name(table, value));
+}
+
 // A subcommand: registered on the app, run when selected. Returns the process exit code.
 using Runner = std::function<int()>;
 Runner register_pretrain(CLI::App& app);
@@ -53,5 +68,6 @@ Runner register_knn(CLI::App& app);
 Runner register_embed(CLI::App& app);
 Runner register_export(CLI::App& app);
 Runner register_launch(CLI::App& app);
+Runner register_segment(CLI::App& app);
 
 }  // namespace mae::app

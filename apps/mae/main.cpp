@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   add(mae::app::register_pretrain);
   add(mae::app::register_finetune);
   add(mae::app::register_linprobe);
+  add(mae::app::register_segment);
   add(mae::app::register_eval);
   add(mae::app::register_predict);
   add(mae::app::register_knn);

@@ -269,13 +269,14 @@ struct KeyTree {
   }
 };
 
-void emit(YAML::Emitter& out, const KeyTree& tree, const std::map<std::string, std::string>& values) {
+void emit(YAML::Emitter& out, const KeyTree& tree, const std::map<std::string, std::string>& values,
+          const std::map<std::string, std::string>& comments) {
   out << YAML::BeginMap;
   for (const auto& [name, child] : tree.children) {
     const KeyTree& sub = *child;
     out << YAML::Key << name << YAML::Value;
     if (!sub.option) {
-      emit(out, sub, values);
+      emit(out, sub, values, comments);
     } else if (sub.option->type == ValueType::kFloatList) {
       out << YAML::Flow << YAML::BeginSeq;
       for (const auto& item : split_list(values.at(sub.option->key))) out << item;
@@ -289,13 +290,19 @@ void emit(YAML::Emitter& out, const KeyTree& tree, const std::map<std::string, s
     } else {
       out << values.at(sub.option->key);
     }
+    const auto comment = sub.option ? comments.find(sub.option->key) : comments.end();
+    if (comment != comments.end()) {
+      std::string line = comment->second;
+      std::replace(line.begin(), line.end(), '\n', ' ');
+      out << YAML::Comment(line);
+    }
   }
   out << YAML::EndMap;
 }
 
 }  // namespace
 
-std::string Config::to_yaml() const {
+std::string Config::to_yaml(const std::map<std::string, std::string>& comments) const {
   KeyTree root;
   for (const auto& o : options_) {
     KeyTree* node = &root;
@@ -305,7 +312,7 @@ std::string Config::to_yaml() const {
     node->option = &o;
   }
   YAML::Emitter out;
-  emit(out, root, values_);
+  emit(out, root, values_, comments);
   return std::string(out.c_str()) + "\n";
 }
 

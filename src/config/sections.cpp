@@ -103,6 +103,73 @@ models::VisionTransformerOptions vit_options(const VitKeys& k) {
   return o;
 }
 
+SegKeys seg_keys(const models::SegmenterOptions& o) {
+  SegKeys k;
+  k.name = models::vit_name(o.encoder);
+  encoder_keys(o.encoder, &k);
+  k.drop_path = o.encoder.drop_path_rate;
+  k.num_classes = o.num_classes;
+  k.head = o.head;
+  k.channels = o.channels, k.aux_channels = o.aux_channels;
+  k.aux_weight = o.aux_weight;
+  k.out_indices.assign(o.out_indices.begin(), o.out_indices.end());
+  return k;
+}
+
+models::SegmenterOptions segmenter_options(const SegKeys& k) {
+  VitKeys vit;
+  static_cast<EncoderKeys&>(vit) = k;
+  vit.drop_path = k.drop_path;
+  vit.num_classes = 0;
+  models::SegmenterOptions o;
+  o.encoder = vit_options(vit);
+  o.num_classes = k.num_classes;
+  o.head = k.head;
+  o.channels = k.channels, o.aux_channels = k.aux_channels;
+  o.aux_weight = k.aux_weight;
+  o.out_indices.clear();
+  for (double block : k.out_indices) {
+    MAE_CHECK_USAGE(block == static_cast<double>(static_cast<int64_t>(block)), "model.out_indices: ", block,
+                    " is not a block number");
+    o.out_indices.push_back(static_cast<int64_t>(block));
+  }
+  return o;
+}
+
+void bind(Fields& f, SegKeys& k) {
+  f("model.name", k.name, "the encoder: vit_<size>_patch<P> (or mae_vit_...: its encoder)");
+  bind_encoder(f, k);
+  f("model.drop_path", k.drop_path, "stochastic depth rate of the last block (mmseg's ADE20K recipe: 0.1)");
+  f("model.num_classes", k.num_classes, "classes (150 for ADE20K; 0: one per line of data.class_names_file)");
+  f("model.head", k.head, models::kSegHeadNames,
+    "UPerNet on four blocks (the paper's ADE20K setup), or one BatchNorm + 1x1 conv on the last (a quick probe)");
+  f("model.channels", k.channels, "UPerNet width (mmseg: 768 for ViT-B)");
+  f("model.aux_channels", k.aux_channels, "the auxiliary FCN head's width");
+  f("model.aux_weight", k.aux_weight, "weight of the auxiliary head's loss (0: no auxiliary head)");
+  f("model.out_indices", k.out_indices, "the blocks (from 0) whose outputs feed the head (empty: 3,5,7,11 for depth 12)");
+}
+
+void bind(Fields& f, tasks::SegmentDataOptions& o) {
+  auto& t = o.transform;
+  f("data.layout", o.layout, tasks::kPairLayoutNames,
+    "ade20k: images/<split>/X.jpg with annotations/<split>/X.png; list: files of `image labels` lines");
+  f("data.root", o.root, "the folder that holds the pairs (ADE20K: ADEChallengeData2016)");
+  f("data.train_files", o.train_files, "ade20k: the split folder (training); list: list files");
+  f("data.val_files", o.val_files, "the same for the validation split (empty: none)");
+  f("data.reduce_zero_label", o.reduce_zero_label, "label 0 is not scored and k becomes k - 1 (ADE20K's \"other\")");
+  f("data.class_names_file", o.class_names_file, "one class name per line, in label order (after reduce_zero_label)");
+  f("data.pixel_range", t.pixel_range, "pixel value that becomes 1 before data.mean/std (0: by type)");
+  f("data.mean", t.mean, "per-channel mean of pixel / pixel_range (ImageNet's by default)");
+  f("data.std", t.std, "per-channel std of pixel / pixel_range");
+  f("data.hflip", t.hflip, "horizontal flip probability (train)");
+  f("data.num_workers", o.num_workers, "loader threads (0: one per core available)");
+  f("data.prefetch_batches", o.prefetch_batches, "batches prepared ahead of the trainer");
+  f("seg.scale", t.scale_long, t.scale_short, "[long, short]: images are fitted into these sides (ADE20K: 2048, 512)");
+  f("seg.ratio_range", t.ratio_min, t.ratio_max, "train: seg.scale times a ratio drawn from [min, max]");
+  f("seg.cat_max_ratio", t.cat_max_ratio, "train: crops are drawn again (10 tries) while one class covers more (1: off)");
+  f("seg.photometric", t.photometric, "train: brightness, contrast, saturation and hue distortion of 8-bit images");
+}
+
 void bind(Fields& f, MaeKeys& k) {
   f("model.name", k.name, "preset: mae_vit_<size>_patch<P>[_dec<D>d<B>b[<H>h]], size mini/tiny/small/base/large/huge "
                           "or <W>d<D>b<H>h");
@@ -126,7 +193,7 @@ void bind(Fields& f, VitKeys& k) {
 void bind(Fields& f, data::DataOptions& o) {
   auto& s = o.source;
   auto& t = o.transform;
-  f("data.source", s.source, "where samples come from: idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files, wds (tar shards)");
+  f("data.source", s.kind, data::kSourceKindNames, "where samples come from (wds: WebDataset tar shards)");
   f("data.root", s.root, "folder that data.train_files / data.val_files and list entries are relative to");
   f("data.train_files", s.train_files,
     "training files: idx images[,labels]; cifar batch files; list files; the folder for folder/class_folder "
@@ -136,17 +203,15 @@ void bind(Fields& f, data::DataOptions& o) {
   f("data.class_names_file", s.class_names_file, "text file with one class name per line (empty: the set's own or built-in names)");
   f("data.wds_label_field", s.wds_label_field,
     "wds: the field of a sample's json member that holds its label when it has no cls member (empty: ignore json)");
-  f("data.array_layout", s.array_layout,
-    "npy, npy_files: where arrays keep channels: auto (the smaller of first and last image dim), channels_first, channels_last");
+  f("data.array_layout", s.array_layout, data::kArrayLayoutNames,
+    "npy, npy_files: where arrays keep channels (auto: the smaller of first and last image dim)");
   f("data.pixel_range", t.pixel_range,
     "pixel value that becomes 1 before data.mean/std (0: by type: 255 uint8, 65535 uint16, 32767 int16, 1 float)");
   f("data.mean", t.mean, "per-channel mean of pixel / pixel_range (`mae stats` computes it)");
   f("data.std", t.std, "per-channel std of pixel / pixel_range");
   f("data.crop_scale", t.scale_min, t.scale_max, "RandomResizedCrop area fraction range [min, max] (train)");
   f("data.crop_ratio", t.ratio_min, t.ratio_max, "RandomResizedCrop aspect ratio range [min, max] (train)");
-  std::string interpolation = t.interpolation == data::Interpolation::kBicubic ? "bicubic" : "bilinear";
-  f("data.interpolation", interpolation, "resampling: bicubic or bilinear (antialiased)");
-  t.interpolation = data::parse_interpolation(interpolation);
+  f("data.interpolation", t.interpolation, data::kInterpolationNames, "resampling (bilinear: antialiased)");
   f("data.hflip", t.hflip, "horizontal flip probability (train)");
   f("data.eval_resize_ratio", t.eval_resize_ratio,
     "eval: resize to input size * ratio, then center crop (256/224 as in MAE; 1: no border cut)");
@@ -154,7 +219,8 @@ void bind(Fields& f, data::DataOptions& o) {
   f("data.auto_augment", t.auto_augment,
     "train: timm RandAugment after the flip, e.g. rand-m9-mstd0.5-inc1 (MAE fine-tuning); empty: off");
   f("data.reprob", t.reprob, "train: random erasing probability after Normalize (0: off)");
-  f("data.remode", t.remode, "train: what erased boxes get: pixel (noise per pixel), rand (a colour per box), const (0)");
+  f("data.remode", t.remode, data::kErasingModeNames,
+    "train: what erased boxes get: noise per pixel, a colour per box, or 0");
   f("data.recount", t.recount, "train: erased boxes per erased image, drawn from 1..recount");
   f("data.num_workers", o.num_workers, "loader threads (0: one per core available)");
   f("data.prefetch_batches", o.prefetch_batches, "batches prepared ahead of the trainer");
@@ -171,7 +237,7 @@ void bind(Fields& f, data::MixupOptions& o) {
     "cutmix box sides as fractions [min, max] of the image (turns cutmix on, alpha ignored); []: off");
   f("aug.mixup_prob", o.prob, "chance that a batch is mixed (mixup or cutmix)");
   f("aug.mixup_switch_prob", o.switch_prob, "chance of cutmix instead of mixup when both are on");
-  f("aug.mixup_mode", o.mode, "batch: one mix per batch; pair: per pair of samples; elem: per sample");
+  f("aug.mixup_mode", o.mode, data::kMixupModeNames, "one mix per batch, per pair of samples or per sample");
   f("aug.smoothing", o.label_smoothing, "label smoothing of the (mixed) targets");
 }
 
@@ -181,7 +247,9 @@ void bind(Fields& f, train::TrainerOptions& o) {
   f("train.batch_size", o.batch_size, "batch per process and micro-step");
   f("train.accum_iter", o.accum_iter, "micro-steps accumulated per optimizer step");
   f("train.clip_grad", o.clip_grad, "clip the global gradient norm to this (0: off, as official)");
-  f("train.precision", o.precision, "auto (bf16 where the hardware has it and a start-up measurement finds it faster), fp32, bf16, or fp16 with a dynamic loss scale (autocast; weights and loss stay fp32)");
+  f("train.precision", o.precision, train::kPrecisionNames,
+    "auto: bf16 where the hardware has it and a start-up measurement finds it faster; fp32; bf16 (A100/H100, CPUs with "
+    "AVX512-BF16 or AMX); or fp16 with a dynamic loss scale (V100, T4 and other GPUs without bf16). Autocast: weights and loss stay fp32");
   f("train.tf32", o.tf32, "TF32 tensor cores for fp32 matmuls and convolutions on Ampere and later GPUs (off, as PyTorch)");
   f("train.seed", o.seed, "seed of every random stream (data, masking, init)");
   f("train.output_dir", o.run_dir, "run folder: config, checkpoints, metrics, pictures");
@@ -189,9 +257,9 @@ void bind(Fields& f, train::TrainerOptions& o) {
   f("train.keep_last", o.keep_last, "numbered checkpoints kept (0: all)");
   f("train.save_every_steps", o.save_every_steps, "also refresh checkpoint-last every N optimizer steps inside an epoch (0: off)");
   f("train.save_every_minutes", o.save_every_minutes, "also refresh checkpoint-last every N minutes inside an epoch (0: off)");
-  f("train.on_save_error", o.on_save_error, "a checkpoint that cannot be written: stop (exit 1), or warn and retry at the next save");
+  f("train.on_save_error", o.on_save_error, train::kSaveErrorActionNames, "a checkpoint that cannot be written: stop (exit 1), or warn and retry at the next save");
   f("train.nonfinite_patience", o.nonfinite_patience, "non-finite steps in a row before rolling back");
-  f("train.nonfinite_action", o.nonfinite_action, "after rolling back: stop, or continue with a lower lr");
+  f("train.nonfinite_action", o.nonfinite_action, train::kNonfiniteActionNames, "after rolling back: stop, or continue with a lower lr");
   f("train.nonfinite_lr_factor", o.nonfinite_lr_factor, "lr factor applied on each rollback with 'continue'");
   f("train.max_steps", o.max_steps, "stop after N optimizer steps (0: off), for smoke tests and benchmarks: the state reached is not saved (the run folder keeps the starting point's checkpoint-last)");
   f("train.grad_checkpointing", o.grad_checkpointing,
@@ -202,11 +270,11 @@ void bind(Fields& f, train::TrainerOptions& o) {
   f("optim.min_lr", o.min_lr, "lr at the end of the cosine");
   f("optim.weight_decay", o.weight_decay, "AdamW weight decay (not on biases and 1-D parameters)");
   f("optim.no_weight_decay", o.no_weight_decay, "extra parameter names without weight decay");
-  f("optim.optimizer", o.optimizer, "adamw, or lars (momentum 0.9, trust 1e-3: the linear probe's)");
+  f("optim.optimizer", o.optimizer, train::kOptimizerNames, "lars: momentum 0.9, trust 1e-3, the linear probe's");
   f("optim.fused", o.fused_optimizer, "AdamW update as one fused kernel per group (false: LibTorch's per-parameter loop)");
   f("optim.betas", o.beta1, o.beta2, "AdamW betas");
   f("log.every", o.log_every, "optimizer steps between metric records");
-  f("log.progress", o.progress, "auto, bar, lines or none");
+  f("log.progress", o.progress, train::kProgressModeNames, "auto: a bar on a terminal, lines otherwise");
   f("log.jsonl", o.jsonl, "write metrics.jsonl");
   f("log.tensorboard", o.tensorboard, "write TensorBoard event files");
 }
@@ -217,7 +285,7 @@ void bind(Fields& f, tasks::KnnOptions& o) {
   f("knn.temperature", o.temperature, "vote weight exp(cosine similarity / temperature)");
   f("knn.train_samples", o.train_samples, "memory bank: this many train images, evenly spaced (0: all)");
   f("knn.val_samples", o.val_samples, "queries: this many val images, evenly spaced (0: all)");
-  f("knn.pool", o.pool, "feature: cls (token after the final norm) or mean (patch tokens)");
+  f("knn.pool", o.pool, tasks::kPoolNames, "feature: the cls token after the final norm, or the mean of the patch tokens");
 }
 
 }  // namespace mae::config

@@ -6,10 +6,11 @@
 
 #include "mae/config/fields.h"
 #include "mae/data/factory.h"
-#include "mae/data/mixup.h"
+#include "mae/data/augment/mixup.h"
 #include "mae/models/mae_vit.h"
 #include "mae/models/vision_transformer.h"
 #include "mae/tasks/knn_monitor.h"
+#include "mae/tasks/segment.h"
 #include "mae/train/trainer.h"
 
 namespace mae::config {
@@ -36,12 +37,27 @@ struct VitKeys : EncoderKeys {
   bool probe_head = false;
 };
 
+// The segmenter: its encoder (model.img_size is the crop size) and head.
+struct SegKeys : EncoderKeys {
+  double drop_path = 0.1;
+  int64_t num_classes = 0;
+  models::SegHead head = models::SegHead::kUPerNet;
+  int64_t channels = 512, aux_channels = 256;
+  double aux_weight = 0.4;
+  std::vector<double> out_indices;  // block numbers from 0; empty: evenly spaced (mmseg's)
+};
+
 MaeKeys mae_keys(const models::MaeViTOptions& o, double mask_ratio);
 models::MaeViTOptions mae_options(const MaeKeys& k);  // validated
 VitKeys vit_keys(const models::VisionTransformerOptions& o);
 models::VisionTransformerOptions vit_options(const VitKeys& k);  // validated
 
+SegKeys seg_keys(const models::SegmenterOptions& o);
+models::SegmenterOptions segmenter_options(const SegKeys& k);  // validated
+
 void bind(Fields& f, MaeKeys& k);
+void bind(Fields& f, SegKeys& k);
+void bind(Fields& f, tasks::SegmentDataOptions& o);
 void bind(Fields& f, VitKeys& k);
 void bind(Fields& f, data::DataOptions& o);
 void bind(Fields& f, data::MixupOptions& o);

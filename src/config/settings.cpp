@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "mae/core/error.h"
@@ -75,6 +76,32 @@ struct ClassifySettings {
   void from_keys() { options.model = vit_options(model); }
 };
 
+struct SegmentSettings {
+  tasks::SegmentOptions options;
+  SegKeys model;
+  void bind_all(Fields& f) {
+    bind(f, model);
+    bind(f, options.data);
+    bind(f, options.trainer);
+    f("seg.init", options.init, "encoder weights to start from (any file `mae` reads; empty: random init)");
+    f("seg.layer_decay", options.layer_decay, "layer-wise lr decay of the encoder (mmseg's MAE recipe: 0.65; 1: off)");
+    f("seg.eval_every", options.eval_every, "score the val split every N epochs (0: after the last only)");
+    f("seg.inference", options.inference, tasks::kSegInferenceNames,
+      "crops of model.img_size every seg.stride pixels, averaged (ADE20K's), or the whole image at once");
+    f("seg.stride", options.stride, "sliding windows' step in pixels (0: two thirds of the crop)");
+  }
+  void to_keys() { model = seg_keys(options.model); }
+  void from_keys() {
+    options.model = segmenter_options(model);
+    auto& t = options.data.transform;
+    t.crop_h = options.model.encoder.img_h, t.crop_w = options.model.encoder.img_w;
+    t.channels = options.model.encoder.in_chans;
+    if (options.model.num_classes == 0 && !options.data.class_names_file.empty()) {
+      options.model.num_classes = static_cast<int64_t>(tasks::segmentation_class_names(options.data, 0).size());
+    }
+  }
+};
+
 ClassifySettings classify_defaults(bool linprobe) {
   ClassifySettings s;
   if (linprobe) s.options = tasks::ClassifyOptions::linprobe_defaults();
@@ -141,27 +168,39 @@ Settings resolve(Settings defaults, const std::vector<Layer>& bases, const UserS
 }
 
 template <typename Settings>
-std::string yaml_of(Settings settings) {
+std::string yaml_of(Settings settings, const tasks::ConfigNotes& notes = {}) {
   settings.to_keys();
   Config config = schema_of(settings);
   Fields write(config, Fields::Mode::kWrite);
   settings.bind_all(write);
-  return config.to_yaml();
+  return config.to_yaml(notes);
+}
+
+// A training command's config_yaml, and its render_config: the same settings written again with
+// the trainer options the run settled (train.precision=auto), with notes as comments.
+template <typename Settings>
+void set_config_yaml(Settings& s) {
+  s.options.config_yaml = yaml_of(s);
+  s.options.render_config = [resolved = s](const train::TrainerOptions& trainer, const tasks::ConfigNotes& notes) {
+    Settings settled = resolved;
+    settled.options.trainer = trainer;
+    return yaml_of(settled, notes);
+  };
 }
 
 // Layer 2 from our checkpoint's model facts: the encoder's shape as a vit_* name and the input.
-Assignments facts_layer(const nlohmann::json& f, bool with_head) {
-  if (!f.is_object() || !f.contains("embed_dim")) return {};
-  models::VisionTransformerOptions o = tasks::vit_options_from_facts(f, {});
+Assignments facts_layer(const std::optional<tasks::ModelFacts>& f, bool with_head) {
+  if (!f) return {};
+  const models::VisionTransformerOptions o = f->vit_options({});
   Assignments layer = {{"model.name", models::vit_name(o)},
                        {"model.in_chans", std::to_string(o.in_chans)},
                        {"model.mlp_ratio", format_number(o.mlp_ratio)},
                        {"model.img_size", std::to_string(o.img_h)}};
   if (o.img_h != o.img_w) layer.insert(layer.end(), {{"model.img_h", std::to_string(o.img_h)}, {"model.img_w", std::to_string(o.img_w)}});
-  if (with_head && f.value("model", "") == "vit") {
-    layer.emplace_back("model.num_classes", std::to_string(f.value("num_classes", 0)));
-    layer.emplace_back("model.global_pool", f.value("global_pool", true) ? "true" : "false");
-    layer.emplace_back("model.probe_head", f.value("probe_head", false) ? "true" : "false");
+  if (with_head && f->kind == tasks::ModelKind::kVit) {
+    layer.emplace_back("model.num_classes", std::to_string(f->num_classes));
+    layer.emplace_back("model.global_pool", f->global_pool ? "true" : "false");
+    layer.emplace_back("model.probe_head", f->probe_head ? "true" : "false");
   }
   return layer;
 }
@@ -169,7 +208,7 @@ Assignments facts_layer(const nlohmann::json& f, bool with_head) {
 // The data.* settings of the config stored in our checkpoint (the data it was trained on).
 Assignments stored_data_layer(const tasks::StoredFacts& stored, const std::string& origin) {
   if (stored.config_yaml.empty()) return {};
-  const bool mae = stored.facts.value("model", "") == "mae";
+  const bool mae = stored.facts && stored.facts->kind == tasks::ModelKind::kMae;
   const Config schema = mae ? pretrain_schema() : classify_schema(false);
   Assignments data;
   for (auto& [key, value] : schema.parse_yaml_string(stored.config_yaml, origin)) {
@@ -217,7 +256,7 @@ tasks::PretrainOptions resolve_pretrain(const UserSettings& user, const std::str
   const std::string run_dir = resolve(PretrainSettings{}, {}, user).options.trainer.run_dir;
   auto s = resolve(PretrainSettings{}, {resume_layer(pretrain_schema(), resume, run_dir)}, user);
   s.options.validate();
-  s.options.config_yaml = yaml_of(s);
+  set_config_yaml(s);
   return s.options;
 }
 
@@ -241,6 +280,40 @@ tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user,
   const auto stored = tasks::read_facts(init);
   auto s = resolve(defaults, {{facts_layer(stored.facts, /*with_head=*/false), init}, run}, with_init);
   s.options.validate();
+  set_config_yaml(s);
+  return s.options;
+}
+
+Config segment_schema() { return schema_of(SegmentSettings{}); }
+
+tasks::SegmentOptions resolve_segment(const UserSettings& user, const std::string& init_flag, const std::string& resume) {
+  UserSettings with_init = user;
+  if (!init_flag.empty()) with_init.sets.push_back("seg.init=" + init_flag);
+  const auto first = resolve(SegmentSettings{}, {}, with_init).options;
+  const Layer run = resume_layer(segment_schema(), resume, first.trainer.run_dir);
+  const std::string init = resolve(SegmentSettings{}, {run}, with_init).options.init;
+  check_named_file(init, "seg.init (--init)");
+  // The encoder's shape from our checkpoint; the input size stays the crop's (model.img_size).
+  Assignments encoder;
+  for (auto& kv : facts_layer(tasks::read_facts(init).facts, /*with_head=*/false)) {
+    if (kv.first.rfind("model.img_", 0) != 0) encoder.push_back(kv);
+  }
+  auto s = resolve(SegmentSettings{}, {{encoder, init}, run}, with_init);
+  s.options.validate();
+  set_config_yaml(s);
+  return s.options;
+}
+
+tasks::SegmentOptions resolve_segment_checkpoint(const std::string& checkpoint, const UserSettings& user) {
+  check_named_file(checkpoint, "the checkpoint");
+  const auto stored = tasks::read_facts(checkpoint);
+  MAE_CHECK_USAGE(stored.facts && stored.facts->kind == tasks::ModelKind::kSegmenter && !stored.config_yaml.empty(), checkpoint,
+                  " is not a `mae segment` checkpoint (it holds no segmenter and its settings); train one with `mae segment`");
+  auto s = resolve(SegmentSettings{}, {{segment_schema().parse_yaml_string(stored.config_yaml, checkpoint + " (stored config)"),
+                                        checkpoint}},
+                   user);
+  s.options.model.validate();
+  s.options.data.transform.validate();
   s.options.config_yaml = yaml_of(s);
   return s.options;
 }
@@ -251,12 +324,14 @@ tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool wi
   defaults.with_knn = true;
   check_named_file(checkpoint, "the checkpoint");
   const auto stored = tasks::read_facts(checkpoint);
-  MAE_CHECK_USAGE(!with_head || !stored.ours() || stored.facts.value("model", "") != "mae", checkpoint,
+  MAE_CHECK_USAGE(!with_head || !stored.facts || stored.facts->kind != tasks::ModelKind::kMae, checkpoint,
                   " is a `mae pretrain` checkpoint: it has no classification head; fine-tune it first with `mae finetune --init ",
                   checkpoint, "` (mae knn, embed and visualize take it as it is)");
   Assignments base = stored_data_layer(stored, checkpoint + " (stored config)");
   for (auto& kv : facts_layer(stored.facts, with_head)) base.push_back(kv);
-  if (stored.facts.value("global_pool", false)) base.emplace_back("knn.pool", "mean");
+  if (stored.facts && stored.facts->kind == tasks::ModelKind::kVit && stored.facts->global_pool) {
+    base.emplace_back("knn.pool", "mean");
+  }
   UserSettings layered = user;
   if (!images.input.empty()) {
     MAE_CHECK_USAGE(fs::exists(images.input), "input '", images.input, "' does not exist; give a folder of images or a list file");
@@ -276,7 +351,7 @@ tasks::InferenceOptions resolve_inference(const std::string& checkpoint, bool wi
 tasks::PretrainOptions resolve_visualize(const std::string& weights, const UserSettings& user) {
   check_named_file(weights, "the weights file");
   const auto stored = tasks::read_facts(weights);
-  MAE_CHECK_USAGE(!stored.ours() || stored.facts.value("model", "") == "mae", weights,
+  MAE_CHECK_USAGE(!stored.facts || stored.facts->kind == tasks::ModelKind::kMae, weights,
                   " is a classifier checkpoint: it has no decoder to reconstruct with; give a `mae pretrain` checkpoint");
   const Config schema = pretrain_schema();
   std::vector<Layer> bases;

@@ -3,16 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <map>
-#include <mutex>
 
 #include "mae/core/error.h"
-#include "mae/data/array_source.h"
-#include "mae/data/file_source.h"
-#include "mae/data/memory_source.h"
-#include "mae/data/shard_loader.h"
-#include "mae/data/wds_source.h"
-#include "read_file.h"
+#include "mae/data/sources/array_source.h"
+#include "mae/data/sources/file_source.h"
+#include "mae/data/sources/memory_source.h"
+#include "mae/data/wds/shard_loader.h"
+#include "mae/data/wds/wds_source.h"
+#include "data/sources/read_file.h"
 
 namespace mae::data {
 namespace {
@@ -46,22 +44,33 @@ bool is_fashion_mnist(const std::string& path) {
 std::vector<std::string> default_class_names(const SourceOptions& o, const std::vector<std::string>& files) {
   const std::string& file = o.class_names_file;
   const std::string& root = o.root;
-  const std::string& source = o.source;
   if (!file.empty()) return read_class_names(detail::join_root(root, file));
-  if (source == "cifar10") {
+  if (o.kind == SourceKind::kCifar10) {
     const std::string meta = detail::join_root(root, "batches.meta.txt");
     return std::filesystem::is_regular_file(meta) ? read_class_names(meta) : cifar10_class_names();
   }
-  if (source == "cifar100") {
+  if (o.kind == SourceKind::kCifar100) {
     const std::string meta = detail::join_root(root, "fine_label_names.txt");
     return std::filesystem::is_regular_file(meta) ? read_class_names(meta) : numbered_names(100);
   }
-  if (source == "idx" && files.size() == 2 && is_fashion_mnist(files[0])) return fashion_mnist_class_names();
+  if (o.kind == SourceKind::kIdx && files.size() == 2 && is_fashion_mnist(files[0])) return fashion_mnist_class_names();
   return {};
 }
 
+// The sources whose files are folders (one or none: data.root) rather than a list of files.
+bool takes_a_folder(SourceKind kind) {
+  return kind == SourceKind::kFolder || kind == SourceKind::kClassFolder || kind == SourceKind::kNpyFiles ||
+         kind == SourceKind::kWds;
+}
+
+// The one file of a source that takes a data file and optionally a labels file (idx, npy).
+void check_data_and_labels(const std::vector<std::string>& files, const std::string& key, const char* kind,
+                           const char* what) {
+  MAE_CHECK_USAGE(files.size() <= 2, key, " lists ", files.size(), " files; the ", kind, " source takes the ", what,
+                  " and optionally the labels file");
+}
+
 std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) {
-  const std::string& source = o.source;
   const std::string& root = o.root;
   const std::string key = files_key(split);
   std::vector<std::string> files;
@@ -69,46 +78,45 @@ std::shared_ptr<const Source> build_source(const SourceOptions& o, Split split) 
   // Before any file in it is read (a class names file, a list), so that the message names the folder.
   MAE_CHECK_USAGE(root.empty() || std::filesystem::is_directory(root), "data.root '", root,
                   "' does not exist or is not a folder; set data.root to the folder that holds the data");
-  const bool folder_source = source == "folder" || source == "class_folder" || source == "npy_files" || source == "wds";
-  MAE_CHECK_USAGE(!files.empty() || folder_source, key, " is empty: this configuration has no ", split_name(split),
+  MAE_CHECK_USAGE(!files.empty() || takes_a_folder(o.kind), key, " is empty: this configuration has no ", split_name(split),
                   " split; set ", key);
-  if (source == "idx") {
-    MAE_CHECK_USAGE(files.size() <= 2, key, " lists ", files.size(), " files; the idx source takes the images file ",
-                    "and optionally the labels file");
-    return load_idx(files[0], files.size() > 1 ? files[1] : "", default_class_names(o, files));
-  }
-  if (source == "cifar10" || source == "cifar100") {
-    return load_cifar(files, source == "cifar10" ? CifarKind::kCifar10 : CifarKind::kCifar100,
-                      default_class_names(o, files));
-  }
-  if (source == "list") return read_image_lists(root, split_files(o, split), default_class_names(o, files));
-  if (source == "npy") {
-    MAE_CHECK_USAGE(files.size() <= 2, key, " lists ", files.size(), " files; the npy source takes the images .npy ",
-                    "and optionally the labels .npy");
-    return load_npy(files[0], files.size() > 1 ? files[1] : "", parse_array_layout(o.array_layout),
-                    default_class_names(o, files));
-  }
-  if (source == "npy_files") {
-    // One folder (or none: data.root) is scanned; anything else is list files.
-    const bool scan = files.empty() || (files.size() == 1 && std::filesystem::is_directory(files[0]));
-    std::unique_ptr<FileSource> arrays = scan ? scan_image_folder(files.empty() ? root : files[0], FileKind::kArrays)
-                                              : read_image_lists(root, split_files(o, split));
-    arrays->set_array_layout(parse_array_layout(o.array_layout));
-    return arrays;
-  }
-  if (source == "wds") {
-    return std::make_shared<WdsSource>(load_shard_set(resolve_shards(root, split_files(o, split), key), o.wds_label_field),
-                                       o.wds_label_field);
-  }
-  if (folder_source) {
-    MAE_CHECK_USAGE(files.size() <= 1, key, " lists ", files.size(), " folders; the ", source,
+  const auto names = [&] { return default_class_names(o, files); };
+  const std::string folder = files.empty() ? root : files[0];
+  if (o.kind == SourceKind::kFolder || o.kind == SourceKind::kClassFolder) {
+    MAE_CHECK_USAGE(files.size() <= 1, key, " lists ", files.size(), " folders; the ",
+                    core::choice_name(kSourceKindNames, o.kind),
                     " source takes one folder (relative to data.root; empty: data.root itself)");
-    const std::string folder = files.empty() ? root : files[0];
-    return source == "folder" ? std::shared_ptr<const Source>(scan_image_folder(folder))
-                              : std::shared_ptr<const Source>(scan_class_folders(folder));
   }
-  throw UsageError(str("data.source '", source,
-                       "' is not one of idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files, wds"));
+  switch (o.kind) {
+    case SourceKind::kIdx:
+      check_data_and_labels(files, key, "idx", "images file");
+      return load_idx(files[0], files.size() > 1 ? files[1] : "", names());
+    case SourceKind::kCifar10:
+      return load_cifar(files, CifarKind::kCifar10, names());
+    case SourceKind::kCifar100:
+      return load_cifar(files, CifarKind::kCifar100, names());
+    case SourceKind::kList:
+      return read_image_lists(root, split_files(o, split), names());
+    case SourceKind::kNpy:
+      check_data_and_labels(files, key, "npy", "images .npy");
+      return load_npy(files[0], files.size() > 1 ? files[1] : "", o.array_layout, names());
+    case SourceKind::kNpyFiles: {
+      // One folder (or none: data.root) is scanned; anything else is list files.
+      const bool scan = files.empty() || (files.size() == 1 && std::filesystem::is_directory(files[0]));
+      std::unique_ptr<FileSource> arrays =
+          scan ? scan_image_folder(folder, FileKind::kArrays) : read_image_lists(root, split_files(o, split));
+      arrays->set_array_layout(o.array_layout);
+      return arrays;
+    }
+    case SourceKind::kWds:
+      return std::make_shared<WdsSource>(load_shard_set(resolve_shards(root, split_files(o, split), key), o.wds_label_field),
+                                         o.wds_label_field);
+    case SourceKind::kFolder:
+      return scan_image_folder(folder);
+    case SourceKind::kClassFolder:
+      return scan_class_folders(folder);
+  }
+  throw Error("unhandled data source kind");
 }
 
 // Labels must lie in the configured class range; class folders must match it exactly.
@@ -120,7 +128,7 @@ void check_labels(const SourceOptions& o, const Source& source) {
   const int64_t configured = o.num_classes;
   MAE_CHECK_USAGE(configured >= 0, "data.num_classes ", configured, " must be >= 0 (0: from the data)");
   if (configured == 0 || source.num_classes() == 0) return;
-  if (o.source == "class_folder") {
+  if (o.kind == SourceKind::kClassFolder) {
     MAE_CHECK_USAGE(source.num_classes() == configured, "data.num_classes is ", configured, " but ",
                     source.describe(0), "'s folder holds ", source.num_classes(),
                     " class folders; fix data.num_classes or the folder");
@@ -133,16 +141,13 @@ void check_labels(const SourceOptions& o, const Source& source) {
   }
 }
 
-std::string cache_key(const SourceOptions& o, Split split) {
-  std::string key = std::string(split_name(split)) + "\n" + o.source + "\n" + o.root + "\n" + o.class_names_file +
-                    "\n" + o.array_layout + "\n" + o.wds_label_field;
-  for (const auto& f : split_files(o, split)) key += "\n" + f;
-  return key + "\n" + std::to_string(o.num_classes);
-}
-
 }  // namespace
 
-const char* split_name(Split split) { return split == Split::kTrain ? "train" : "val"; }
+
+bool SourceOptions::reads_image_files() const {
+  return kind == SourceKind::kList || kind == SourceKind::kFolder || kind == SourceKind::kClassFolder ||
+         kind == SourceKind::kNpyFiles || kind == SourceKind::kWds;
+}
 
 void DataOptions::validate() const {
   const auto& t = transform;
@@ -164,22 +169,11 @@ void DataOptions::validate() const {
   MAE_CHECK_USAGE(t.recount >= 1, "data.recount ", t.recount, " must be >= 1");
   MAE_CHECK_USAGE(t.pixel_range >= 0, "data.pixel_range ", t.pixel_range,
                   " must be >= 0 (0: by pixel type, 255 for uint8, 65535 for uint16, 1 for float)");
-  parse_array_layout(source.array_layout);
 }
 
 std::shared_ptr<const Source> make_source(const SourceOptions& options, Split split) {
-  // Reused while alive, so that the loader, num_classes and class_names share one load.
-  static std::mutex mutex;
-  static std::map<std::string, std::weak_ptr<const Source>> cache;
-  const std::string key = cache_key(options, split);
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (auto cached = cache[key].lock()) return cached;
-  }
   auto source = build_source(options, split);
   check_labels(options, *source);
-  std::lock_guard<std::mutex> lock(mutex);
-  cache[key] = source;
   return source;
 }
 
@@ -212,31 +206,47 @@ LoaderOptions loader_options(const DataOptions& data, Split split) {
   return o;
 }
 
-std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_t in_chans, int64_t img_h, int64_t img_w,
-                                    const LoaderOptions& options) {
-  auto transform = std::make_shared<const SampleTransform>(transform_options(data, split, in_chans, img_h, img_w));
-  return std::make_unique<Loader>(make_source(data.source, split), std::move(transform), options);
+const std::shared_ptr<const Source>& Splits::get(Split split) {
+  auto& source = read_[split == Split::kTrain ? 0 : 1];
+  if (!source) source = make_source(options_, split);
+  return source;
 }
 
-std::unique_ptr<BatchSource> make_train_batches(const DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w,
-                                                const LoaderOptions& options) {
-  if (data.source.source != "wds") return make_loader(data, Split::kTrain, in_chans, img_h, img_w, options);
+std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, std::shared_ptr<const Source> source,
+                                    int64_t in_chans, int64_t img_h, int64_t img_w, const LoaderOptions& options) {
+  auto transform = std::make_shared<const SampleTransform>(transform_options(data, split, in_chans, img_h, img_w));
+  return std::make_unique<Loader>(std::move(source), std::move(transform), options);
+}
+
+std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_t in_chans, int64_t img_h, int64_t img_w,
+                                    const LoaderOptions& options) {
+  return make_loader(data, split, make_source(data.source, split), in_chans, img_h, img_w, options);
+}
+
+std::unique_ptr<BatchSource> make_train_batches(const DataOptions& data, std::shared_ptr<const Source> train,
+                                                int64_t in_chans, int64_t img_h, int64_t img_w, const LoaderOptions& options) {
   const SourceOptions& o = data.source;
+  if (o.kind != SourceKind::kWds) {
+    if (!train) train = make_source(o, Split::kTrain);
+    return make_loader(data, Split::kTrain, std::move(train), in_chans, img_h, img_w, options);
+  }
   auto transform = std::make_shared<const SampleTransform>(transform_options(data, Split::kTrain, in_chans, img_h, img_w));
-  ShardSet shards = load_shard_set(resolve_shards(o.root, o.train_files, files_key(Split::kTrain)), o.wds_label_field);
+  const auto* indexed = dynamic_cast<const WdsSource*>(train.get());
+  ShardSet shards = indexed != nullptr ? indexed->shards()
+                                       : load_shard_set(resolve_shards(o.root, o.train_files, files_key(Split::kTrain)),
+                                                        o.wds_label_field);
   return std::make_unique<ShardLoader>(std::move(shards), std::move(transform), options,
                                        ShardStreamOptions{data.wds_shuffle_buffer, o.wds_label_field});
 }
 
-int64_t num_classes(const SourceOptions& options, Split split) {
-  const int64_t configured = options.num_classes;
-  const int64_t found = make_source(options, split)->num_classes();
-  return found == 0 ? 0 : std::max(configured, found);
+int64_t num_classes(const SourceOptions& options, const Source& source) {
+  const int64_t found = source.num_classes();
+  return found == 0 ? 0 : std::max(options.num_classes, found);
 }
 
-std::vector<std::string> class_names(const SourceOptions& options, Split split) {
-  auto names = make_source(options, split)->class_names();
-  const int64_t n = num_classes(options, split);
+std::vector<std::string> class_names(const SourceOptions& options, const Source& source) {
+  auto names = source.class_names();
+  const int64_t n = num_classes(options, source);
   for (int64_t i = static_cast<int64_t>(names.size()); i < n; ++i) names.push_back(std::to_string(i));
   return names;
 }

@@ -33,17 +33,17 @@ Environment read_environment(const std::function<const char*(const char*)>& gete
   if (rank != nullptr || world != nullptr) {
     MAE_CHECK_USAGE(rank != nullptr && world != nullptr, "RANK and WORLD_SIZE must be set together (found only ",
                     rank != nullptr ? "RANK" : "WORLD_SIZE", ")");
-    env.source = "torchrun";
+    env.source = EnvSource::kTorchrun;
   } else if (get("SLURM_PROCID") != nullptr && get("SLURM_NTASKS") != nullptr) {
     rank = get("SLURM_PROCID"), world = get("SLURM_NTASKS"), local = get("SLURM_LOCALID");
     rank_name = "SLURM_PROCID", world_name = "SLURM_NTASKS";
-    env.source = "slurm";
+    env.source = EnvSource::kSlurm;
   } else {
     return env;
   }
   env.rank = parse_count(rank_name, rank);
   env.world_size = parse_count(world_name, world);
-  env.local_rank = local != nullptr ? parse_count(env.source == "slurm" ? "SLURM_LOCALID" : "LOCAL_RANK", local) : 0;
+  env.local_rank = local != nullptr ? parse_count(env.source == EnvSource::kSlurm ? "SLURM_LOCALID" : "LOCAL_RANK", local) : 0;
   MAE_CHECK_USAGE(env.world_size >= 1 && env.rank < env.world_size, rank_name, "=", env.rank, " is outside ", world_name, "=",
                   env.world_size);
   if (const char* addr = get("MASTER_ADDR")) env.master_addr = addr;
@@ -51,7 +51,7 @@ Environment read_environment(const std::function<const char*(const char*)>& gete
     env.master_port = parse_count("MASTER_PORT", port);
     MAE_CHECK_USAGE(env.master_port > 0 && env.master_port < 65536, "MASTER_PORT=", port, " is not a TCP port");
   }
-  if (env.distributed() && env.source == "slurm") {
+  if (env.distributed() && env.source == EnvSource::kSlurm) {
     MAE_CHECK_USAGE(get("MASTER_ADDR") != nullptr, "SLURM job with ", env.world_size,
                     " tasks: export MASTER_ADDR (the first node's host name) and MASTER_PORT before srun; see docs/distributed.md");
   }

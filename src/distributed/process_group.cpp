@@ -170,9 +170,9 @@ c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, const Grou
   }
 }
 
-c10::intrusive_ptr<c10d::Backend> make_backend(const std::string& backend, const Environment& env, const GroupOptions& options,
+c10::intrusive_ptr<c10d::Backend> make_backend(Backend backend, const Environment& env, const GroupOptions& options,
                                                const c10::intrusive_ptr<c10d::Store>& store) {
-  if (backend == "gloo") {
+  if (backend == Backend::kGloo) {
 #ifndef MAE_HAVE_GLOO
     throw UsageError("this build of mae has no Gloo (LibTorch without it, or gloo's headers missing at build time: ",
                      "apt install libgloo-dev and rebuild): distributed CPU training is not available");
@@ -204,10 +204,9 @@ torch::Device init(const Environment& env, torch::Device device, const GroupOpti
   if (device.is_cuda() && env.distributed()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
   if (!env.distributed()) return device;
   MAE_CHECK(g_group == nullptr, "the process group is already initialised");
-  const std::string backend = options.backend == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : options.backend;
-  MAE_CHECK_USAGE(backend == "gloo" || backend == "nccl", "distributed backend must be auto, gloo or nccl, got '", backend, "'");
-  MAE_CHECK_USAGE(backend == "gloo" || device.is_cuda(), "the NCCL backend needs a CUDA device; use --device cuda or the gloo backend");
-  MAE_CHECK_USAGE(backend == "nccl" || !device.is_cuda(), "the gloo backend with a CUDA device would copy every gradient to the CPU; ",
+  const Backend backend = options.backend != Backend::kAuto ? options.backend : device.is_cuda() ? Backend::kNccl : Backend::kGloo;
+  MAE_CHECK_USAGE(backend == Backend::kGloo || device.is_cuda(), "the NCCL backend needs a CUDA device; use --device cuda or the gloo backend");
+  MAE_CHECK_USAGE(backend == Backend::kNccl || !device.is_cuda(), "the gloo backend with a CUDA device would copy every gradient to the CPU; ",
                   "use --dist-backend nccl (or auto) for GPUs");
   if (device.is_cuda()) {
     MAE_CHECK_USAGE(env.local_rank < static_cast<int>(torch::cuda::device_count()), "LOCAL_RANK ", env.local_rank, " but only ",
@@ -221,13 +220,14 @@ torch::Device init(const Environment& env, torch::Device device, const GroupOpti
   group->options = options;
   group->store = connect_store(env, options);
   group->backend = make_backend(backend, env, options, group->store);
-  group->device = backend == "nccl" ? device : torch::Device(torch::kCPU);
-  group->name = backend;
+  group->device = backend == Backend::kNccl ? device : torch::Device(torch::kCPU);
+  group->name = core::choice_name(kBackendNames, backend);
   g_group = group.release();
   core::set_log_rank(env.rank, env.world_size);
   g_group->heartbeat = std::thread(heartbeat_loop, connect_store(env, options, /*client=*/true), g_group);
-  core::log_info(str("distributed: ", env.world_size, " processes (", backend, ", from ", env.source, " variables), rendezvous at ",
-                     env.master_addr, ":", env.master_port, ", timeout ", options.timeout.count() / 1000, " s"));
+  core::log_info(str("distributed: ", env.world_size, " processes (", g_group->name, ", from ", core::choice_name(kEnvSourceNames, env.source),
+                     " variables), rendezvous at ", env.master_addr, ":", env.master_port, ", timeout ",
+                     options.timeout.count() / 1000, " s"));
   barrier("start-up");
   return device;
 }

@@ -27,4 +27,28 @@ torch::Tensor get_2d_sincos_pos_embed(int64_t embed_dim, int64_t grid_h, int64_t
   return emb;
 }
 
+torch::Tensor resize_pos_embed(const torch::Tensor& pos_embed, Grid from, Grid to, int64_t num_prefix_tokens,
+                               bool antialias) {
+  MAE_CHECK(pos_embed.dim() == 3 && pos_embed.size(0) == 1 && num_prefix_tokens >= 0 &&
+                pos_embed.size(1) == num_prefix_tokens + from.cells(),
+            "pos_embed of shape ", pos_embed.sizes(), " does not hold ", num_prefix_tokens, " prefix tokens and a ",
+            from.h, "x", from.w, " grid");
+  MAE_CHECK(to.h > 0 && to.w > 0, "cannot resize pos_embed to an empty ", to.h, "x", to.w, " grid");
+  const int64_t dim = pos_embed.size(2);
+  const auto dtype = pos_embed.scalar_type();
+  // Interpolate in at least float32, as timm does for half-precision tables.
+  const auto work = dtype == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  auto prefix = pos_embed.narrow(1, 0, num_prefix_tokens);
+  auto grid = pos_embed.narrow(1, num_prefix_tokens, from.cells()).to(work);   // [1, gh*gw, D]
+  grid = grid.reshape({1, from.h, from.w, dim}).permute({0, 3, 1, 2});           // [1, D, gh, gw]
+  namespace F = torch::nn::functional;
+  grid = F::interpolate(grid, F::InterpolateFuncOptions()
+                                  .size(std::vector<int64_t>{to.h, to.w})
+                                  .mode(torch::kBicubic)
+                                  .align_corners(false)
+                                  .antialias(antialias));
+  grid = grid.permute({0, 2, 3, 1}).reshape({1, to.cells(), dim}).to(dtype);  // [1, h*w, D]
+  return torch::cat({prefix, grid}, 1);
+}
+
 }  // namespace mae::models

@@ -44,7 +44,11 @@ std::vector<ParamGroup> weight_decay_groups(const torch::nn::Module& model, doub
   return groups;
 }
 
-int64_t vit_layer_id(const std::string& name, int64_t depth) {
+int64_t vit_layer_id(const std::string& full_name, int64_t depth) {
+  // A dense-prediction model's encoder is its "backbone."; its neck and heads lie above the blocks.
+  const std::string prefix = "backbone.";
+  const bool backbone = full_name.rfind(prefix, 0) == 0;
+  const std::string name = backbone ? full_name.substr(prefix.size()) : full_name;
   if (name == "cls_token" || name == "pos_embed" || name.rfind("patch_embed", 0) == 0) return 0;
   if (name.rfind("blocks.", 0) == 0) return std::stoll(name.substr(7, name.find('.', 7) - 7)) + 1;
   return depth + 1;

@@ -13,8 +13,8 @@
 #include "mae/core/runtime.h"
 #include "mae/data/factory.h"
 #include "mae/distributed/process_group.h"
-#include "mae/data/mixup.h"
-#include "mae/io/load_state_dict.h"
+#include "mae/data/augment/mixup.h"
+#include "mae/weights/load_state_dict.h"
 #include "mae/io/weights_file.h"
 #include "mae/models/presets.h"
 #include "mae/train/checkpoint.h"
@@ -52,7 +52,7 @@ ClassifyOptions::ClassifyOptions() {
   trainer.warmup_epochs = 1;
   trainer.batch_size = 256;
   trainer.run_dir = "runs/finetune";
-  trainer.precision = "auto";
+  trainer.precision = train::Precision::kAuto;
   trainer.blr = 1e-3;
   trainer.min_lr = 1e-6;
   trainer.beta2 = 0.999;
@@ -69,7 +69,7 @@ ClassifyOptions ClassifyOptions::linprobe_defaults() {
   o.model.global_pool = false;
   o.model.drop_path_rate = 0;
   o.model.probe_head = true;
-  o.trainer.optimizer = "lars";
+  o.trainer.optimizer = train::OptimizerKind::kLars;
   o.trainer.weight_decay = 0;
   // LARS moves each weight by about lr * 1e-3 * |w| per step, whatever the batch: the official lr
   // (blr 0.1 x 16384 / 256 = 6.4 over 7,000 steps) needs no batch scaling to carry over. The
@@ -97,8 +97,8 @@ void ClassifyOptions::validate() const {
                   mixup.label_smoothing);
 }
 
-void ClassifyOptions::settle_num_classes() {
-  const int64_t data_classes = data::num_classes(data.source, data::Split::kTrain);
+void ClassifyOptions::settle_num_classes(data::Splits& splits) {
+  const int64_t data_classes = splits.num_classes(data::Split::kTrain);
   MAE_CHECK_USAGE(data_classes > 0, "the training data has no labels; fine-tuning needs labelled data (list files with "
                                     "labels, class folders, idx with a labels file)");
   MAE_CHECK_USAGE(data_classes > 1, "the training data has a single class; classification needs at least two");
@@ -108,15 +108,16 @@ void ClassifyOptions::settle_num_classes() {
   mixup.num_classes = data_classes;
 }
 
-std::vector<std::string> resolve_class_names(const std::vector<std::string>& stored, const data::SourceOptions& source,
-                                             data::Split split, int64_t num_classes) {
-  std::vector<std::string> names = stored.empty() ? data::class_names(source, split) : stored;
+std::vector<std::string> resolve_class_names(const std::vector<std::string>& stored, data::Splits& splits, data::Split split,
+                                             int64_t num_classes) {
+  std::vector<std::string> names = stored.empty() ? splits.class_names(split) : stored;
   for (auto i = static_cast<int64_t>(names.size()); i < num_classes; ++i) names.push_back(std::to_string(i));
   return names;
 }
 
-ClassifyTask::ClassifyTask(const ClassifyOptions& options, torch::Device device, std::vector<std::string> class_names)
-    : options_(options), device_(device), class_names_(std::move(class_names)) {
+ClassifyTask::ClassifyTask(const ClassifyOptions& options, torch::Device device, data::Splits splits,
+                           std::vector<std::string> class_names)
+    : options_(options), device_(device), splits_(std::move(splits)), class_names_(std::move(class_names)) {
   const auto& o = options_.model;
   MAE_CHECK(o.num_classes > 0, "ClassifyTask needs model.num_classes (ClassifyOptions::settle_num_classes)");
   torch::manual_seed(options_.trainer.seed);  // the initial weights
@@ -131,7 +132,7 @@ ClassifyTask::ClassifyTask(const ClassifyOptions& options, torch::Device device,
   lo.rank = distributed::rank();  // evaluation is sharded without repeats and reduced over the ranks
   lo.world_size = distributed::world_size();
   lo.pad_shards = false;
-  val_loader_ = data::make_loader(options_.data, data::Split::kVal, o.in_chans, o.img_h, o.img_w, lo);
+  val_loader_ = data::make_loader(options_.data, data::Split::kVal, splits_.get(data::Split::kVal), o.in_chans, o.img_h, o.img_w, lo);
   MAE_CHECK_USAGE(val_loader_->dataset_size() > 0, "the val split is empty; check data.val_files");
 }
 
@@ -139,7 +140,8 @@ void ClassifyTask::restore_best(const std::string& run_dir) {
   const std::string best = stem_of_run(run_dir, "checkpoint-best") + ".safetensors";
   if (!std::filesystem::exists(best)) return;
   try {
-    best_top1_ = read_facts(best).facts.at("val_top1").get<double>();
+    const auto stored = read_facts(best);
+    best_top1_ = stored.facts && stored.facts->val_top1 ? *stored.facts->val_top1 : -1;
   } catch (const std::exception&) {
     best_top1_ = -1;
   }
@@ -164,11 +166,11 @@ void ClassifyTask::freeze_for_mode() {
   }
 }
 
-io::LoadReport ClassifyTask::init_from(const std::string& path, bool non_strict) {
-  io::LoadOptions load;
+weights::LoadReport ClassifyTask::init_from(const std::string& path, bool non_strict) {
+  weights::LoadOptions load;
   load.non_strict = non_strict;
   load.reinit_mismatched_head = true;  // a head for other classes starts fresh
-  const io::LoadReport report = io::load_weights(*model_, path, load);
+  const weights::LoadReport report = weights::load_weights(*model_, path, load);
   const bool new_head = report.expected_missing_group("head") != nullptr;
   if (new_head) model_->reset_head(options_.head_init_std);
   core::log_info("initialised from " + path + ":\n" + report.to_string() +
@@ -218,7 +220,7 @@ std::vector<optim::ParamGroup> ClassifyTask::param_groups(double weight_decay) {
 
 std::map<std::string, std::string> ClassifyTask::checkpoint_metadata() {
   const auto& t = options_.data.transform;
-  return facts_metadata(vit_facts(model_->options(), class_names_, t.mean, t.std), options_.config_yaml);
+  return facts_metadata(ModelFacts::of_vit(model_->options(), class_names_, t.mean, t.std), options_.config_yaml);
 }
 
 eval::ClassificationMetrics ClassifyTask::evaluate() {
@@ -243,37 +245,34 @@ void ClassifyTask::end_epoch(int64_t epoch, const std::string& run_dir, train::S
   if (m.top1 > best_top1_) {
     best_top1_ = m.top1;
     const auto& t = options_.data.transform;
-    auto facts = vit_facts(model_->options(), class_names_, t.mean, t.std);
-    facts["val_top1"] = m.top1;
-    facts["epoch"] = epoch + 1;
+    auto facts = ModelFacts::of_vit(model_->options(), class_names_, t.mean, t.std);
+    facts.val_top1 = m.top1;
+    facts.epoch = epoch + 1;
     const auto metadata = facts_metadata(facts, options_.config_yaml);
     if (core::is_main_process()) train::save_checkpoint(stem_of_run(run_dir, "checkpoint-best"), *model_, metadata);
   }
   summary->emplace_back("best_top1", best_top1_);
 }
 
-LoadedViT load_vit(models::VisionTransformerOptions o, const data::SourceOptions& data, const std::string& weights_path,
+LoadedViT load_vit(models::VisionTransformerOptions o, data::Splits& splits, const std::string& weights_path,
                    const torch::Device& device, bool with_head, bool non_strict) {
   o.drop_path_rate = 0;
   LoadedViT out;
   if (with_head) {
-    if (o.num_classes == 0) o.num_classes = data::num_classes(data, data::Split::kVal);
+    if (o.num_classes == 0) o.num_classes = splits.num_classes(data::Split::kVal);
     MAE_CHECK_USAGE(o.num_classes > 0, weights_path, ": no class count: the checkpoint does not store one and the val data ",
                     "has no labels; set model.num_classes");
-    std::vector<std::string> stored;
-    const auto facts = read_facts(weights_path).facts;
-    if (facts.is_object() && facts.contains("class_names") && facts["class_names"].is_array()) {
-      stored = facts["class_names"].get<std::vector<std::string>>();
-    }
-    out.class_names = resolve_class_names(stored, data, data::Split::kVal, o.num_classes);
+    const auto stored = read_facts(weights_path);
+    out.class_names = resolve_class_names(stored.facts ? stored.facts->class_names : std::vector<std::string>{}, splits,
+                                          data::Split::kVal, o.num_classes);
   } else {
     o.num_classes = 0;
     o.probe_head = false;
   }
   out.model = models::VisionTransformer(o);
-  io::LoadOptions load;
+  weights::LoadOptions load;
   load.non_strict = non_strict;
-  out.report = io::load_weights(*out.model, weights_path, load);
+  out.report = weights::load_weights(*out.model, weights_path, load);
   if (with_head) {
     MAE_CHECK_USAGE(out.report.expected_missing_group("head") == nullptr, weights_path,
                     " has no classification head (a pretraining checkpoint?); fine-tune it first with `mae finetune`");
@@ -284,15 +283,19 @@ LoadedViT load_vit(models::VisionTransformerOptions o, const data::SourceOptions
 }
 
 ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device, const ClassifyRequest& request) {
-  options.settle_num_classes();
+  data::Splits splits(options.data.source);
+  options.settle_num_classes(splits);
   const train::TrainerOptions& trainer_options = options.trainer;
   const char* mode = options.linprobe ? "linprobe" : "finetune";
   train::check_run_folder(trainer_options.run_dir, !request.resume.empty(), request.overwrite);
-  ClassifyTask task(options, device, resolve_class_names({}, options.data.source, data::Split::kTrain, options.model.num_classes));
+  ClassifyTask task(options, device, splits,
+                    resolve_class_names({}, splits, data::Split::kTrain, options.model.num_classes));
   const auto& o = task.vit()->options();
   const auto& t = options.data.transform;
   TrainingRunSpec spec{&options.trainer, &options.config_yaml, &options.data, o.in_chans, o.img_h, o.img_w,
-                       vit_facts(o, {}, t.mean, t.std), request.resume, request.overwrite};
+                       ModelFacts::of_vit(o, {}, t.mean, t.std), request.resume, request.overwrite,
+                       options.render_config};
+  spec.train_source = splits.get(data::Split::kTrain);
   TrainingRun run = start_training_run(spec, task, device);
   const auto& loader = run.loader;
   const bool resumed = run.resumed;

@@ -21,15 +21,10 @@ namespace mae::tasks {
 namespace fs = std::filesystem;
 namespace {
 
-data::Split parse_split(const std::string& split) {
-  MAE_CHECK_USAGE(split == "val" || split == "train", "the split must be val or train, got '", split, "'");
-  return split == "val" ? data::Split::kVal : data::Split::kTrain;
-}
-
 // An evaluation-transform loader over a split, in dataset order.
-std::unique_ptr<data::Loader> ordered_loader(const data::DataOptions& data, data::Split split, const models::VisionTransformer& vit) {
+std::unique_ptr<data::Loader> ordered_loader(const data::DataOptions& data, std::shared_ptr<const data::Source> source,
+                                             const models::VisionTransformer& vit) {
   const auto& o = vit->options();
-  auto source = data::make_source(data.source, split);
   auto transform = std::make_shared<const data::SampleTransform>(
       data::transform_options(data, data::Split::kVal, o.in_chans, o.img_h, o.img_w));
   data::LoaderOptions lo = data::loader_options(data, data::Split::kVal);
@@ -38,8 +33,8 @@ std::unique_ptr<data::Loader> ordered_loader(const data::DataOptions& data, data
 }
 
 // The image path of a sample description ("list.txt:3: a/b.jpg" -> "a/b.jpg").
-std::string sample_path(const data::Source& source, int64_t index) {
-  std::string d = source.describe(index);
+std::string sample_path(const data::Loader& loader, int64_t index) {
+  std::string d = loader.describe(index);
   const auto colon = d.rfind(": ");
   return colon == std::string::npos ? d : d.substr(colon + 2);
 }
@@ -54,8 +49,9 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 NamedMetrics run_eval(const InferenceOptions& options, const EvalRequest& request, const torch::Device& device) {
-  auto loaded = load_vit(options.model, options.data.source, request.checkpoint, device, /*with_head=*/true, request.non_strict);
-  auto loader = ordered_loader(options.data, parse_split(request.split), loaded.model);
+  data::Splits splits(options.data.source);
+  auto loaded = load_vit(options.model, splits, request.checkpoint, device, /*with_head=*/true, request.non_strict);
+  auto loader = ordered_loader(options.data, splits.get(request.split), loaded.model);
   const auto m = eval::evaluate([&](const torch::Tensor& x) { return loaded.model->forward(x); }, *loader, device,
                                 loaded.model->options().num_classes);
   if (!request.output_dir.empty()) {
@@ -69,12 +65,12 @@ NamedMetrics run_eval(const InferenceOptions& options, const EvalRequest& reques
 }
 
 InferenceCount run_predict(const InferenceOptions& options, const PredictRequest& request, const torch::Device& device) {
-  MAE_CHECK_USAGE(request.format == "jsonl" || request.format == "csv", "--format must be jsonl or csv, got '", request.format, "'");
   MAE_CHECK_USAGE(request.top_k > 0, "--top-k must be positive");
-  auto loaded = load_vit(options.model, options.data.source, request.checkpoint, device, /*with_head=*/true);
-  auto loader = ordered_loader(options.data, data::Split::kVal, loaded.model);
+  data::Splits splits(options.data.source);
+  auto loaded = load_vit(options.model, splits, request.checkpoint, device, /*with_head=*/true);
+  auto loader = ordered_loader(options.data, splits.get(data::Split::kVal), loaded.model);
   const int64_t k = std::min(request.top_k, loaded.model->options().num_classes);
-  const bool csv = request.format == "csv";
+  const bool csv = request.format == PredictFormat::kCsv;
   std::ostringstream out;
   if (csv) {
     out << "path";
@@ -89,7 +85,7 @@ InferenceCount run_predict(const InferenceOptions& options, const PredictRequest
     auto [p, c] = probs.topk(k, 1);
     for (int64_t row = 0; row < probs.size(0); ++row) {
       const int64_t index = batch.indices[row].item<int64_t>();
-      const std::string path = sample_path(loader->source(), index);
+      const std::string path = sample_path(*loader, index);
       // An unreadable image gets a row that says so, never another image's prediction.
       if (batch.readable.defined() && !batch.readable[row].item<bool>()) {
         const std::string error = "unreadable: " + loader->unreadable_samples().at(index);
@@ -127,22 +123,23 @@ InferenceCount run_predict(const InferenceOptions& options, const PredictRequest
 
 NamedMetrics run_knn(const InferenceOptions& options, const std::string& checkpoint, const torch::Device& device) {
   auto model = options.model;
-  model.global_pool = options.knn.pool == "mean";
-  auto loaded = load_vit(model, options.data.source, checkpoint, device, /*with_head=*/false);
+  model.global_pool = options.knn.pool == Pool::kMean;
+  data::Splits splits(options.data.source);
+  auto loaded = load_vit(model, splits, checkpoint, device, /*with_head=*/false);
   const auto& o = loaded.model->options();
-  return {knn_accuracy([&](const torch::Tensor& x) { return loaded.model->forward(x); }, options.knn, options.data, o.in_chans,
+  return {knn_accuracy([&](const torch::Tensor& x) { return loaded.model->forward(x); }, options.knn, options.data, splits, o.in_chans,
                        o.img_h, o.img_w, device),
-          data::class_names(options.data.source, data::Split::kTrain)};
+          splits.class_names(data::Split::kTrain)};
 }
 
 InferenceCount run_embed(const InferenceOptions& options, const EmbedRequest& request, const torch::Device& device) {
-  const std::string pool = request.pool.empty() ? options.knn.pool : request.pool;
-  MAE_CHECK_USAGE(pool == "cls" || pool == "mean", "--pool must be cls or mean, got '", pool, "'");
+  const Pool pool = request.pool.value_or(options.knn.pool);
   MAE_CHECK_USAGE(!request.output.empty(), "--output is required (.safetensors or .npy)");
   auto model = options.model;
-  model.global_pool = pool == "mean";
-  auto loaded = load_vit(model, options.data.source, request.checkpoint, device, /*with_head=*/false);
-  auto loader = ordered_loader(options.data, parse_split(request.split), loaded.model);
+  model.global_pool = pool == Pool::kMean;
+  data::Splits splits(options.data.source);
+  auto loaded = load_vit(model, splits, request.checkpoint, device, /*with_head=*/false);
+  auto loader = ordered_loader(options.data, splits.get(request.split), loaded.model);
   const auto f = eval::extract_features([&](const torch::Tensor& x) { return loaded.model->forward(x); }, *loader, device);
   core::create_parent_folder(request.output);
   const bool npy = request.output.size() > 4 && request.output.compare(request.output.size() - 4, 4, ".npy") == 0;
@@ -150,15 +147,15 @@ InferenceCount run_embed(const InferenceOptions& options, const EmbedRequest& re
     io::write_npy(request.output, f.features);
   } else {
     io::write_safetensors(request.output, {{"features", f.features}, {"indices", f.indices}},
-                          {{"pool", pool}, {"checkpoint", request.checkpoint}});
+                          {{"pool", core::choice_name(kPoolNames, pool)}, {"checkpoint", request.checkpoint}});
   }
   std::string paths;
-  for (int64_t i = 0; i < f.indices.size(0); ++i) paths += sample_path(loader->source(), f.indices[i].item<int64_t>()) + "\n";
+  for (int64_t i = 0; i < f.indices.size(0); ++i) paths += sample_path(*loader, f.indices[i].item<int64_t>()) + "\n";
   core::write_file_atomic(request.output + ".paths.txt", [&](std::ostream& out) { out << paths; });
   // Unreadable images have no vector (extract_features leaves them out): they are listed apart.
   InferenceCount count;
   count.done = f.features.size(0);
-  for (const auto& [index, reason] : loader->unreadable_samples()) count.unreadable.push_back(sample_path(loader->source(), index));
+  for (const auto& [index, reason] : loader->unreadable_samples()) count.unreadable.push_back(sample_path(*loader, index));
   const std::string unreadable_list = request.output + ".unreadable.txt";
   if (count.unreadable.empty()) {
     fs::remove(unreadable_list);

@@ -58,62 +58,52 @@ void measure(train::Task& task, const data::Batch& batch, const torch::Device& d
 
 }  // namespace
 
-PrecisionChoice choose_precision(const std::string& requested, train::Task& task, int64_t batch_size, int64_t in_chans,
-                                 int64_t img_h, int64_t img_w, const torch::Device& device) {
-  train::check_precision(requested);
+PrecisionChoice choose_precision(train::Precision requested, train::Task& task, int64_t batch_size, int64_t in_chans,
+                                 int64_t img_h, int64_t img_w, const torch::Device& device, bool label_maps) {
   PrecisionChoice choice;
-  if (requested != "auto") {
+  if (requested != train::Precision::kAuto) {
     choice.precision = requested;
     choice.reason = "as configured";
     // CPUs have no fp16 GEMMs: LibTorch emulates them, an order of magnitude slower (measured 28
     // against 400 img/s in bf16 on the demo model).
-    if (requested == "fp16" && device.is_cpu()) {
+    if (requested == train::Precision::kFp16 && device.is_cpu()) {
       core::log_warning("train.precision=fp16 on a CPU: fp16 is emulated there and runs many times slower than bf16 or fp32; "
                         "use train.precision=bf16 (or auto, which measures bf16 against fp32) unless you are checking the fp16 path");
     }
     return choice;
   }
+  choice.measured_auto = true;
   std::string hardware;
   if (!train::bf16_hardware(device, &hardware)) {
-    choice.precision = "fp32";
+    choice.precision = train::Precision::kFp32;
     choice.reason = "auto: " + hardware;
     return choice;
   }
   const int64_t n = std::min(batch_size, kProbeBatch);
   auto generator = at::detail::createCPUGenerator(0);
-  data::Batch batch{torch::randn({n, in_chans, img_h, img_w}, generator).to(device), torch::zeros({n}, torch::kInt64).to(device),
+  const auto labels = label_maps ? torch::zeros({n, img_h, img_w}, torch::kInt64) : torch::zeros({n}, torch::kInt64);
+  data::Batch batch{torch::randn({n, in_chans, img_h, img_w}, generator).to(device), labels.to(device),
                     torch::arange(n, torch::kInt64), torch::Tensor(), nullptr};
   try {
     measure(task, batch, device, &choice);
   } catch (const c10::Error& e) {  // e.g. an op without a bf16 kernel on this device
-    choice.precision = "fp32";
+    choice.precision = train::Precision::kFp32;
     choice.reason = str("auto: ", hardware, " but a bf16 step failed (", e.what_without_backtrace(), ")");
     return choice;
   }
   const double gain = choice.fp32_seconds / choice.bf16_seconds;
-  choice.precision = gain >= kMinGain ? "bf16" : "fp32";
+  choice.precision = gain >= kMinGain ? train::Precision::kBf16 : train::Precision::kFp32;
   choice.reason = str("auto: ", hardware, "; a training step of ", n, " images took ", choice.fp32_seconds, " s in fp32, ",
                       choice.bf16_seconds, " s in bf16 (", gain, "x", gain >= kMinGain ? "" : ", less than the 1.1x that bf16 must gain",
                       ")");
   return choice;
 }
 
-std::string settle_precision_in_yaml(const std::string& config_yaml, const PrecisionChoice& choice) {
-  const std::string line = "precision: \"auto\"";
-  const size_t at = config_yaml.find(line);
-  if (at == std::string::npos) return config_yaml;
-  const size_t end = config_yaml.find('\n', at);
-  std::string comment = choice.reason;
-  std::replace(comment.begin(), comment.end(), '\n', ' ');
-  return config_yaml.substr(0, at) + "precision: \"" + choice.precision + "\"  # " + comment +
-         config_yaml.substr(end == std::string::npos ? config_yaml.size() : end);
-}
-
-PrecisionChoice settle_precision(train::TrainerOptions* trainer, std::string* config_yaml, train::Task& task, int64_t in_chans,
-                                 int64_t img_h, int64_t img_w, const torch::Device& device) {
-  PrecisionChoice choice = choose_precision(trainer->precision, task, trainer->batch_size, in_chans, img_h, img_w, device);
+PrecisionChoice settle_precision(train::TrainerOptions* trainer, train::Task& task, int64_t in_chans, int64_t img_h, int64_t img_w,
+                                 const torch::Device& device, bool label_maps) {
+  PrecisionChoice choice =
+      choose_precision(trainer->precision, task, trainer->batch_size, in_chans, img_h, img_w, device, label_maps);
   trainer->precision = choice.precision;
-  *config_yaml = settle_precision_in_yaml(*config_yaml, choice);
   return choice;
 }
 

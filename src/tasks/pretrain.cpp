@@ -16,7 +16,7 @@
 #include "mae/distributed/process_group.h"
 #include "mae/eval/band_picture.h"
 #include "mae/eval/reconstruction.h"
-#include "mae/io/load_state_dict.h"
+#include "mae/weights/load_state_dict.h"
 #include "mae/io/png_writer.h"
 #include "mae/models/presets.h"
 #include "mae/tasks/knn_monitor.h"
@@ -42,7 +42,7 @@ PretrainOptions::PretrainOptions() {
   model.norm_pix_loss = true;
   trainer.epochs = 2;        // about 2 minutes on 2 cores (README); k-NN top-1 69.1 % -> 76.0-76.3 %
   trainer.warmup_epochs = 1;
-  trainer.precision = "auto";
+  trainer.precision = train::Precision::kAuto;
   knn.every = 5;             // k-NN of the encoder after the last epoch (and every 5), against the random init
   knn.val_samples = 2000;
   trainer.batch_size = 256;
@@ -61,7 +61,8 @@ void PretrainOptions::validate() const {
   eval::check_picture_channels(visualize_channels, model.in_chans);
 }
 
-PretrainTask::PretrainTask(const PretrainOptions& options, torch::Device device) : options_(options), device_(device) {
+PretrainTask::PretrainTask(const PretrainOptions& options, torch::Device device)
+    : options_(options), device_(device), splits_(options.data.source) {
   torch::manual_seed(options_.trainer.seed);  // the initial weights
   model_ = models::MaskedAutoencoderViT(options_.model);
   model_->to(device_);
@@ -83,7 +84,7 @@ std::vector<optim::ParamGroup> PretrainTask::param_groups(double weight_decay) {
 
 std::map<std::string, std::string> PretrainTask::checkpoint_metadata() {
   const auto& t = options_.data.transform;
-  return facts_metadata(mae_facts(model_->options(), options_.mask_ratio, t.mean, t.std), options_.config_yaml);
+  return facts_metadata(ModelFacts::of_mae(model_->options(), options_.mask_ratio, t.mean, t.std), options_.config_yaml);
 }
 
 data::Split PretrainTask::picture_split() const {
@@ -100,13 +101,13 @@ void PretrainTask::end_epoch(int64_t epoch, const std::string& run_dir, train::S
 
 eval::ClassificationMetrics PretrainTask::encoder_knn(models::MaskedAutoencoderViT& mae) {
   if (!knn_vit_) {
-    knn_vit_ = encoder_as_vit(mae, options_.knn.pool == "mean");
+    knn_vit_ = encoder_as_vit(mae, options_.knn.pool == Pool::kMean);
   } else {
     copy_encoder(mae, knn_vit_);
   }
   const auto& o = mae->options();
-  return knn_accuracy([&](const torch::Tensor& x) { return knn_vit_->forward(x); }, options_.knn, options_.data, o.in_chans,
-                      o.img_h, o.img_w, device_, &knn_bank_);
+  return knn_accuracy([&](const torch::Tensor& x) { return knn_vit_->forward(x); }, options_.knn, options_.data, splits_,
+                      o.in_chans, o.img_h, o.img_w, device_, &knn_bank_);
 }
 
 bool PretrainTask::start_knn() {
@@ -117,7 +118,7 @@ bool PretrainTask::start_knn() {
     knn_off_ = true;
     return false;
   }
-  if (data::num_classes(options_.data.source, data::Split::kTrain) == 0) {
+  if (splits_.num_classes(data::Split::kTrain) == 0) {
     core::log_warning("k-NN monitor off (knn.every " + std::to_string(options_.knn.every) +
                       "): the train split has no labels to vote with");
     knn_off_ = true;
@@ -166,7 +167,7 @@ void PretrainTask::write_reconstructions(int64_t epoch, const std::string& run_d
   lo.shuffle = false;
   lo.drop_last = false;
   lo.seed = options_.trainer.seed;
-  auto loader = data::make_loader(options_.data, picture_split(), o.in_chans, o.img_h, o.img_w, lo);
+  auto loader = data::make_loader(options_.data, picture_split(), splits_.get(picture_split()), o.in_chans, o.img_h, o.img_w, lo);
   data::Batch batch;
   if (!loader->next(&batch)) return;
   const auto noise = masking_noise(batch.indices, epoch).to(device_);
@@ -193,7 +194,10 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
   const auto& o = task.mae()->options();
   const auto& t = options.data.transform;
   TrainingRunSpec spec{&options.trainer, &options.config_yaml, &options.data, o.in_chans, o.img_h, o.img_w,
-                       mae_facts(o, options.mask_ratio, t.mean, t.std), request.resume, request.overwrite};
+                       ModelFacts::of_mae(o, options.mask_ratio, t.mean, t.std), request.resume, request.overwrite,
+                       options.render_config};
+  // The train split is indexed only where a sample is looked at (wds shards are streamed as they are).
+  if (options.data.source.kind != data::SourceKind::kWds) spec.train_source = task.splits().get(data::Split::kTrain);
   TrainingRun run = start_training_run(spec, task, device);
   const auto& loader = run.loader;
   const bool resumed = run.resumed;
@@ -203,9 +207,9 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
                      ", norm_pix_loss ", o.norm_pix_loss ? "on" : "off", "; data: ", loader->dataset_size(), " images, ",
                      loader->batches_per_epoch(), " steps per epoch"));
   if (!resumed && !request.init.empty()) {
-    io::LoadOptions load;
+    weights::LoadOptions load;
     load.non_strict = request.non_strict;
-    const io::LoadReport report = io::load_weights(task.model(), request.init, load);
+    const weights::LoadReport report = weights::load_weights(task.model(), request.init, load);
     core::log_info("initialised weights from " + request.init + " (optimizer and schedule start fresh):\n" + report.to_string());
   }
   if (options.visualize_num_images > 0 && task.picture_split() == data::Split::kTrain) {

@@ -2,36 +2,38 @@
 
 #include "mae/core/error.h"
 #include "mae/core/log.h"
-#include "mae/data/image_decode.h"
+#include "mae/data/codecs/image_decode.h"
 #include "mae/distributed/process_group.h"
 
 namespace mae::tasks {
 
-std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data, const train::TrainerOptions& trainer,
-                                              int64_t in_chans, int64_t img_h, int64_t img_w, const torch::Device& device) {
+std::unique_ptr<data::BatchSource> training_loader(const data::DataOptions& data, std::shared_ptr<const data::Source> train,
+                                                   const train::TrainerOptions& trainer, int64_t in_chans, int64_t img_h,
+                                                   int64_t img_w, const torch::Device& device) {
   data::LoaderOptions lo = data::loader_options(data, data::Split::kTrain);
   lo.batch_size = trainer.batch_size;
   lo.seed = trainer.seed;
   lo.pin_memory = device.is_cuda();
   lo.rank = distributed::rank();
   lo.world_size = distributed::world_size();
-  const std::string& source = data.source.source;
-  if (lo.num_workers == 1 && (source == "list" || source == "folder" || source == "class_folder" || source == "wds")) {
+  if (lo.num_workers == 1 && data.source.reads_image_files()) {
     core::log_info("data.num_workers 1: one thread decodes the image files; set data.num_workers=0 for one per core "
                    "(the default 1 suits the in-memory idx and cifar sources)");
   }
-  if (source != "wds" && core::is_main_process()) warn_fewer_model_channels(data, in_chans);
-  lo.uint8_images = device.is_cuda() && data.uint8_batches && uint8_batches_fit(data, in_chans, img_h, img_w);
-  return data::make_train_batches(data, in_chans, img_h, img_w, lo);
+  if (train && core::is_main_process()) warn_fewer_model_channels(*train, in_chans);
+  lo.uint8_images = device.is_cuda() && data.uint8_batches && uint8_batches_fit(data, train.get(), in_chans, img_h, img_w);
+  return data::make_train_batches(data, std::move(train), in_chans, img_h, img_w, lo);
 }
 
-bool uint8_batches_fit(const data::DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w) {
+bool uint8_batches_fit(const data::DataOptions& data, const data::Source* train, int64_t in_chans, int64_t img_h,
+                       int64_t img_w) {
   if (!data::SampleTransform(data::transform_options(data, data::Split::kTrain, in_chans, img_h, img_w)).writes_uint8()) {
     return false;
   }
-  if (data.source.source == "wds") return true;  // a sample of more than 8 bits stops the run, naming the setting
+  // wds: a sample of more than 8 bits stops the run, naming the setting.
+  if (train == nullptr || data.source.kind == data::SourceKind::kWds) return true;
   try {
-    const data::RawImage first = data::make_source(data.source, data::Split::kTrain)->open(0);
+    const data::RawImage first = train->open(0);
     if (first.format == data::ImageFormat::kJpeg || first.format == data::ImageFormat::kWebp) return true;
     if (first.format == data::ImageFormat::kPixels) return first.pixels.scalar_type() == torch::kUInt8;
     return data::decode_full(first, first.channels).scalar_type() == torch::kUInt8;
@@ -40,10 +42,10 @@ bool uint8_batches_fit(const data::DataOptions& data, int64_t in_chans, int64_t 
   }
 }
 
-void warn_fewer_model_channels(const data::DataOptions& data, int64_t in_chans) {
+void warn_fewer_model_channels(const data::Source& train, int64_t in_chans) {
   data::RawImage first;
   try {
-    first = data::make_source(data.source, data::Split::kTrain)->open(0);
+    first = train.open(0);
   } catch (const data::DataError&) {
     return;  // the loader names unreadable files
   }

@@ -10,13 +10,21 @@
 
 namespace mae::tasks {
 
-TrainingRun start_training_run(const TrainingRunSpec& spec, train::Task& task, const torch::Device& device) {
+TrainingRun start_training_run(const TrainingRunSpec& spec, train::Task& task, const torch::Device& device,
+                               std::unique_ptr<data::BatchSource> loader) {
   const std::string& run_dir = spec.trainer->run_dir;
   check_resume_model(spec.resume, run_dir, spec.model_facts);
   TrainingRun run;
-  run.loader = training_loader(*spec.data, *spec.trainer, spec.in_chans, spec.img_h, spec.img_w, device);
+  run.loader = loader ? std::move(loader)
+                      : training_loader(*spec.data, spec.train_source, *spec.trainer, spec.in_chans, spec.img_h, spec.img_w, device);
   const PrecisionChoice precision =
-      settle_precision(spec.trainer, spec.config_yaml, task, spec.in_chans, spec.img_h, spec.img_w, device);
+      settle_precision(spec.trainer, task, spec.in_chans, spec.img_h, spec.img_w, device, spec.label_maps);
+  // The saved config says what runs: written from the settled options, with why auto chose what it chose.
+  if (spec.render_config) {
+    ConfigNotes notes;
+    if (precision.measured_auto) notes["train.precision"] = precision.reason;
+    *spec.config_yaml = spec.render_config(*spec.trainer, notes);
+  }
   run.trainer = std::make_unique<train::Trainer>(*spec.trainer, task, *run.loader, device);
   run.resumed = run.trainer->resume(spec.resume);
 
@@ -29,7 +37,7 @@ TrainingRun start_training_run(const TrainingRunSpec& spec, train::Task& task, c
   }
   core::log_info("resolved config (saved to " + run_dir + "/config.yaml):\n" + *spec.config_yaml);
   core::log_info(core::describe_runtime() + ", device " + device.str());
-  core::log_info(str("precision ", precision.precision, " (", precision.reason, ")"));
+  core::log_info(str("precision ", train::precision_name(precision.precision), " (", precision.reason, ")"));
   return run;
 }
 

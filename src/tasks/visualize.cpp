@@ -12,8 +12,8 @@
 #include "mae/core/rng.h"
 #include "mae/data/factory.h"
 #include "mae/eval/band_picture.h"
-#include "mae/data/file_source.h"
-#include "mae/io/load_state_dict.h"
+#include "mae/data/sources/file_source.h"
+#include "mae/weights/load_state_dict.h"
 #include "mae/eval/reconstruction.h"
 #include "mae/io/png_writer.h"
 #include "mae/models/presets.h"
@@ -114,10 +114,9 @@ std::shared_ptr<const data::Source> input_source(const std::vector<std::string>&
 
 // The requested images of the split (or of --input), through the evaluation transform (no random crop).
 Images load_images(const PretrainOptions& options, const VisualizeRequest& request, const models::MaeViTOptions& o) {
-  MAE_CHECK_USAGE(request.split == "val" || request.split == "train", "--split must be val or train");
   Images images;
   images.source = !request.inputs.empty() ? input_source(request.inputs)
-                  : data::make_source(options.data.source, request.split == "val" ? data::Split::kVal : data::Split::kTrain);
+                  : data::make_source(options.data.source, request.split);
   const data::SampleTransform transform(data::transform_options(options.data, data::Split::kVal, o.in_chans, o.img_h, o.img_w));
   images.indices = request.indices;
   if (images.indices.empty()) {
@@ -128,8 +127,8 @@ Images load_images(const PretrainOptions& options, const VisualizeRequest& reque
   images.pixels = torch::empty({n, o.in_chans, o.img_h, o.img_w});
   for (int64_t k = 0; k < n; ++k) {
     const int64_t index = images.indices[k];
-    MAE_CHECK_USAGE(index >= 0 && index < images.source->size(), "image index ", index, " is outside the ", request.split,
-                    " split (", images.source->size(), " images)");
+    MAE_CHECK_USAGE(index >= 0 && index < images.source->size(), "image index ", index, " is outside the ",
+                    data::split_name(request.split), " split (", images.source->size(), " images)");
     auto rng = data::SampleRng::for_sample(0, 0, index);
     transform.apply(images.source->open(index), rng, images.pixels[k].data_ptr<float>());
   }
@@ -178,16 +177,16 @@ nlohmann::json describe(const std::string& stem, const models::MaeViTOptions& o,
   return out;
 }
 
-// Our checkpoint (its stem) through the checkpoint reader; any other file through io::load_weights,
+// Our checkpoint (its stem) through the checkpoint reader; any other file through weights::load_weights,
 // which must find the decoder. Returns what names the weights in the outputs.
 std::string load_mae_weights(models::MaskedAutoencoderViT& model, const std::string& path) {
   const std::string stem = train::checkpoint_stem_of(path);
-  if (std::filesystem::exists(stem + ".safetensors") && read_facts(stem + ".safetensors").ours()) {
+  if (std::filesystem::exists(stem + ".safetensors") && read_facts(stem + ".safetensors").ours) {
     train::load_checkpoint(stem, *model, nullptr, nullptr, nullptr);
     return stem;
   }
   try {
-    const auto report = io::load_weights(*model, path);
+    const auto report = weights::load_weights(*model, path);
     core::log_info("loaded " + path + ":\n" + report.to_string());
   } catch (const Error& e) {
     throw Error(str(e.what(), "\nmae visualize needs the whole MAE, decoder included (the official mae_visualize_vit_*.pth, ",

@@ -73,6 +73,48 @@ std::unique_ptr<torch::optim::OptimizerParamState> restore_param_state(const tor
   return s;
 }
 
+// The training position as the state file's "train_state" JSON, written and read here only. Only
+// the epoch is required; a key a checkpoint lacks (older ones) takes TrainState's initial value.
+std::string encode_train_state(const TrainState& s) {
+  return nlohmann::json{{"epoch", s.epoch},
+                        {"batches_done", s.batches_done},
+                        {"iteration", s.iteration},
+                        {"skipped_steps", s.skipped_steps},
+                        {"lr_factor", s.lr_factor},
+                        {"loss_scale", s.loss_scale.scale},
+                        {"loss_scale_growth_tracker", s.loss_scale.growth_tracker},
+                        {"epoch_loss_sum", s.epoch_loss_sum},
+                        {"epoch_loss_steps", s.epoch_loss_steps}}
+      .dump();
+}
+
+// Throws nlohmann::json::exception when the text is not such JSON.
+TrainState decode_train_state(const std::string& text) {
+  const auto j = nlohmann::json::parse(text);
+  TrainState s;
+  j.at("epoch").get_to(s.epoch);
+  auto optional = [&](const char* key, auto* member) {
+    const auto it = j.find(key);
+    if (it != j.end()) it->get_to(*member);
+  };
+  optional("iteration", &s.iteration);
+  optional("skipped_steps", &s.skipped_steps);
+  optional("lr_factor", &s.lr_factor);
+  optional("batches_done", &s.batches_done);
+  optional("epoch_loss_sum", &s.epoch_loss_sum);
+  optional("epoch_loss_steps", &s.epoch_loss_steps);
+  optional("loss_scale", &s.loss_scale.scale);
+  optional("loss_scale_growth_tracker", &s.loss_scale.growth_tracker);
+  return s;
+}
+
+// The weights file records its step ("epoch", "iteration") as metadata: it must be the state's.
+bool same_step(const std::map<std::string, std::string>& weights_metadata, const TrainState& s) {
+  const auto epoch = weights_metadata.find("epoch"), iteration = weights_metadata.find("iteration");
+  return epoch != weights_metadata.end() && epoch->second == std::to_string(s.epoch) &&
+         (iteration == weights_metadata.end() || iteration->second == std::to_string(s.iteration));
+}
+
 }  // namespace
 
 std::string checkpoint_stem(const std::string& run_dir, int64_t epoch) {
@@ -144,13 +186,7 @@ void save_checkpoint(const std::string& stem, const torch::nn::Module& model,
     if (optimizer && groups) tensors = optimizer_tensors(*optimizer, *groups);
     std::map<std::string, std::string> meta = {{kFormatKey, kFormatValue}};
     if (state) {
-      meta["train_state"] = nlohmann::json{{"epoch", state->epoch},         {"batches_done", state->batches_done},
-                                           {"iteration", state->iteration}, {"skipped_steps", state->skipped_steps},
-                                           {"lr_factor", state->lr_factor},     {"loss_scale", state->loss_scale.scale},
-                                           {"loss_scale_growth_tracker", state->loss_scale.growth_tracker},
-                                           {"epoch_loss_sum", state->epoch_loss_sum},
-                                           {"epoch_loss_steps", state->epoch_loss_steps}}
-                                .dump();
+      meta["train_state"] = encode_train_state(*state);
       for (auto& [name, rng] : generator_states()) tensors.emplace_back(name, rng);
     }
     io::write_safetensors(files.state, tensors, meta);
@@ -233,18 +269,8 @@ void load_checkpoint(const std::string& stem, torch::nn::Module& model, torch::o
     auto it = train_file.metadata.find("train_state");
     MAE_CHECK(it != train_file.metadata.end(), files.state, ": lacks train_state metadata; not a mae checkpoint");
     try {
-      const auto j = nlohmann::json::parse(it->second);
-      state->epoch = j.at("epoch").get<int64_t>();
-      state->iteration = j.at("iteration").get<int64_t>();
-      state->skipped_steps = j.at("skipped_steps").get<int64_t>();
-      state->lr_factor = j.at("lr_factor").get<double>();
-      state->batches_done = j.value("batches_done", int64_t{0});
-      state->epoch_loss_sum = j.value("epoch_loss_sum", 0.0);
-      state->epoch_loss_steps = j.value("epoch_loss_steps", int64_t{0});
-      state->loss_scale = {j.value("loss_scale", LossScaleState{}.scale), j.value("loss_scale_growth_tracker", int64_t{0})};
-      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(state->epoch) &&
-                    (!weights.metadata.count("iteration") || weights.metadata.at("iteration") == std::to_string(state->iteration)),
-                stem, ": weights and state are from different steps (a write was interrupted); use another checkpoint");
+      *state = decode_train_state(it->second);
+      MAE_CHECK(same_step(weights.metadata, *state), stem, ": weights and state are from different steps (a write was interrupted); use another checkpoint");
       restore_generator_states(train_file.tensors);
     } catch (const nlohmann::json::exception& e) {
       throw Error(str(files.state, ": train_state is malformed (", e.what(), ")"));
@@ -291,12 +317,9 @@ std::vector<std::string> checkpoint_candidates(const std::string& run_dir) {
       const auto weights = io::read_safetensors_header(stem + ".safetensors");
       const auto state_file = io::read_safetensors_header(stem + ".state.safetensors");
       MAE_CHECK(state_file.metadata.count("train_state"), "the state file lacks train_state metadata");
-      const auto j = nlohmann::json::parse(state_file.metadata.at("train_state"));
-      const int64_t epoch = j.at("epoch").get<int64_t>(), iteration = j.value("iteration", int64_t{0});
-      MAE_CHECK(weights.metadata.count("epoch") && weights.metadata.at("epoch") == std::to_string(epoch) &&
-                    (!weights.metadata.count("iteration") || weights.metadata.at("iteration") == std::to_string(iteration)),
-                "weights and state are from different steps (a write was interrupted)");
-      candidates.push_back({iteration, epoch, stem});
+      const TrainState s = decode_train_state(state_file.metadata.at("train_state"));
+      MAE_CHECK(same_step(weights.metadata, s), "weights and state are from different steps (a write was interrupted)");
+      candidates.push_back({s.iteration, s.epoch, stem});
     } catch (const std::exception& e) {
       // Said once: the model check and the resume both list the candidates.
       static std::set<std::string> reported;

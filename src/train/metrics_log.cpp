@@ -66,10 +66,10 @@ std::string format_fields(const Scalars& fields) {
 
 }  // namespace
 
-Progress::Progress(const std::string& mode, int64_t epochs, int64_t steps_per_epoch, int64_t log_every)
+Progress::Progress(ProgressMode mode, int64_t epochs, int64_t steps_per_epoch, int64_t log_every)
     : epochs_(epochs), steps_per_epoch_(std::max<int64_t>(steps_per_epoch, 1)), log_every_(std::max<int64_t>(log_every, 1)) {
-  bar_ = mode == "bar" || (mode == "auto" && ::isatty(STDOUT_FILENO));
-  quiet_ = mode == "none" || !core::is_main_process();
+  bar_ = mode == ProgressMode::kBar || (mode == ProgressMode::kAuto && ::isatty(STDOUT_FILENO));
+  quiet_ = mode == ProgressMode::kNone || !core::is_main_process();
   start_ = std::chrono::steady_clock::now();
 }
 

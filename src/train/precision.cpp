@@ -9,26 +9,11 @@
 
 namespace mae::train {
 
-void check_precision(const std::string& precision) {
-  MAE_CHECK_USAGE(precision == "auto" || precision == "fp32" || precision == "bf16" || precision == "fp16",
-                  "train.precision must be auto, fp32, bf16 or fp16, got '", precision,
-                  "' (bf16 on A100/H100 and CPUs with AVX512-BF16 or AMX; fp16 on V100, T4 and other GPUs without bf16)");
-}
+const char* precision_name(Precision precision) { return core::choice_name(kPrecisionNames, precision); }
 
-Precision parse_precision(const std::string& precision) {
-  check_precision(precision);
-  MAE_CHECK(precision != "auto", "train.precision=auto reached the trainer unsettled; settle it first (tasks::choose_precision)");
-  if (precision == "bf16") return Precision::kBf16;
-  if (precision == "fp16") return Precision::kFp16;
-  return Precision::kFp32;
-}
-
-const char* precision_name(Precision precision) {
-  switch (precision) {
-    case Precision::kBf16: return "bf16";
-    case Precision::kFp16: return "fp16";
-    default: return "fp32";
-  }
+void check_settled(Precision precision) {
+  MAE_CHECK(precision != Precision::kAuto,
+            "train.precision=auto reached the trainer unsettled; settle it first (tasks::choose_precision)");
 }
 
 bool bf16_hardware(const torch::Device& device, std::string* why) {
@@ -60,6 +45,7 @@ void set_tf32(bool enabled) {
 
 AutocastGuard::AutocastGuard(const torch::Device& device, Precision precision)
     : enabled_(precision != Precision::kFp32), device_type_(device.type()) {
+  check_settled(precision);
   if (!enabled_) return;
   previous_enabled_ = at::autocast::is_autocast_enabled(device_type_);
   previous_dtype_ = at::autocast::get_autocast_dtype(device_type_);

@@ -36,13 +36,14 @@ struct Trainer::Window {
 
 Trainer::Trainer(TrainerOptions options, Task& task, data::BatchSource& batches, torch::Device device)
     : options_(std::move(options)), task_(task), batches_(batches), device_(device),
-      precision_(parse_precision(options_.precision)) {
+      precision_(options_.precision) {
   options_.validate();
+  check_settled(precision_);
   set_tf32(options_.tf32);
   models::set_grad_checkpointing(task_.model(), options_.grad_checkpointing);
   groups_ = task_.param_groups(options_.weight_decay);
   MAE_CHECK(!groups_.empty(), "the model has no trainable parameters");
-  if (options_.optimizer == "lars") {
+  if (options_.optimizer == OptimizerKind::kLars) {
     optimizer_ = optim::make_lars(groups_);
   } else {
     optimizer_ = optim::make_adamw(groups_, options_.beta1, options_.beta2, 1e-8, options_.fused_optimizer);
@@ -144,7 +145,7 @@ void Trainer::handle_nonfinite(int64_t consecutive) {
   load_checkpoint(last_good_stem_, task_.model(), optimizer_.get(), &groups_, &state_);
   state_.skipped_steps = skipped;
   state_.lr_factor = lr_factor;
-  if (options_.nonfinite_action == "stop") {
+  if (options_.nonfinite_action == NonfiniteAction::kStop) {
     throw Error(str(consecutive, " non-finite steps in a row (loss or gradient NaN/Inf); restored the last good checkpoint ",
                     last_good_stem_, " (epoch ", state_.epoch, ") and stopped. Lower optim.blr, set train.clip_grad, ",
                     "or use train.precision=fp32 (or bf16 where supported), then continue with --resume auto"));
@@ -249,7 +250,7 @@ void Trainer::save_if_due() {
 }
 
 void Trainer::save_or_warn(bool numbered) {
-  if (options_.on_save_error == "stop") return save(numbered);
+  if (options_.on_save_error == SaveErrorAction::kStop) return save(numbered);
   try {
     save(numbered);
   } catch (const Error& e) {

@@ -2,7 +2,6 @@
 
 #include "mae/core/error.h"
 #include "mae/optim/schedule.h"
-#include "mae/train/precision.h"
 
 namespace mae::train {
 
@@ -28,21 +27,13 @@ void TrainerOptions::validate() const {
   MAE_CHECK_USAGE(weight_decay >= 0, "optim.weight_decay must be >= 0, got ", weight_decay);
   MAE_CHECK_USAGE(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "optim.betas [", beta1, ", ", beta2,
                   "] must lie in [0, 1)");
-  MAE_CHECK_USAGE(optimizer == "adamw" || optimizer == "lars", "optim.optimizer must be adamw or lars, got '", optimizer, "'");
   MAE_CHECK_USAGE(clip_grad >= 0, "train.clip_grad must be >= 0 (0: off), got ", clip_grad);
-  check_precision(precision);
   MAE_CHECK_USAGE(!run_dir.empty(), "train.output_dir must not be empty");
   MAE_CHECK_USAGE(save_every >= 0 && keep_last >= 0, "train.save_every and train.keep_last must be >= 0");
   MAE_CHECK_USAGE(save_every_steps >= 0 && save_every_minutes >= 0,
                   "train.save_every_steps and train.save_every_minutes must be >= 0 (0: off)");
-  MAE_CHECK_USAGE(on_save_error == "stop" || on_save_error == "warn", "train.on_save_error must be stop or warn, got '",
-                  on_save_error, "'");
   MAE_CHECK_USAGE(log_every > 0, "log.every must be positive, got ", log_every);
-  MAE_CHECK_USAGE(progress == "auto" || progress == "bar" || progress == "lines" || progress == "none",
-                  "log.progress must be auto, bar, lines or none, got '", progress, "'");
   MAE_CHECK_USAGE(nonfinite_patience > 0, "train.nonfinite_patience must be positive");
-  MAE_CHECK_USAGE(nonfinite_action == "stop" || nonfinite_action == "continue",
-                  "train.nonfinite_action must be stop or continue, got '", nonfinite_action, "'");
   MAE_CHECK_USAGE(nonfinite_lr_factor > 0 && nonfinite_lr_factor <= 1, "train.nonfinite_lr_factor must lie in (0, 1]");
   MAE_CHECK_USAGE(max_steps >= 0, "train.max_steps must be >= 0 (0: off)");
   MAE_CHECK_USAGE(bucket_mb > 0, "train.bucket_mb must be positive, got ", bucket_mb);

@@ -6,8 +6,8 @@
 
 #include "common/tensor_compare.h"
 #include "mae/core/error.h"
-#include "mae/data/batch_source.h"
-#include "mae/data/transforms.h"
+#include "mae/data/loader/batch_source.h"
+#include "mae/data/augment/transforms.h"
 #include "mae/kernels/masked_loss.h"
 #include "mae/models/mae_vit.h"
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mae/core/error.h"
-#include "mae/io/load_state_dict.h"
+#include "mae/weights/load_state_dict.h"
 #include "mae/io/safetensors.h"
 #include "mae/models/mae_vit.h"
 #include "mae/tasks/classify.h"
@@ -67,15 +67,17 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   const std::string best = dir_ + "/ft/checkpoint-best.safetensors";
   ASSERT_TRUE(std::filesystem::exists(best));
   const auto meta = tasks::read_facts(best).facts;
-  EXPECT_EQ(meta.at("model"), "vit");
-  EXPECT_EQ(meta.at("num_classes"), 4);
-  EXPECT_EQ(meta.at("img_h"), 16);  // adopted from the pretraining checkpoint
-  EXPECT_GE(meta.at("val_top1").get<double>(), r.last.top1);
+  ASSERT_TRUE(meta && meta->val_top1);
+  EXPECT_EQ(meta->kind, tasks::ModelKind::kVit);
+  EXPECT_EQ(meta->num_classes, 4);
+  EXPECT_EQ(meta->img_h, 16);  // adopted from the pretraining checkpoint
+  EXPECT_GE(*meta->val_top1, r.last.top1);
 
   // The report of taking over the encoder: decoder unused, head and fc_norm new, by design.
   auto report_options = classify_config("report", false, {}, pre);
-  report_options.settle_num_classes();
-  tasks::ClassifyTask task(report_options, torch::kCPU, {});
+  mae::data::Splits splits(report_options.data.source);
+  report_options.settle_num_classes(splits);
+  tasks::ClassifyTask task(report_options, torch::kCPU, splits, {});
   const auto report = task.init_from(pre, false);
   ASSERT_NE(report.expected_unused_group("decoder"), nullptr);
   ASSERT_NE(report.expected_missing_group("head"), nullptr);
@@ -113,7 +115,7 @@ TEST_F(DownstreamFixture, FinetuneFromPretrainCheckpointBeatsChance) {
   EXPECT_NEAR(100.0 * correct / n, m.top1, 1e-9);
   // k-NN of a fine-tuned global-pool checkpoint pools as it was trained (fc_norm, no norm).
   auto knn_config = config::resolve_inference(last, false, {});
-  EXPECT_EQ(knn_config.knn.pool, "mean");
+  EXPECT_EQ(knn_config.knn.pool, tasks::Pool::kMean);
   EXPECT_EQ(tasks::run_knn(knn_config, last, torch::kCPU).metrics.count, 128);
 }
 
@@ -186,20 +188,20 @@ TEST_F(DownstreamFixture, KnnEmbedAndExportOfAPretrainCheckpoint) {
   EXPECT_EQ(tasks::run_embed(config, embed, torch::kCPU).done, 128);
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/features.npy.paths.txt"));
   embed.output = dir_ + "/features.safetensors";
-  embed.pool = "mean";
+  embed.pool = tasks::Pool::kMean;
   tasks::run_embed(config, embed, torch::kCPU);
   EXPECT_EQ(io::read_safetensors(embed.output).tensors.at("features").sizes(), (std::vector<int64_t>{128, 32}));
 
   // Export: official and HuggingFace names round-trip into the model; the sidecar has the facts.
   const auto original = weights(pre);
   for (const char* scheme : {"official", "huggingface", "easycv"}) {
-    tasks::ExportRequest request{pre, dir_ + "/exports/" + std::string(scheme) + ".safetensors", "full", scheme};
+    tasks::ExportRequest request{pre, dir_ + "/exports/" + std::string(scheme) + ".safetensors", tasks::ExportPart::kFull, scheme};
     const auto result = tasks::run_export(request);
     models::MaeViTOptions o;
     o.img_h = o.img_w = 16, o.patch_size = 4, o.in_chans = 1, o.embed_dim = 32, o.depth = 2, o.num_heads = 2;
     o.decoder_embed_dim = 16, o.decoder_depth = 1, o.decoder_num_heads = 2;
     models::MaskedAutoencoderViT model(o);
-    io::load_weights(*model, result.weights);
+    weights::load_weights(*model, result.weights);
     for (const auto& kv : model->named_parameters()) {
       EXPECT_TRUE(torch::equal(kv.value(), original.tensors.at(kv.key()))) << scheme << " " << kv.key();
     }
@@ -207,14 +209,14 @@ TEST_F(DownstreamFixture, KnnEmbedAndExportOfAPretrainCheckpoint) {
     const auto j = nlohmann::json::parse(sidecar);
     EXPECT_EQ(j["patch_size"], 4);
     EXPECT_EQ(j["in_chans"], 1);
-    EXPECT_EQ(j["scheme"], io::scheme_name(io::parse_scheme(scheme)));
+    EXPECT_EQ(j["scheme"], weights::scheme_name(weights::parse_scheme(scheme)));
     EXPECT_EQ(j["decoder_depth"], 1);
   }
-  tasks::ExportRequest encoder{pre, dir_ + "/encoder.safetensors", "encoder", "official"};
+  tasks::ExportRequest encoder{pre, dir_ + "/encoder.safetensors", tasks::ExportPart::kEncoder, "official"};
   const auto exported = io::read_safetensors(tasks::run_export(encoder).weights);
   EXPECT_FALSE(exported.tensors.count("decoder_embed.weight") || exported.tensors.count("mask_token"));
   EXPECT_TRUE(exported.tensors.count("norm.weight"));
-  EXPECT_THROW(tasks::run_export({pre, dir_ + "/x.safetensors", "half", "official"}), UsageError);
+  EXPECT_THROW(core::parse_choice(tasks::kExportPartNames, "half", "--part"), UsageError);
 }
 
 TEST_F(DownstreamFixture, ClassCountProblemsAreClearErrors) {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "mae/data/factory.h"
-#include "mae/data/memory_source.h"
+#include "mae/data/sources/memory_source.h"
 
 using mae::data::DataOptions;
 using mae::data::Split;
@@ -30,8 +30,8 @@ TEST(FashionMnist, TheDebianPackageReads) {
 TEST(FashionMnist, TheDefaultsReadTheValSplit) {
   DataOptions c;
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  EXPECT_EQ(mae::data::num_classes(c.source, Split::kVal), 10);
-  EXPECT_EQ(mae::data::class_names(c.source, Split::kVal)[9], "Ankle boot");
+  EXPECT_EQ(mae::data::Splits(c.source).num_classes(Split::kVal), 10);
+  EXPECT_EQ(mae::data::Splits(c.source).class_names(Split::kVal)[9], "Ankle boot");
   c.transform.eval_resize_ratio = 1;  // whole images, so the batch has the set's statistics
   mae::data::LoaderOptions o = mae::data::loader_options(c, Split::kVal);
   EXPECT_FALSE(o.shuffle);

@@ -10,7 +10,7 @@
 #include "common/tensor_compare.h"
 #include "mae/core/error.h"
 #include "mae/data/factory.h"
-#include "mae/io/key_schemes.h"
+#include "mae/weights/key_schemes.h"
 #include "mae/io/safetensors.h"
 #include "mae/optim/schedule.h"
 #include "mae/tasks/visualize.h"
@@ -69,11 +69,13 @@ TEST_F(PretrainFixture, LossFallsAndRunFolderIsComplete) {
   EXPECT_EQ(checked, 16);  // every 2 steps
   // The checkpoint carries the model's shape facts and loads into the official names.
   const auto stored = tasks::read_facts(run + "/checkpoint-last.safetensors");
-  EXPECT_EQ(stored.facts.at("patch_size"), 4);
-  EXPECT_EQ(stored.facts.at("in_chans"), 1);
-  EXPECT_EQ(stored.facts.at("norm_pix_loss"), false);
-  EXPECT_EQ(stored.facts.at("mean"), std::vector<double>{0.2});
-  EXPECT_EQ(stored.facts.at("mask_ratio"), 0.75) << "numbers stored exactly";
+  ASSERT_TRUE(stored.facts);
+  EXPECT_EQ(stored.facts->kind, tasks::ModelKind::kMae);
+  EXPECT_EQ(stored.facts->patch_size, 4);
+  EXPECT_EQ(stored.facts->in_chans, 1);
+  EXPECT_EQ(stored.facts->norm_pix_loss, false);
+  EXPECT_EQ(stored.facts->mean, std::vector<double>{0.2});
+  EXPECT_EQ(stored.facts->mask_ratio, 0.75) << "numbers stored exactly";
   EXPECT_NE(stored.config_yaml.find("name: \"mae_vit_32d2b2h_patch4_dec16d1b2h\""), std::string::npos) << stored.config_yaml;
   EXPECT_TRUE(last_weights(run).tensors.count("decoder_pred.weight"));
 }
@@ -244,8 +246,8 @@ TEST_F(PretrainFixture, InitFromEncoderOnlyWeightsKeepsFreshDecoder) {
   // An encoder-only file under EasyCV's names, as users bring from other tools.
   auto full = last_weights(dir_ + "/source");
   io::NamedTensors all(full.tensors.begin(), full.tensors.end());
-  auto encoder = io::select_encoder(all);
-  io::write_safetensors(dir_ + "/encoder.safetensors", io::to_scheme(encoder, io::Scheme::kEasyCV), {});
+  auto encoder = weights::select_encoder(all);
+  io::write_safetensors(dir_ + "/encoder.safetensors", weights::to_scheme(encoder, weights::Scheme::kEasyCV), {});
   // Stop before the first step: checkpoint-last then holds the initial weights.
   tasks::PretrainRequest request;
   request.init = dir_ + "/encoder.safetensors";

@@ -147,7 +147,8 @@ TEST_F(TutorialWalk, EveryCommandRunsAsWrittenOnFolderAndListData) {
 
   // Class names from data.class_names_file, everywhere the classes are named.
   const auto facts = mae::tasks::read_facts(dir_ + "/runs/ft/checkpoint-best.safetensors").facts;
-  EXPECT_EQ(facts.at("class_names"), nlohmann::json(std::vector<std::string>(std::begin(kClasses), std::end(kClasses))));
+  ASSERT_TRUE(facts);
+  EXPECT_EQ(facts->class_names, std::vector<std::string>(std::begin(kClasses), std::end(kClasses)));
   const auto metrics = nlohmann::json::parse(read_text(dir_ + "/runs/ft/eval/metrics.json"));
   EXPECT_TRUE(metrics.at("per_class").contains("stripes")) << metrics.dump();
   EXPECT_NE(read_text(dir_ + "/predictions.jsonl").find("\"class\":\""), std::string::npos);

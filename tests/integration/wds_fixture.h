@@ -8,7 +8,7 @@
 
 #include <torch/torch.h>
 
-#include "mae/data/pack.h"
+#include "mae/data/wds/pack.h"
 #include "mae/io/png_writer.h"
 
 namespace mae::testing {

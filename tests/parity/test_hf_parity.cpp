@@ -6,7 +6,7 @@
 
 #include "common/parity_fixture.h"
 #include "common/tensor_compare.h"
-#include "mae/io/key_schemes.h"
+#include "mae/weights/key_schemes.h"
 
 using namespace mae::models;
 using mae::testing::tensors_close;
@@ -22,8 +22,8 @@ void load_hf_weights(torch::nn::Module& module, const mae::io::SafetensorsFile& 
   for (const auto& [key, value] : f.tensors) {
     if (key.rfind("hf.", 0) == 0) hf.emplace_back(key.substr(3), value);
   }
-  ASSERT_EQ(mae::io::detect_scheme(hf), mae::io::Scheme::kHuggingFace);
-  const auto converted = mae::io::from_scheme(hf, mae::io::Scheme::kHuggingFace);
+  ASSERT_EQ(mae::weights::detect_scheme(hf), mae::weights::Scheme::kHuggingFace);
+  const auto converted = mae::weights::from_scheme(hf, mae::weights::Scheme::kHuggingFace);
   torch::NoGradGuard no_grad;
   auto params = module.named_parameters();
   size_t used = 0;
@@ -44,7 +44,7 @@ void expect_hf_grads(torch::nn::Module& module, const mae::io::SafetensorsFile& 
   }
   auto params = module.named_parameters();
   size_t checked = 0;
-  for (const auto& [name, expected] : mae::io::from_scheme(hf, mae::io::Scheme::kHuggingFace).tensors) {
+  for (const auto& [name, expected] : mae::weights::from_scheme(hf, mae::weights::Scheme::kHuggingFace).tensors) {
     ASSERT_TRUE(params.contains(name)) << "HuggingFace's gradient '" << name << "' has no counterpart";
     ASSERT_TRUE(params[name].grad().defined()) << name << " received no gradient";
     EXPECT_TRUE(tensors_close("grad." + name, params[name].grad(), expected, kRtol, kAtol));

@@ -10,7 +10,7 @@
 
 #include "mae/core/error.h"
 #include "mae/eval/classification.h"
-#include "mae/data/image_decode.h"
+#include "mae/data/codecs/image_decode.h"
 #include "mae/eval/knn.h"
 #include "mae/eval/picture.h"
 #include "mae/io/npy.h"

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "mae/config/config.h"
+#include "mae/config/fields.h"
+#include "mae/core/choice.h"
 #include "mae/core/parse.h"
 #include "mae/core/error.h"
 #include "mae/models/presets.h"
@@ -98,6 +100,55 @@ TEST(Config, ResolvedYamlLoadsBackIdentically) {
   EXPECT_EQ(b.to_yaml(), a.to_yaml());
   EXPECT_EQ(b.get_int("model.embed_dim"), 192);
   EXPECT_EQ(b.get_float_list("data.mean"), (std::vector<double>{0.1, 0.2, 0.3}));
+}
+
+TEST(Config, CommentsFollowTheirValues) {
+  Config c = make();
+  const std::string yaml = c.to_yaml({{"optim.blr", "why\nthis"}});
+  EXPECT_NE(yaml.find("blr: 1.5e-4  # why this\n"), std::string::npos) << yaml;
+  Config b = make();
+  b.apply(b.parse_yaml_string(yaml), "");
+  EXPECT_EQ(b.to_yaml(), c.to_yaml()) << "a comment changes nothing read back";
+}
+
+namespace {
+enum class Fruit { kApple, kPear, kPlum };
+constexpr mae::core::Choice<Fruit> kFruitNames[] = {{Fruit::kApple, "apple"}, {Fruit::kPear, "pear"}, {Fruit::kPlum, "plum"}};
+}  // namespace
+
+// A fixed choice is declared and written as its name and read through its table; --help and the
+// error list the names.
+TEST(Fields, AChoiceIsBoundByName) {
+  using mae::config::Fields;
+  Config c;
+  Fruit fruit = Fruit::kPear;
+  Fields declare(c, Fields::Mode::kDeclare);
+  declare("eat.fruit", fruit, kFruitNames, "what to eat");
+  EXPECT_EQ(c.get_string("eat.fruit"), "pear") << "the default is the member's name";
+  EXPECT_NE(c.help_text().find("what to eat (apple, pear or plum)"), std::string::npos) << c.help_text();
+
+  c.set("eat.fruit", "plum");
+  Fields read(c, Fields::Mode::kRead);
+  read("eat.fruit", fruit, kFruitNames, "what to eat");
+  EXPECT_EQ(fruit, Fruit::kPlum);
+
+  fruit = Fruit::kApple;
+  Fields write(c, Fields::Mode::kWrite);
+  write("eat.fruit", fruit, kFruitNames, "what to eat");
+  EXPECT_EQ(c.get_string("eat.fruit"), "apple");
+  EXPECT_NE(c.to_yaml().find("fruit: \"apple\""), std::string::npos) << c.to_yaml();
+  Fruit again = Fruit::kPlum;
+  read("eat.fruit", again, kFruitNames, "what to eat");
+  EXPECT_EQ(again, Fruit::kApple) << "what is written reads back";
+
+  c.set("eat.fruit", "banana");
+  try {
+    read("eat.fruit", fruit, kFruitNames, "what to eat");
+    ADD_FAILURE() << "an unknown name was accepted";
+  } catch (const mae::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("eat.fruit must be apple, pear or plum, got 'banana'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(fruit, Fruit::kApple) << "a refused name leaves the member as it was";
 }
 
 TEST(Config, HelpListsEveryKeyWithDefault) {

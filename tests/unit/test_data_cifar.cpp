@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/data/memory_source.h"
+#include "mae/data/sources/memory_source.h"
 #include "test_data_files.h"
 
 using mae::testing::TempDir;

@@ -2,8 +2,8 @@
 #include <png.h>
 
 #include "mae/core/error.h"
-#include "mae/data/image_decode.h"
-#include "mae/data/transforms.h"
+#include "mae/data/codecs/image_decode.h"
+#include "mae/data/augment/transforms.h"
 #include "test_data_files.h"
 
 using mae::data::CropBox;

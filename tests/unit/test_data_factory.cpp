@@ -13,7 +13,7 @@ using mae::testing::write_bytes;
 
 TEST(DataFactory, DefaultsAreFashionMnist) {
   DataOptions c;
-  EXPECT_EQ(c.source.source, "idx");
+  EXPECT_EQ(c.source.kind, mae::data::SourceKind::kIdx);
   EXPECT_EQ(c.source.root, "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(c.transform.mean, std::vector<double>{0.2860});
   EXPECT_EQ(c.transform.std, std::vector<double>{0.3530});
@@ -24,7 +24,7 @@ TEST(DataFactory, DefaultsAreFashionMnist) {
 
 TEST(DataFactory, AMissingRootIsNamedBeforeAnyFileInIt) {
   DataOptions c;
-  c.source.source = "list";
+  c.source.kind = mae::data::SourceKind::kList;
   c.source.root = "/nonexistent/photos";
   c.source.train_files = {"train.txt"};
   c.source.class_names_file = "classes.txt";
@@ -53,7 +53,7 @@ TEST(DataFactory, MeanStdIsExactOnASmallIdxSet) {
   const auto [mean3, std3] = mae::data::compute_mean_std(c, Split::kTrain, 3, 3);
   EXPECT_EQ(mean3.size(), 3u);
   EXPECT_DOUBLE_EQ(mean3[0], mean3[2]);
-  EXPECT_EQ(mae::data::num_classes(c.source, Split::kTrain), 0);
+  EXPECT_EQ(mae::data::Splits(c.source).num_classes(Split::kTrain), 0);
 }
 
 TEST(DataFactory, ListSourceWithJpegsThroughTheLoader) {
@@ -67,12 +67,12 @@ TEST(DataFactory, ListSourceWithJpegsThroughTheLoader) {
   }
   write_bytes(dir.file("train.txt"), list);
   DataOptions c;
-  c.source.source = "list";
+  c.source.kind = mae::data::SourceKind::kList;
   c.source.root = dir.path();
   c.source.train_files = {"train.txt"};
   c.transform.mean = {0.5,0.5,0.5};
   c.transform.std = {0.2,0.2,0.2};
-  EXPECT_EQ(mae::data::num_classes(c.source, Split::kTrain), 3);
+  EXPECT_EQ(mae::data::Splits(c.source).num_classes(Split::kTrain), 3);
   mae::data::LoaderOptions o;
   o.batch_size = 3;
   o.num_workers = 2;
@@ -96,7 +96,7 @@ TEST(DataFactory, LabelsOutsideTheClassRangeStopAtStartUp) {
   TempDir dir;
   write_bytes(dir.file("list.txt"), "a.jpg 0\nb.jpg 5\n");
   DataOptions c;
-  c.source.source = "list";
+  c.source.kind = mae::data::SourceKind::kList;
   c.source.root = dir.path();
   c.source.train_files = {"list.txt"};
   c.source.num_classes = 5;
@@ -115,13 +115,11 @@ TEST(DataFactory, ClassFolderCountMustMatchNumClasses) {
   write_bytes(dir.file("train/a/1.jpg"), "x");
   write_bytes(dir.file("train/b/1.jpg"), "x");
   DataOptions c;
-  c.source.source = "class_folder";
+  c.source.kind = mae::data::SourceKind::kClassFolder;
   c.source.root = dir.path();
   c.source.train_files = {"train"};
-  EXPECT_EQ(mae::data::class_names(c.source, Split::kTrain), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(mae::data::Splits(c.source).class_names(Split::kTrain), (std::vector<std::string>{"a", "b"}));
   c.source.num_classes = 3;
-  EXPECT_THROW(mae::data::make_source(c.source, Split::kTrain), mae::UsageError);
-  c.source.source = "tfrecord";
   EXPECT_THROW(mae::data::make_source(c.source, Split::kTrain), mae::UsageError);
 }
 
@@ -129,15 +127,15 @@ TEST(DataFactory, CifarNamesComeFromTheBatchesMetaFile) {
   TempDir dir;
   mae::testing::write_cifar(dir.file("test_batch.bin"), torch::zeros({2, 32, 32, 3}, torch::kUInt8), {0, 1}, 1);
   DataOptions c;
-  c.source.source = "cifar10";
+  c.source.kind = mae::data::SourceKind::kCifar10;
   c.source.root = dir.path();
   c.source.val_files = {"test_batch.bin"};
-  EXPECT_EQ(mae::data::class_names(c.source, Split::kVal)[0], "airplane");
-  EXPECT_EQ(mae::data::num_classes(c.source, Split::kVal), 10);
+  EXPECT_EQ(mae::data::Splits(c.source).class_names(Split::kVal)[0], "airplane");
+  EXPECT_EQ(mae::data::Splits(c.source).num_classes(Split::kVal), 10);
   std::string meta;
   for (int i = 0; i < 10; ++i) meta += "class" + std::to_string(i) + "\n";
   write_bytes(dir.file("batches.meta.txt"), meta + "\n\n");
-  EXPECT_EQ(mae::data::class_names(c.source, Split::kVal)[3], "class3");
+  EXPECT_EQ(mae::data::Splits(c.source).class_names(Split::kVal)[3], "class3");
 }
 
 TEST(DataFactory, MeanStdSkipsUnreadableFilesAndConvertsToGrey) {
@@ -147,7 +145,7 @@ TEST(DataFactory, MeanStdSkipsUnreadableFilesAndConvertsToGrey) {
   write_bytes(dir.file("imgs/b.png"), mae::testing::encode_png(b, 2));
   write_bytes(dir.file("imgs/c.png"), "broken");
   DataOptions c;
-  c.source.source = "folder";
+  c.source.kind = mae::data::SourceKind::kFolder;
   c.source.root = dir.path();
   c.source.train_files = {"imgs"};
   const auto pixels = [](const torch::Tensor& rgb, int64_t channels) {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/data/file_source.h"
+#include "mae/data/sources/file_source.h"
 #include "test_data_files.h"
 
 using mae::testing::TempDir;

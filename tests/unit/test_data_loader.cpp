@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/data/file_source.h"
-#include "mae/data/loader.h"
-#include "mae/data/memory_source.h"
+#include "mae/data/sources/file_source.h"
+#include "mae/data/loader/loader.h"
+#include "mae/data/sources/memory_source.h"
 #include "test_data_files.h"
 
 using mae::data::Batch;

@@ -9,11 +9,11 @@
 
 #include "common/multiband_files.h"
 #include "mae/core/error.h"
-#include "mae/data/array_source.h"
+#include "mae/data/sources/array_source.h"
 #include "mae/data/factory.h"
-#include "mae/data/file_source.h"
-#include "mae/data/image_decode.h"
-#include "mae/data/sample_transform.h"
+#include "mae/data/sources/file_source.h"
+#include "mae/data/codecs/image_decode.h"
+#include "mae/data/augment/sample_transform.h"
 #include "mae/io/npy.h"
 #include "test_data_files.h"
 
@@ -181,7 +181,7 @@ TEST(DataMultiband, NpySourceReadsBothLayoutsWithLabels) {
   mae::io::write_npy(dir.file("labels.npy"), torch::tensor({2, 0, 1}, torch::kInt64));
   for (const char* name : {"nhwc.npy", "nchw.npy"}) {
     DataOptions o;
-    o.source.source = "npy";
+    o.source.kind = mae::data::SourceKind::kNpy;
     o.source.root = dir.path();
     o.source.train_files = {name, "labels.npy"};
     const auto source = mae::data::make_source(o.source, Split::kTrain);
@@ -194,16 +194,14 @@ TEST(DataMultiband, NpySourceReadsBothLayoutsWithLabels) {
   }
   // An explicit layout overrides the guess; a wrong one shows as a channel mismatch.
   DataOptions o;
-  o.source.source = "npy";
+  o.source.kind = mae::data::SourceKind::kNpy;
   o.source.root = dir.path();
   o.source.train_files = {"nchw.npy"};
-  o.source.array_layout = "channels_last";
+  o.source.array_layout = mae::data::ArrayLayout::kChannelsLast;
   EXPECT_EQ(mae::data::make_source(o.source, Split::kTrain)->open(0).channels, 10);
-  o.source.array_layout = "sideways";
-  EXPECT_THROW(o.validate(), mae::UsageError);
   // Labels that do not pair with the images.
   mae::io::write_npy(dir.file("two.npy"), torch::tensor({0, 1}, torch::kInt64));
-  o.source.array_layout = "auto";
+  o.source.array_layout = mae::data::ArrayLayout::kAuto;
   o.source.train_files = {"nchw.npy", "two.npy"};
   EXPECT_THROW(mae::data::make_source(o.source, Split::kTrain), mae::UsageError);
 }
@@ -216,7 +214,7 @@ TEST(DataMultiband, NpyFilesFromAFolderOrAList) {
   mae::io::write_npy(dir.file("arrays/sub/b.npy"), b);                 // [H, W, C]
   mae::testing::write_bytes(dir.file("arrays/notes.txt"), "x");
   DataOptions o;
-  o.source.source = "npy_files";
+  o.source.kind = mae::data::SourceKind::kNpyFiles;
   o.source.root = dir.path();
   o.source.train_files = {"arrays"};
   auto source = mae::data::make_source(o.source, Split::kTrain);
@@ -330,7 +328,7 @@ TEST(DataMultiband, StatisticsOfSixteenBitTiffsPerBand) {
   write_tiff(dir.file("set/a.tif"), a, layout_of(true, true, COMPRESSION_LZW));
   write_tiff(dir.file("set/b.tif"), b);
   DataOptions o;
-  o.source.source = "folder";
+  o.source.kind = mae::data::SourceKind::kFolder;
   o.source.root = dir.path();
   o.source.train_files = {"set"};
   const auto all = torch::cat({a.reshape({-1, 6}), b.reshape({-1, 6})}).to(torch::kFloat64);

@@ -7,9 +7,9 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/data/pil_ops.h"
+#include "mae/data/augment/pil_ops.h"
 #include "mae/io/safetensors.h"
-#include "mae/data/rand_augment.h"
+#include "mae/data/augment/rand_augment.h"
 
 using mae::data::AugmentOp;
 using mae::data::AugmentStep;

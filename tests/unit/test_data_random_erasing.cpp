@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/data/random_erasing.h"
+#include "mae/data/augment/random_erasing.h"
 
 using mae::data::CropBox;
 using mae::data::ErasingMode;
@@ -130,10 +130,8 @@ TEST(DataRandomErasing, IsSeededAndValidated) {
     erase.apply(b, rb);
     EXPECT_TRUE(torch::equal(a, b));
   }
-  EXPECT_EQ(mae::data::parse_erasing_mode("Pixel"), ErasingMode::kPixel);
-  EXPECT_EQ(mae::data::parse_erasing_mode(""), ErasingMode::kConst);
-  EXPECT_EQ(mae::data::parse_erasing_mode("rand"), ErasingMode::kRand);
-  EXPECT_THROW(mae::data::parse_erasing_mode("noise", "data.remode"), mae::UsageError);
+  EXPECT_EQ(mae::core::parse_choice(mae::data::kErasingModeNames, "rand", "data.remode"), ErasingMode::kRand);
+  EXPECT_THROW(mae::core::parse_choice(mae::data::kErasingModeNames, "noise", "data.remode"), mae::UsageError);
   EXPECT_THROW(RandomErasing(options(1.5, ErasingMode::kConst)), mae::UsageError);
   EXPECT_THROW(RandomErasing(options(0.5, ErasingMode::kConst, 0)), mae::UsageError);
   RandomErasingOptions o;

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/data/sample_rng.h"
-#include "mae/data/sampler.h"
+#include "mae/data/augment/sample_rng.h"
+#include "mae/data/loader/sampler.h"
 
 using mae::data::ShardOptions;
 

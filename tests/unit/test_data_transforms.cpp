@@ -4,8 +4,8 @@
 
 #include "common/tensor_compare.h"
 #include "mae/core/error.h"
-#include "mae/data/sample_transform.h"
-#include "mae/data/transforms.h"
+#include "mae/data/augment/sample_transform.h"
+#include "mae/data/augment/transforms.h"
 
 using mae::data::CropBox;
 using mae::data::SampleRng;
@@ -84,7 +84,7 @@ TEST(DataTransforms, ResizeIsAntialiasedAndIdentityAtSameSize) {
     EXPECT_LT((inner - 127.5).abs().max().item<float>(), 3.0f);
   }
   EXPECT_TRUE(mae::data::resize(board, 64, 64, mae::data::Interpolation::kBicubic).is_same(board));
-  EXPECT_THROW(mae::data::parse_interpolation("nearest"), mae::UsageError);
+  EXPECT_THROW(mae::core::parse_choice(mae::data::kInterpolationNames, "nearest", "data.interpolation"), mae::UsageError);
 }
 
 TEST(DataTransforms, NormalizeMatchesToTensorNormalizeAndFlips) {

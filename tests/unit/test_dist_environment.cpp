@@ -25,7 +25,7 @@ TEST(DistEnvironment, NoVariablesMeansOneProcess) {
   EXPECT_FALSE(env.distributed());
   EXPECT_EQ(env.rank, 0);
   EXPECT_EQ(env.world_size, 1);
-  EXPECT_EQ(env.source, "none");
+  EXPECT_EQ(env.source, mae::distributed::EnvSource::kNone);
   // Nothing was initialised: collectives are no-ops and gradient sync is inactive.
   EXPECT_FALSE(mae::distributed::initialized());
   auto t = torch::ones({3});
@@ -39,7 +39,7 @@ TEST(DistEnvironment, NoVariablesMeansOneProcess) {
 TEST(DistEnvironment, TorchrunVariables) {
   const auto env = read_environment(from({{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "node7"},
                                           {"MASTER_PORT", "23456"}, {"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}}));
-  EXPECT_EQ(env.source, "torchrun");  // torchrun's variables win over SLURM's
+  EXPECT_EQ(env.source, mae::distributed::EnvSource::kTorchrun);  // torchrun's variables win over SLURM's
   EXPECT_EQ(env.rank, 3);
   EXPECT_EQ(env.world_size, 8);
   EXPECT_EQ(env.local_rank, 1);
@@ -50,7 +50,7 @@ TEST(DistEnvironment, TorchrunVariables) {
 TEST(DistEnvironment, SlurmFallback) {
   const auto env = read_environment(from({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "16"}, {"SLURM_LOCALID", "1"},
                                           {"MASTER_ADDR", "gpu-001"}, {"MASTER_PORT", "29501"}}));
-  EXPECT_EQ(env.source, "slurm");
+  EXPECT_EQ(env.source, mae::distributed::EnvSource::kSlurm);
   EXPECT_EQ(env.rank, 5);
   EXPECT_EQ(env.world_size, 16);
   EXPECT_EQ(env.local_rank, 1);

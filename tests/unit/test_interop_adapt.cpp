@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 
 #include "common/tensor_compare.h"
-#include "mae/io/adapt_weights.h"
+#include "mae/weights/adapt_weights.h"
 #include "mae/models/pos_embed.h"
 #include "unit/test_interop_helpers.h"
 
 using namespace mae::io;
+using namespace mae::weights;
+using mae::models::Grid;
+using mae::models::resize_pos_embed;
 using mae::testing::error_of;
 using mae::testing::tensors_close;
 namespace F = torch::nn::functional;

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "mae/core/error.h"
-#include "mae/io/load_report.h"
+#include "mae/weights/load_report.h"
 #include "mae/io/safetensors.h"
 #include "mae/models/mae_vit.h"
 #include "mae/models/vision_transformer.h"
@@ -126,7 +126,7 @@ inline io::NamedTensors state_of(torch::nn::Module& model) {
 }
 
 // True when one of the report's notes contains `text`.
-inline bool has_note(const io::LoadReport& report, const std::string& text) {
+inline bool has_note(const weights::LoadReport& report, const std::string& text) {
   for (const auto& n : report.notes) {
     if (n.find(text) != std::string::npos) return true;
   }

@@ -6,10 +6,14 @@
 #include <gtest/gtest.h>
 
 #include "common/tensor_compare.h"
-#include "mae/io/load_state_dict.h"
+#include "mae/models/pos_embed.h"
+#include "mae/weights/load_state_dict.h"
 #include "unit/test_interop_helpers.h"
 
 using namespace mae::io;
+using namespace mae::weights;
+using mae::models::Grid;
+using mae::models::resize_pos_embed;
 using mae::models::MaskedAutoencoderViT;
 using mae::models::VisionTransformer;
 using mae::testing::error_of;

@@ -12,6 +12,7 @@
 #include "unit/test_interop_helpers.h"
 
 using namespace mae::io;
+using namespace mae::weights;
 using mae::testing::error_of;
 using mae::testing::floats;
 using mae::testing::PickleWriter;

@@ -5,10 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include "mae/io/key_schemes.h"
+#include "mae/weights/key_schemes.h"
 #include "unit/test_interop_helpers.h"
 
 using namespace mae::io;
+using namespace mae::weights;
 using mae::testing::error_of;
 using mae::testing::state_of;
 

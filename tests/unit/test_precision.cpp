@@ -74,12 +74,13 @@ TEST(AutocastGuard, Fp16OnCpuLowersTheMlp) {
 }
 
 TEST(AutocastGuard, PrecisionNames) {
-  for (const char* name : {"fp32", "bf16", "fp16"}) EXPECT_STREQ(train::precision_name(train::parse_precision(name)), name);
-  EXPECT_THROW(train::parse_precision("fp8"), UsageError);
-  EXPECT_THROW(train::parse_precision("half"), UsageError);
-  EXPECT_NO_THROW(train::check_precision("auto"));
-  EXPECT_THROW(train::check_precision("fp8"), UsageError);
-  EXPECT_THROW(train::parse_precision("auto"), Error);  // must be settled before the trainer sees it
+  for (const char* name : {"auto", "fp32", "bf16", "fp16"}) {
+    EXPECT_STREQ(train::precision_name(core::parse_choice(train::kPrecisionNames, name, "train.precision")), name);
+  }
+  EXPECT_THROW(core::parse_choice(train::kPrecisionNames, "fp8", "train.precision"), UsageError);
+  EXPECT_THROW(core::parse_choice(train::kPrecisionNames, "half", "train.precision"), UsageError);
+  EXPECT_THROW(train::check_settled(train::Precision::kAuto), Error);  // must be settled before the trainer sees it
+  EXPECT_THROW(train::AutocastGuard(torch::kCPU, train::Precision::kAuto), Error);
 }
 
 namespace {
@@ -101,12 +102,13 @@ struct ProbeTask : train::Task {
 
 TEST(PrecisionChoice, AutoMeasuresBothWaysAndLeavesTheModelAsItWas) {
   ProbeTask task;
-  EXPECT_EQ(tasks::choose_precision("bf16", task, 8, 3, 4, 4, torch::kCPU).precision, "bf16");
-  EXPECT_EQ(tasks::choose_precision("fp32", task, 8, 3, 4, 4, torch::kCPU).precision, "fp32");
+  EXPECT_EQ(tasks::choose_precision(train::Precision::kBf16, task, 8, 3, 4, 4, torch::kCPU).precision, train::Precision::kBf16);
+  EXPECT_EQ(tasks::choose_precision(train::Precision::kFp32, task, 8, 3, 4, 4, torch::kCPU).precision, train::Precision::kFp32);
   std::string why;
   if (!train::bf16_hardware(torch::kCPU, &why)) {
-    const auto choice = tasks::choose_precision("auto", task, 8, 3, 4, 4, torch::kCPU);
-    EXPECT_EQ(choice.precision, "fp32");
+    const auto choice = tasks::choose_precision(train::Precision::kAuto, task, 8, 3, 4, 4, torch::kCPU);
+    EXPECT_EQ(choice.precision, train::Precision::kFp32);
+    EXPECT_TRUE(choice.measured_auto);
     EXPECT_EQ(choice.fp32_seconds, 0);  // nothing measured
     GTEST_SKIP() << why << ": the probe itself is not run here";
   }
@@ -115,8 +117,8 @@ TEST(PrecisionChoice, AutoMeasuresBothWaysAndLeavesTheModelAsItWas) {
   const auto running_mean = task.net[2]->as<torch::nn::BatchNorm1d>()->running_mean.clone();
   const auto next_draw = torch::rand({4});
   torch::manual_seed(3);
-  const auto choice = tasks::choose_precision("auto", task, 8, 3, 4, 4, torch::kCPU);
-  EXPECT_TRUE(choice.precision == "fp32" || choice.precision == "bf16");
+  const auto choice = tasks::choose_precision(train::Precision::kAuto, task, 8, 3, 4, 4, torch::kCPU);
+  EXPECT_TRUE(choice.precision == train::Precision::kFp32 || choice.precision == train::Precision::kBf16);
   EXPECT_GT(choice.fp32_seconds, 0);  // both ways were timed
   EXPECT_GT(choice.bf16_seconds, 0);
   EXPECT_NE(choice.reason.find("s in bf16"), std::string::npos) << choice.reason;
@@ -124,11 +126,4 @@ TEST(PrecisionChoice, AutoMeasuresBothWaysAndLeavesTheModelAsItWas) {
   EXPECT_FALSE(task.net->parameters()[0].grad().defined());
   EXPECT_TRUE(torch::equal(task.net[2]->as<torch::nn::BatchNorm1d>()->running_mean, running_mean));
   EXPECT_TRUE(torch::equal(torch::rand({4}), next_draw));  // the generator is where it was
-}
-
-TEST(PrecisionChoice, TheSavedConfigSaysWhatRan) {
-  tasks::PrecisionChoice choice{"bf16", "auto: measured\nfaster", 2, 1};
-  const std::string yaml = "train:\n  precision: \"auto\"\n  seed: 0\n";
-  EXPECT_EQ(tasks::settle_precision_in_yaml(yaml, choice), "train:\n  precision: \"bf16\"  # auto: measured faster\n  seed: 0\n");
-  EXPECT_EQ(tasks::settle_precision_in_yaml("train:\n  precision: \"fp32\"\n", choice), "train:\n  precision: \"fp32\"\n");
 }

@@ -56,6 +56,26 @@ TEST(Settings, ResolvedYamlResolvesToItself) {
   EXPECT_EQ(again.trainer.seed, 11u);
 }
 
+// train.precision=auto is settled when the run starts: config.yaml is then written again from the
+// settled options (tasks::start_training_run), saying what ran and why.
+TEST(Settings, TheSavedConfigSaysWhatRan) {
+  const auto o = resolve_pretrain(sets({"train.seed=5"}));
+  EXPECT_EQ(o.trainer.precision, mae::train::Precision::kAuto);
+  EXPECT_NE(o.config_yaml.find("  precision: \"auto\"\n"), std::string::npos) << o.config_yaml;
+  ASSERT_TRUE(o.render_config);
+  mae::train::TrainerOptions settled = o.trainer;
+  settled.precision = mae::train::Precision::kBf16;
+  const std::string yaml = o.render_config(settled, {{"train.precision", "auto: measured\nfaster"}});
+  EXPECT_NE(yaml.find("  precision: \"bf16\"  # auto: measured faster\n"), std::string::npos) << yaml;
+  std::string expected = o.config_yaml;
+  expected.replace(expected.find("precision: \"auto\""), 17, "precision: \"bf16\"  # auto: measured faster");
+  EXPECT_EQ(yaml, expected) << "nothing else changes";
+  EXPECT_EQ(o.render_config(o.trainer, {}), o.config_yaml);
+  const auto probe = resolve_classify(true, {});
+  ASSERT_TRUE(probe.render_config);
+  EXPECT_EQ(probe.render_config(probe.trainer, {}), probe.config_yaml);
+}
+
 TEST(Settings, NamesFollowTheModelThatRuns) {
   const auto mini = resolve_pretrain({});
   EXPECT_NE(mini.config_yaml.find("name: \"mae_vit_mini_patch4_dec64d2b4h\""), std::string::npos) << mini.config_yaml;
@@ -92,6 +112,13 @@ TEST(Settings, InvalidValuesAreRefusedBeforeAnythingIsWritten) {
   EXPECT_NE(message_of([&] { resolve_pretrain(sets({"optim.betas=0.9"})); }).find("optim.betas needs two values"),
             std::string::npos);
   EXPECT_NE(message_of([&] { resolve_pretrain(sets({"train.precision=fp8"})); }).find("train.precision"), std::string::npos);
+  // Fixed choices list their names, from the table the binding holds.
+  EXPECT_NE(message_of([] { resolve_pretrain(sets({"data.source=tfrecord"})); })
+                .find("data.source must be idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files or wds, got 'tfrecord'"),
+            std::string::npos);
+  EXPECT_NE(message_of([] { resolve_pretrain(sets({"data.array_layout=sideways"})); }).find("channels_first"), std::string::npos);
+  EXPECT_NE(message_of([] { resolve_classify(false, sets({"aug.mixup_mode=half"})); }).find("batch, pair or elem"),
+            std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(run));
 }
 
@@ -101,7 +128,7 @@ TEST(Settings, TheTrainingLoaderUsesTheDataSettings) {
   mae::testing::write_idx(dir.file("images.idx"), {8, 8, 8}, std::vector<uint8_t>(512, 7), false);
   const auto o = resolve_pretrain(sets({"data.root=" + dir.path(), "data.train_files=images.idx", "data.num_workers=3",
                                         "data.prefetch_batches=7", "train.batch_size=4", "model.img_size=8"}));
-  const auto batches = mae::tasks::training_loader(o.data, o.trainer, 1, 8, 8, torch::kCPU);
+  const auto batches = mae::tasks::training_loader(o.data, nullptr, o.trainer, 1, 8, 8, torch::kCPU);
   const auto* loader = dynamic_cast<const mae::data::Loader*>(batches.get());
   ASSERT_NE(loader, nullptr);
   EXPECT_EQ(loader->options().prefetch_batches, 7);
@@ -115,14 +142,14 @@ TEST(Settings, ClassifyKeysAndItsOwnDefaults) {
                                                 "aug.mixup_mode=pair", "finetune.trainable_blocks=2"}));
   EXPECT_TRUE(ft.mixup.enabled());
   EXPECT_EQ(ft.mixup.cutmix_minmax, (std::vector<double>{0.2, 0.8}));
-  EXPECT_EQ(ft.mixup.mode, "pair");
+  EXPECT_EQ(ft.mixup.mode, mae::data::MixupMode::kPair);
   EXPECT_EQ(ft.mixup.label_smoothing, 0.1);
   EXPECT_EQ(ft.trainable_blocks, 2);
   EXPECT_FALSE(ft.linprobe);
   EXPECT_EQ(ft.model.embed_dim, 128);
   const auto probe = resolve_classify(true, {});
   EXPECT_TRUE(probe.linprobe);
-  EXPECT_EQ(probe.trainer.optimizer, "lars");
+  EXPECT_EQ(probe.trainer.optimizer, mae::train::OptimizerKind::kLars);
   EXPECT_TRUE(probe.model.probe_head);
   EXPECT_FALSE(probe.model.global_pool);
   EXPECT_EQ(probe.trainer.lr, 2);

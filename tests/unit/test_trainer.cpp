@@ -74,7 +74,7 @@ train::TrainerOptions options(const std::string& dir, int64_t epochs) {
   o.lr = 0.2;
   o.weight_decay = 0;
   o.run_dir = dir;
-  o.progress = "none";
+  o.progress = train::ProgressMode::kNone;
   o.log_every = 1;
   o.tensorboard = false;
   return o;
@@ -184,7 +184,7 @@ TEST(Trainer, AnFp16OverflowHalvesTheScaleAndSkipsExactlyThatStep) {
     FewBatches batches(4, /*odd_batch=*/2, /*odd_factor=*/3000.0f);
     LinearTask task(/*weight=*/1e-3);  // the other batches' scaled gradients stay far from fp16's limit
     auto o = options(dir.path(), 1);
-    o.precision = "fp16";
+    o.precision = train::Precision::kFp16;
     o.max_steps = max_steps;
     train::Trainer trainer(o, task, batches, torch::kCPU);
     const auto result = trainer.fit();
@@ -220,7 +220,7 @@ TEST(Trainer, AnFp16ScaleThatCollapsesRollsBack) {
   FewBatches batches(4, /*odd_batch=*/1, /*odd_factor=*/3000.0f);
   LinearTask task(/*weight=*/1e3);
   auto o = options(dir.path(), 1);
-  o.precision = "fp16";
+  o.precision = train::Precision::kFp16;
   train::Trainer trainer(o, task, batches, torch::kCPU);
   train::TrainState at_floor;
   at_floor.loss_scale = {1.0, 0};

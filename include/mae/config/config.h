@@ -48,8 +48,9 @@ class Config {
   std::vector<double> get_float_list(const std::string& key) const;
   std::vector<std::string> get_string_list(const std::string& key) const;
 
-  // The resolved configuration as nested YAML (loadable again with parse_yaml_string).
-  std::string to_yaml() const;
+  // The resolved configuration as nested YAML (loadable again with parse_yaml_string); `comments`
+  // (key -> one line) are written after their keys' values as `# comment`.
+  std::string to_yaml(const std::map<std::string, std::string>& comments = {}) const;
   // Every key with its type, default and help, for --help.
   std::string help_text() const;
   const std::vector<ConfigOption>& options() const { return options_; }

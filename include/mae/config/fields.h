@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mae/config/config.h"
+#include "mae/core/choice.h"
 
 namespace mae::config {
 
@@ -28,6 +29,14 @@ class Fields {
   void operator()(const std::string& key, std::vector<std::string>& value, const std::string& help);
   // A two-number list ([min, max], betas) held in two members.
   void operator()(const std::string& key, double& first, double& second, const std::string& help);
+  // A fixed choice (core/choice.h): declared and written as its name, read through the table; the
+  // help and the error list the table's names.
+  template <typename E, size_t N>
+  void operator()(const std::string& key, E& value, const core::Choice<E> (&table)[N], const std::string& help) {
+    std::string name = core::choice_name(table, value);
+    (*this)(key, name, help + " (" + core::choice_list(table) + ")");
+    if (mode_ == Mode::kRead) value = core::parse_choice(table, name, key);
+  }
 
  private:
   void bind(const std::string& key, ValueType type, const std::string& text, const std::string& help);

@@ -18,6 +18,7 @@
 #include "mae/tasks/classify.h"
 #include "mae/tasks/inference.h"
 #include "mae/tasks/pretrain.h"
+#include "mae/tasks/segment.h"
 
 namespace mae::config {
 
@@ -35,6 +36,7 @@ void check_named_file(const std::string& path, const std::string& what);
 Config pretrain_schema();
 Config classify_schema(bool linprobe);
 Config inference_schema();
+Config segment_schema();
 
 // mae pretrain. With `resume` ("auto" or a checkpoint path) the run's own saved settings are layer
 // 2: the config.yaml of the run folder (auto), or the config stored in the checkpoint.
@@ -49,6 +51,15 @@ tasks::PretrainOptions resolve_stats(const UserSettings& user);
 // the user's.
 tasks::ClassifyOptions resolve_classify(bool linprobe, const UserSettings& user, const std::string& init_flag = "",
                                         const std::string& resume = "");
+
+// mae segment. As resolve_classify: `init_flag` (--init) wins over seg.init, whose model facts give
+// the encoder's shape (its input size is model.img_size, the crop); `resume` puts the run's own
+// settings under the user's.
+tasks::SegmentOptions resolve_segment(const UserSettings& user, const std::string& init_flag = "",
+                                      const std::string& resume = "");
+// mae segment-eval / segment-predict: the settings stored in a `mae segment` checkpoint, under the
+// user's (e.g. data.root, data.val_files, seg.inference). Refuses other files.
+tasks::SegmentOptions resolve_segment_checkpoint(const std::string& checkpoint, const UserSettings& user);
 
 // mae eval / predict / knn / embed. Layer 2 is our checkpoint's model facts (with_head: also class
 // count, pooling and head kind; knn.pool = mean for a fine-tuned global-pool model) and the data it

@@ -18,23 +18,34 @@
 #include <utility>
 #include <vector>
 
-#include "mae/data/loader.h"
-#include "mae/data/sample_transform.h"
-#include "mae/data/source.h"
+#include "mae/core/choice.h"
+#include "mae/data/sources/array_source.h"
+#include "mae/data/loader/loader.h"
+#include "mae/data/augment/sample_transform.h"
+#include "mae/data/sources/source.h"
 
 namespace mae::data {
+
+enum class SourceKind { kIdx, kCifar10, kCifar100, kList, kFolder, kClassFolder, kNpy, kNpyFiles, kWds };
+inline constexpr core::Choice<SourceKind> kSourceKindNames[] = {
+    {SourceKind::kIdx, "idx"},       {SourceKind::kCifar10, "cifar10"}, {SourceKind::kCifar100, "cifar100"},
+    {SourceKind::kList, "list"},     {SourceKind::kFolder, "folder"},   {SourceKind::kClassFolder, "class_folder"},
+    {SourceKind::kNpy, "npy"},       {SourceKind::kNpyFiles, "npy_files"}, {SourceKind::kWds, "wds"}};
 
 // Where the samples come from. The defaults read Fashion-MNIST from the Debian package
 // dataset-fashion-mnist.
 struct SourceOptions {
-  std::string source = "idx";  // idx, cifar10, cifar100, list, folder, class_folder, npy, npy_files, wds
+  SourceKind kind = SourceKind::kIdx;
   std::string root = "/usr/share/datasets/fashion-mnist";
   std::vector<std::string> train_files = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"};
   std::vector<std::string> val_files = {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
   int64_t num_classes = 0;       // 0: from the data; else labels must lie below it
   std::string class_names_file;  // one name per line; "": the set's own or built-in names
-  std::string array_layout = "auto";  // npy, npy_files: auto, channels_first, channels_last
+  ArrayLayout array_layout = ArrayLayout::kAuto;  // npy, npy_files
   std::string wds_label_field = "label";  // wds: the json member's label field when there is no cls member
+  // One file per sample (list, folders, npy_files, wds), so that decoding threads pay off; the idx,
+  // cifar and npy sets are read into (or mapped to) memory at start.
+  bool reads_image_files() const;
 };
 
 // Everything the data pipeline of a command needs. `transform` holds the augmentation settings;
@@ -50,10 +61,12 @@ struct DataOptions {
 };
 
 enum class Split { kTrain, kVal };
-const char* split_name(Split split);
+inline constexpr core::Choice<Split> kSplitNames[] = {{Split::kVal, "val"}, {Split::kTrain, "train"}};
+inline const char* split_name(Split split) { return core::choice_name(kSplitNames, split); }
 
-// The split's source (labels checked against num_classes). Throws UsageError for a missing file or
-// folder, an empty dataset or a label outside the class range.
+// The split's source, read now (labels checked against num_classes). Throws UsageError for a missing
+// file or folder, an empty dataset or a label outside the class range. Each call reads the split
+// again: a command reads a split once and passes the source to what uses it.
 std::shared_ptr<const Source> make_source(const SourceOptions& options, Split split);
 
 // train: RandomResizedCrop(img_h x img_w, scale, ratio) + flip [+ RandAugment] + normalize
@@ -66,19 +79,43 @@ TransformOptions transform_options(const DataOptions& options, Split split, int6
 // val; the caller sets batch size, seed, rank and pinning.
 LoaderOptions loader_options(const DataOptions& options, Split split);
 
+// The class count of a split's source (from make_source): the configured data.num_classes when
+// larger; 0 when unlabelled. class_names: one per class, numbers where the data names none.
+int64_t num_classes(const SourceOptions& options, const Source& source);
+std::vector<std::string> class_names(const SourceOptions& options, const Source& source);
+
+// The configured splits of one command, each read (make_source) at its first use and then shared
+// by what the command builds: its loaders, class count and names, k-NN bank.
+class Splits {
+ public:
+  explicit Splits(SourceOptions options) : options_(std::move(options)) {}
+  const SourceOptions& options() const { return options_; }
+  const std::shared_ptr<const Source>& get(Split split);
+  int64_t num_classes(Split split) { return data::num_classes(options_, *get(split)); }
+  std::vector<std::string> class_names(Split split) { return data::class_names(options_, *get(split)); }
+
+ private:
+  SourceOptions options_;
+  std::shared_ptr<const Source> read_[2];
+};
+
+// A loader over `source` (the split's, from make_source) with the split's transform; the overload
+// without a source reads the split first.
+std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, std::shared_ptr<const Source> source,
+                                    int64_t in_chans, int64_t img_h, int64_t img_w, const LoaderOptions& options);
 std::unique_ptr<Loader> make_loader(const DataOptions& data, Split split, int64_t in_chans, int64_t img_h, int64_t img_w,
                                     const LoaderOptions& options);
 
-// The training batches: make_loader's Loader, or for data.source=wds the ShardLoader that streams
-// the shards (options.drop_last is implied there).
-std::unique_ptr<BatchSource> make_train_batches(const DataOptions& data, int64_t in_chans, int64_t img_h, int64_t img_w,
-                                                const LoaderOptions& options);
+// The training batches: a Loader over `train` (the train split's source), or for data.source=wds
+// the ShardLoader that streams the shards (options.drop_last is implied there) of `train` when it
+// is the WdsSource of them, else of the configured shards, resolved here: indexing every sample of
+// the shards (WdsSource) is not needed to stream them, so a run that needs no labels passes none.
+std::unique_ptr<BatchSource> make_train_batches(const DataOptions& data, std::shared_ptr<const Source> train,
+                                                int64_t in_chans, int64_t img_h, int64_t img_w, const LoaderOptions& options);
 
 // Whether the configuration has that split: train always, val when data.val_files names something
 // (the official pretraining has none; a folder source would otherwise read its train images again).
 bool has_split(const SourceOptions& options, Split split);
-int64_t num_classes(const SourceOptions& options, Split split);  // 0 when unlabelled
-std::vector<std::string> class_names(const SourceOptions& options, Split split);
 
 // Dataset mean/std per channel of pixel / data.pixel_range (by type when 0: 255 for uint8, 65535
 // for uint16, ...) over a source, decoding at native size, threaded (num_workers). max_samples <= 0:

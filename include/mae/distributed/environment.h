@@ -7,17 +7,24 @@
 #include <functional>
 #include <string>
 
+#include "mae/core/choice.h"
+
 namespace mae::distributed {
+
+// Which variables described the job: torchrun's (or `mae launch`'s), SLURM's, or none.
+enum class EnvSource { kNone, kTorchrun, kSlurm };
+inline constexpr core::Choice<EnvSource> kEnvSourceNames[] = {
+    {EnvSource::kNone, "none"}, {EnvSource::kTorchrun, "torchrun"}, {EnvSource::kSlurm, "slurm"}};
 
 struct Environment {
   int rank = 0, world_size = 1, local_rank = 0;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  std::string source = "none";  // "torchrun", "slurm" or "none"
+  EnvSource source = EnvSource::kNone;
 
   // A job of several processes, or one that torchrun (or `mae launch`) started, even alone:
   // it then goes through c10d too (one process per GPU with NCCL, world size 1 included).
-  bool distributed() const { return world_size > 1 || source == "torchrun"; }
+  bool distributed() const { return world_size > 1 || source == EnvSource::kTorchrun; }
 };
 
 // `getenv` is injectable for tests. Throws UsageError for malformed or inconsistent values,

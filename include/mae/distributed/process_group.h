@@ -16,13 +16,18 @@
 
 #include <torch/torch.h>
 
+#include "mae/core/choice.h"
 #include "mae/distributed/environment.h"
 
 namespace mae::distributed {
 
+// --dist-backend: auto is NCCL for CUDA, else Gloo.
+enum class Backend { kAuto, kGloo, kNccl };
+inline constexpr core::Choice<Backend> kBackendNames[] = {{Backend::kAuto, "auto"}, {Backend::kGloo, "gloo"}, {Backend::kNccl, "nccl"}};
+
 struct GroupOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // per collective and for the rendezvous
-  std::string backend = "auto";                                  // auto (NCCL for CUDA, else Gloo), gloo, nccl
+  Backend backend = Backend::kAuto;
 };
 
 // Joins the job described by `env` (nothing happens for a world of one). A CUDA `device` becomes

@@ -10,7 +10,7 @@
 
 #include <torch/torch.h>
 
-#include "mae/data/loader.h"
+#include "mae/data/loader/loader.h"
 
 namespace mae::eval {
 

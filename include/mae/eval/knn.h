@@ -7,7 +7,7 @@
 
 #include <torch/torch.h>
 
-#include "mae/data/loader.h"
+#include "mae/data/loader/loader.h"
 #include "mae/eval/classification.h"
 
 namespace mae::eval {

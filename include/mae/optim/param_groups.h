@@ -32,7 +32,8 @@ std::vector<ParamGroup> weight_decay_groups(const torch::nn::Module& model, doub
 std::vector<ParamGroup> layer_decay_groups(const torch::nn::Module& model, double weight_decay,
                                            const std::vector<std::string>& no_decay_names, double layer_decay,
                                            int64_t depth);
-// The layer id of a parameter name for layer_decay_groups.
+// The layer id of a parameter name for layer_decay_groups; a segmenter's "backbone." prefix is
+// looked through (its neck and heads: depth + 1, as mmseg's LayerDecayOptimizerConstructor).
 int64_t vit_layer_id(const std::string& name, int64_t depth);
 
 // Comma-separated names ("pos_embed, cls_token") to a list; blanks dropped.

@@ -1,5 +1,5 @@
 // `mae finetune` and `mae linprobe`: a ViT classifier trained on labels, starting from any weights
-// io::load_weights reads (a `mae pretrain` checkpoint straight away: the encoder is taken over, the
+// weights::load_weights reads (a `mae pretrain` checkpoint straight away: the encoder is taken over, the
 // decoder dropped, a head created) or from scratch. One task covers the official recipes:
 //   finetune  all blocks, layer-wise lr decay, AdamW, drop path, RandAugment / RandomErasing /
 //             Mixup / CutMix / label smoothing as configured, global pooling + fc_norm by default;
@@ -17,11 +17,12 @@
 #include <torch/torch.h>
 
 #include "mae/data/factory.h"
-#include "mae/data/mixup.h"
-#include "mae/data/loader.h"
+#include "mae/data/augment/mixup.h"
+#include "mae/data/loader/loader.h"
 #include "mae/eval/classification.h"
-#include "mae/io/load_report.h"
+#include "mae/weights/load_report.h"
 #include "mae/models/vision_transformer.h"
+#include "mae/tasks/training_run.h"
 #include "mae/train/trainer.h"
 
 namespace mae::data {
@@ -45,22 +46,24 @@ struct ClassifyOptions {
   int64_t eval_every = 1;                  // evaluate every N epochs (and after the last)
   double layer_decay = 0.75;               // layer-wise lr decay (1: off)
   std::string config_yaml;                 // the resolved settings, saved with the run and its checkpoints
+  RenderConfig render_config;              // config_yaml again once train.precision=auto is settled (training_run.h)
 
   ClassifyOptions();                       // the built-in fine-tuning defaults
   static ClassifyOptions linprobe_defaults();
   void validate() const;
   // model.num_classes from the training data when 0; checks that the data is labelled and agrees.
-  void settle_num_classes();
+  void settle_num_classes(data::Splits& splits);
 };
 
 // Our checkpoint's class names, else the data's, else "0", "1", ... up to num_classes.
-std::vector<std::string> resolve_class_names(const std::vector<std::string>& stored, const data::SourceOptions& source,
-                                             data::Split split, int64_t num_classes);
+std::vector<std::string> resolve_class_names(const std::vector<std::string>& stored, data::Splits& splits, data::Split split,
+                                             int64_t num_classes);
 
 // `options` must outlive the task.
 class ClassifyTask : public train::Task {
  public:
-  ClassifyTask(const ClassifyOptions& options, torch::Device device, std::vector<std::string> class_names);
+  // `splits`: the data's (options.data.source), shared with the caller.
+  ClassifyTask(const ClassifyOptions& options, torch::Device device, data::Splits splits, std::vector<std::string> class_names);
   ~ClassifyTask() override;
   torch::nn::Module& model() override { return *model_; }
   torch::Tensor loss(const data::Batch& batch, int64_t epoch, train::Scalars* scalars) override;
@@ -70,7 +73,7 @@ class ClassifyTask : public train::Task {
 
   models::VisionTransformer& vit() { return model_; }
   // Loads starting weights (report logged) and re-initialises a head the source did not have.
-  io::LoadReport init_from(const std::string& path, bool non_strict);
+  weights::LoadReport init_from(const std::string& path, bool non_strict);
   eval::ClassificationMetrics evaluate();
   // On resume: the best top-1 so far, from the run's checkpoint-best.
   void restore_best(const std::string& run_dir);
@@ -82,6 +85,7 @@ class ClassifyTask : public train::Task {
 
   const ClassifyOptions& options_;
   torch::Device device_;
+  data::Splits splits_;
   models::VisionTransformer model_{nullptr};
   std::vector<std::string> class_names_;
   std::unique_ptr<data::Mixup> mixup_;
@@ -90,16 +94,16 @@ class ClassifyTask : public train::Task {
   double best_top1_ = -1;
 };
 
-// A ViT for inference (eval, predict, k-NN, embed) with weights from any file io::load_weights
+// A ViT for inference (eval, predict, k-NN, embed) with weights from any file weights::load_weights
 // reads. `model` describes it (the settings edge fills it from our checkpoints' facts); with_head:
 // a classification head of model.num_classes (0: the val split's class count); otherwise no head
 // and forward() returns features. The model is in eval mode on `device`.
 struct LoadedViT {
   models::VisionTransformer model{nullptr};
   std::vector<std::string> class_names;  // stored in the checkpoint, else the data's, else "0", "1", ...
-  io::LoadReport report;
+  weights::LoadReport report;
 };
-LoadedViT load_vit(models::VisionTransformerOptions model, const data::SourceOptions& data, const std::string& weights_path,
+LoadedViT load_vit(models::VisionTransformerOptions model, data::Splits& splits, const std::string& weights_path,
                    const torch::Device& device, bool with_head, bool non_strict = false);
 
 struct ClassifyRequest {

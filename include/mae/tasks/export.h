@@ -7,14 +7,19 @@
 
 #include <string>
 
+#include "mae/core/choice.h"
+
 namespace mae::tasks {
+
+enum class ExportPart { kFull, kEncoder };  // encoder: no decoder, mask_token or head
+inline constexpr core::Choice<ExportPart> kExportPartNames[] = {{ExportPart::kFull, "full"}, {ExportPart::kEncoder, "encoder"}};
 
 struct ExportRequest {
   std::string checkpoint;          // .safetensors written by mae pretrain / finetune / linprobe
   // .safetensors, or a folder (ends with '/' or exists) for huggingface / timm: model.safetensors,
   // config.json (from_pretrained / timm.create_model("local-dir:...")) and mae_export.json.
   std::string output;
-  std::string part = "full";       // full, or encoder (no decoder, mask_token or head)
+  ExportPart part = ExportPart::kFull;
   std::string scheme = "official";  // official (= timm), huggingface, easycv
 };
 

@@ -1,10 +1,11 @@
 // The commands that use a trained model without training it: `mae eval` (accuracy, per-class
 // accuracy, confusion matrix), `mae predict` (top-k classes per image), `mae knn` (k-NN accuracy
 // of the features) and `mae embed` (features of images to a file). Each takes any weights
-// io::load_weights reads; our checkpoints also bring the model's shape and the data they were
+// weights::load_weights reads; our checkpoints also bring the model's shape and the data they were
 // trained on, so `mae eval runs/finetune/checkpoint-best.safetensors` needs nothing else.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "mae/eval/classification.h"
 
 namespace mae::tasks {
+
+// --split of the commands that read a chosen split (eval, embed, visualize, stats).
 
 // What these commands run with (config/settings.h fills it: defaults < the checkpoint's facts and
 // data settings < --config < --set).
@@ -34,7 +37,7 @@ struct NamedMetrics {
 struct EvalRequest {
   std::string checkpoint;
   std::string output_dir;     // metrics.json, confusion.csv, confusion.png ("" : none written)
-  std::string split = "val";  // val or train (evaluation transform either way)
+  data::Split split = data::Split::kVal;  // evaluation transform either way
   bool non_strict = false;
 };
 NamedMetrics run_eval(const InferenceOptions& options, const EvalRequest& request, const torch::Device& device);
@@ -46,10 +49,13 @@ struct InferenceCount {
   std::vector<std::string> unreadable;
 };
 
+enum class PredictFormat { kJsonl, kCsv };
+inline constexpr core::Choice<PredictFormat> kPredictFormatNames[] = {{PredictFormat::kJsonl, "jsonl"}, {PredictFormat::kCsv, "csv"}};
+
 struct PredictRequest {
   std::string checkpoint;
   std::string output;           // file; "" or "-": standard output
-  std::string format = "jsonl";  // jsonl or csv
+  PredictFormat format = PredictFormat::kJsonl;
   int64_t top_k = 5;
 };
 // JSON lines {"path", "top": [{"class", "index", "prob"}]}, or {"path", "error"} for an image that
@@ -63,8 +69,8 @@ struct EmbedRequest {
   std::string checkpoint;
   std::string output;         // .safetensors ("features", "indices") or .npy; paths in <output>.paths.txt,
                               // unreadable images in <output>.unreadable.txt
-  std::string pool;           // cls or mean; "": knn.pool (mean for a fine-tuned global-pool checkpoint, else cls)
-  std::string split = "val";
+  std::optional<Pool> pool;  // none: knn.pool (mean for a fine-tuned global-pool checkpoint, else cls)
+  data::Split split = data::Split::kVal;
 };
 InferenceCount run_embed(const InferenceOptions& options, const EmbedRequest& request, const torch::Device& device);
 

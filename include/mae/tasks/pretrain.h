@@ -11,6 +11,7 @@
 #include "mae/tasks/knn_monitor.h"
 #include "mae/models/mae_vit.h"
 #include "mae/models/vision_transformer.h"
+#include "mae/tasks/training_run.h"
 #include "mae/train/trainer.h"
 
 namespace mae::tasks {
@@ -29,6 +30,7 @@ struct PretrainOptions {
   KnnOptions knn;
   bool knn_random_init = true;       // with knn.every: also measure the randomly initialised encoder, as the baseline
   std::string config_yaml;           // the resolved settings, saved with the run and its checkpoints
+  RenderConfig render_config;        // config_yaml again once train.precision=auto is settled (training_run.h)
 
   PretrainOptions();                 // the built-in defaults
   void validate() const;             // throws UsageError naming the key
@@ -51,6 +53,7 @@ class PretrainTask : public train::Task {
   std::string knn_comparison() const;
   // The split the reconstruction pictures come from: val, or train when there is no val split.
   data::Split picture_split() const;
+  data::Splits& splits() { return splits_; }  // the data's splits, each read once: train loader, pictures, k-NN
 
   models::MaskedAutoencoderViT& mae() { return model_; }
   // Masking noise of a batch: per sample, from (seed, epoch, dataset index) only.
@@ -59,6 +62,7 @@ class PretrainTask : public train::Task {
  private:
   const PretrainOptions& options_;
   torch::Device device_;
+  data::Splits splits_;
   void write_reconstructions(int64_t epoch, const std::string& run_dir, train::Scalars* summary);
   void run_knn(train::Scalars* summary);
   eval::ClassificationMetrics encoder_knn(models::MaskedAutoencoderViT& mae);
@@ -73,7 +77,7 @@ class PretrainTask : public train::Task {
 
 struct PretrainRequest {
   std::string resume;  // "", "auto" or a checkpoint path
-  std::string init;    // "" or weights to start from (weights only; any scheme io::load_weights reads)
+  std::string init;    // "" or weights to start from (weights only; any scheme weights::load_weights reads)
   bool non_strict = false;  // --init: accept missing / unexpected keys (listed in the report)
   bool overwrite = false;   // a new run into a folder that holds another: remove the old run's files first
 };

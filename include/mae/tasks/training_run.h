@@ -4,26 +4,40 @@
 // the run folder (--overwrite), write config.yaml and log the run's set-up.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "mae/data/batch_source.h"
+#include "mae/data/loader/batch_source.h"
 #include "mae/data/factory.h"
+#include "mae/tasks/model_facts.h"
 #include "mae/train/trainer.h"
 
 namespace mae::tasks {
 
+// Notes on settings, key -> why ("train.precision" -> "auto: ..."), written as YAML comments.
+using ConfigNotes = std::map<std::string, std::string>;
+// Writes a command's resolved settings as YAML again, with `trainer` in place of the train.*,
+// optim.* and log.* values they were resolved with: how a run's config.yaml says what a setting
+// settled at the start (train.precision=auto) became. The settings edge provides it
+// (config/settings.h); the resolved YAML without such settling is the options' config_yaml.
+using RenderConfig = std::function<std::string(const train::TrainerOptions& trainer, const ConfigNotes& notes)>;
+
 struct TrainingRunSpec {
   train::TrainerOptions* trainer = nullptr;  // train.precision=auto is settled here
-  std::string* config_yaml = nullptr;        // ... and in this resolved config, written to the run folder
+  std::string* config_yaml = nullptr;        // the resolved config, written to the run folder (rendered again
+                                             // by render_config once the precision is settled)
   const data::DataOptions* data = nullptr;
   int64_t in_chans = 0, img_h = 0, img_w = 0;  // the model's input
-  nlohmann::json model_facts;                  // what a resumed checkpoint must hold (check_resume_model)
+  ModelFacts model_facts;                      // what a resumed checkpoint must hold (check_resume_model)
   std::string resume;                          // "", "auto" or a checkpoint
   bool overwrite = false;                      // --overwrite
+  RenderConfig render_config;                  // none: *config_yaml is written as it is
+  std::shared_ptr<const data::Source> train_source;  // the train split's, or null (training_loader)
+  bool label_maps = false;                     // segmentation: labels are [H, W] maps (the precision probe)
 };
 
 struct TrainingRun {
@@ -32,6 +46,9 @@ struct TrainingRun {
   bool resumed = false;
 };
 
-TrainingRun start_training_run(const TrainingRunSpec& spec, train::Task& task, const torch::Device& device);
+// `loader`: the train batches when the task builds its own (segmentation); none: training_loader
+// of spec.data.
+TrainingRun start_training_run(const TrainingRunSpec& spec, train::Task& task, const torch::Device& device,
+                               std::unique_ptr<data::BatchSource> loader = nullptr);
 
 }  // namespace mae::tasks

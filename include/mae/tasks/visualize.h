@@ -11,20 +11,21 @@
 #include <torch/torch.h>
 
 
+#include "mae/data/factory.h"
 #include "mae/tasks/pretrain.h"
 
 namespace mae::tasks {
 
 struct VisualizeRequest {
   std::string checkpoint;             // weights: one of our checkpoints (stem or .safetensors), or any MAE file
-                                      // io::load_weights reads (with the decoder)
+                                      // weights::load_weights reads (with the decoder)
   std::vector<std::string> inputs;    // images instead of the data split: folders, list files, image files
   std::string output_dir = ".";
   std::vector<int64_t> indices;       // dataset (or input) indices; empty: the first num_images
   int64_t num_images = 8;
   uint64_t mask_seed = 0;             // masks drawn from (mask_seed, image index)
   std::string mask_file;              // per image the masked patch indices (text lines or our JSON)
-  std::string split = "val";          // val or train (both with the evaluation transform)
+  data::Split split = data::Split::kVal;  // both with the evaluation transform
 };
 
 struct VisualizeResult {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mae/train/tensorboard_writer.h"
+#include "mae/train/trainer_options.h"
 
 namespace mae::train {
 
@@ -31,9 +32,8 @@ class MetricsLog {
 
 class Progress {
  public:
-  // mode: "auto" (bar on a terminal, lines otherwise), "bar", "lines" or "none".
-  // mode: log.progress, checked by TrainerOptions::validate (auto, bar, lines, none).
-  Progress(const std::string& mode, int64_t epochs, int64_t steps_per_epoch, int64_t log_every);
+  // mode: log.progress (auto: a bar on a terminal, lines otherwise).
+  Progress(ProgressMode mode, int64_t epochs, int64_t steps_per_epoch, int64_t log_every);
   // Shows epoch/step, the given fields and the ETA for the rest of the run.
   void update(int64_t epoch, int64_t step, const Scalars& fields);
   void end_epoch(int64_t epoch, const Scalars& summary);

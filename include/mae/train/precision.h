@@ -10,15 +10,14 @@
 
 #include <torch/torch.h>
 
+#include "mae/train/trainer_options.h"  // Precision, kPrecisionNames
+
 namespace mae::train {
 
-enum class Precision { kFp32, kBf16, kFp16 };
-
-// Throws UsageError for anything but "auto", "fp32", "bf16" and "fp16".
-void check_precision(const std::string& precision);
-// "fp32", "bf16" or "fp16"; throws UsageError for others and Error for an unsettled "auto".
-Precision parse_precision(const std::string& precision);
+// "auto", "fp32", "bf16" or "fp16".
 const char* precision_name(Precision precision);
+// Throws Error for Precision::kAuto: what trains must have been settled (tasks::choose_precision).
+void check_settled(Precision precision);
 
 // Whether `device` may gain from bf16: a CPU with AVX512-BF16 or AMX (read from /proc/cpuinfo), or a
 // CUDA GPU (whether it is faster there is for a measurement to say). `why` receives the reason.
@@ -28,7 +27,7 @@ bool bf16_hardware(const torch::Device& device, std::string* why);
 // torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32). Process-wide.
 void set_tf32(bool enabled);
 
-// Enables autocast to bf16 or fp16 on `device` for its lifetime (nothing for fp32).
+// Enables autocast to bf16 or fp16 on `device` for its lifetime (nothing for fp32; Error for auto).
 class AutocastGuard {
  public:
   AutocastGuard(const torch::Device& device, Precision precision);

@@ -12,7 +12,7 @@
 
 #include <torch/torch.h>
 
-#include "mae/data/batch_source.h"
+#include "mae/data/loader/batch_source.h"
 #include "mae/distributed/gradient_sync.h"
 #include "mae/train/checkpoint.h"
 #include "mae/train/loss_scaler.h"

@@ -1,0 +1,127 @@
+// Segmentation end to end: a short fine-tuning of a segmenter on generated shapes, from an MAE
+// pretrained on the same images and from scratch; resume; and mae eval / mae predict on its
+// checkpoint through the command.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/run_command.h"
+#include "common/shapes_dataset.h"
+#include "mae/config/settings.h"
+#include "mae/core/runtime.h"
+#include "mae/data/codecs/image_decode.h"
+#include "mae/tasks/model_facts.h"
+#include "mae/tasks/pretrain.h"
+#include "mae/tasks/segment.h"
+
+using namespace mae;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Set once for the suite: the shapes, and an MAE pretrained on their images.
+class SegmentFixture : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = ::testing::TempDir() + "mae_segment_" + std::to_string(::getpid());
+    fs::remove_all(dir_);
+    core::configure_threads(2);
+    mae::testing::write_shapes_split(dir_ + "/shapes", "training", 160, 64, 1);
+    mae::testing::write_shapes_split(dir_ + "/shapes", "validation", 32, 64, 2);
+    config::UserSettings pre;
+    pre.sets = {"data.source=folder", "data.root=" + dir_ + "/shapes/images", "data.train_files=training",
+                "data.val_files=", "data.mean=0.5,0.5,0.5", "data.std=0.25,0.25,0.25", "data.num_workers=2",
+                "model.name=mae_vit_mini_patch8_dec64d2b4h", "model.in_chans=3", "model.img_size=64",
+                "train.epochs=" + std::to_string(kPretrainEpochs), "train.warmup_epochs=2", "train.batch_size=32",
+                "optim.blr=1.5e-3", "train.precision=fp32", "knn.every=0", "visualize.num_images=0", "log.progress=none",
+                "train.output_dir=" + dir_ + "/pre"};
+    tasks::run_pretrain(config::resolve_pretrain(pre), torch::kCPU, {});
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
+  static config::UserSettings segment_settings(const std::string& name, const std::vector<std::string>& sets = {}) {
+    config::UserSettings user;
+    user.sets = {"data.root=" + dir_ + "/shapes", "data.reduce_zero_label=false", "data.num_workers=2",
+                 "data.mean=0.5,0.5,0.5", "data.std=0.25,0.25,0.25", "model.name=vit_128d6b4h_patch8",
+                 "model.img_size=64", "model.num_classes=4", "model.channels=64", "model.aux_channels=32",
+                 "seg.scale=96,64", "seg.inference=whole", "train.epochs=" + std::to_string(kSegmentEpochs),
+                 "train.batch_size=16", "optim.lr=1e-3", "train.precision=fp32", "log.progress=none",
+                 "train.output_dir=" + dir_ + "/" + name};
+    user.sets.insert(user.sets.end(), sets.begin(), sets.end());
+    return user;
+  }
+
+  static constexpr int kPretrainEpochs = 40;
+  static constexpr int kSegmentEpochs = 12;
+  static std::string dir_;
+};
+std::string SegmentFixture::dir_;
+
+}  // namespace
+
+TEST_F(SegmentFixture, APretrainedEncoderBeatsScratchAndTheCheckpointEvaluatesAndPredicts) {
+  const std::string init = dir_ + "/pre/checkpoint-last.safetensors";
+  const auto from_mae = tasks::run_segment(config::resolve_segment(segment_settings("from_mae"), init), torch::kCPU, {});
+  const auto scratch = tasks::run_segment(config::resolve_segment(segment_settings("scratch")), torch::kCPU, {});
+  std::cout << "mIoU from MAE " << from_mae.last.miou << " %, from scratch " << scratch.last.miou << " %\n";
+  EXPECT_GT(from_mae.last.miou, 55.0);
+  EXPECT_GT(from_mae.last.miou, scratch.last.miou + 5.0);
+  EXPECT_EQ(from_mae.train.epochs_completed, kSegmentEpochs);
+
+  // The run folder: per-class metrics, checkpoints with the segmenter's facts.
+  const std::string run = dir_ + "/from_mae";
+  const auto metrics = nlohmann::json::parse(std::ifstream(run + "/val_metrics.json"));
+  EXPECT_NEAR(metrics.at("mIoU").get<double>(), from_mae.last.miou, 1e-9);
+  EXPECT_EQ(metrics.at("per_class").size(), 4u);
+  const auto best = tasks::read_facts(run + "/checkpoint-best.safetensors");
+  ASSERT_TRUE(best.facts);
+  EXPECT_EQ(best.facts->kind, tasks::ModelKind::kSegmenter);
+  EXPECT_NEAR(*best.facts->val_miou, from_mae.best_miou, 1e-9);
+
+  // mae eval scores the checkpoint as the run did; mae predict writes label maps and overlays.
+  const std::string ckpt = run + "/checkpoint-last.safetensors";
+  const auto eval = mae::testing::run_command(std::string(MAE_BINARY) + " eval " + ckpt + " --output " + dir_ + "/eval");
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  const auto scored = nlohmann::json::parse(std::ifstream(dir_ + "/eval/metrics.json"));
+  EXPECT_NEAR(scored.at("mIoU").get<double>(), from_mae.last.miou, 1e-6);
+  const auto predict = mae::testing::run_command(std::string(MAE_BINARY) + " predict " + ckpt + " --input " + dir_ +
+                                            "/shapes/images/validation --output " + dir_ + "/predicted");
+  ASSERT_EQ(predict.code, 0) << predict.output;
+  const auto labels = data::decode_label_map(data::read_image_file(dir_ + "/predicted/0.png", "0.png"));
+  EXPECT_EQ(labels.sizes(), (std::vector<int64_t>{64, 64}));
+  EXPECT_LT(labels.max().item<int64_t>(), 4);
+  EXPECT_TRUE(fs::exists(dir_ + "/predicted/0_overlay.png"));
+  EXPECT_TRUE(fs::exists(dir_ + "/predicted/classes.csv"));
+}
+
+TEST_F(SegmentFixture, AResumedRunContinuesWhereItStopped) {
+  const auto first = config::resolve_segment(segment_settings("resumed", {"train.epochs=2", "model.head=linear"}));
+  tasks::run_segment(first, torch::kCPU, {});
+  tasks::SegmentRequest resume;
+  resume.resume = "auto";
+  const auto more = tasks::run_segment(
+      config::resolve_segment(segment_settings("resumed", {"train.epochs=3", "model.head=linear"}), "", "auto"), torch::kCPU,
+      resume);
+  EXPECT_EQ(more.train.epochs_completed, 3);
+  EXPECT_GT(more.last.pixels, 0);
+}
+
+TEST_F(SegmentFixture, BadSettingsAreRefusedBeforeAnythingIsWritten) {
+  const std::string run = dir_ + "/refused";
+  auto message = [&](const std::vector<std::string>& sets) {
+    try {
+      tasks::run_segment(config::resolve_segment(segment_settings("refused", sets)), torch::kCPU, {});
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({"model.num_classes=0"}).find("model.num_classes must be set"), std::string::npos);
+  EXPECT_NE(message({"data.layout=coco"}).find("data.layout must be ade20k or list"), std::string::npos);
+  EXPECT_NE(message({"data.train_files=testing"}).find("images/testing"), std::string::npos);
+  EXPECT_FALSE(fs::exists(run + "/config.yaml"));
+}

@@ -20,9 +20,9 @@ def sample(rng, size):
     t = 0.5 + 0.5 * np.sin(freq * (x * np.cos(angle) + y * np.sin(angle)) + phase)
     image = a * t[..., None] + b * (1 - t[..., None]) + rng.normal(0, 12, (size, size, 3))
     labels = np.zeros((size, size), np.uint8)
-    for _ in range(rng.integers(1, 4)):
+    for _ in range(rng.integers(1, 3)):
         cls = int(rng.integers(1, 4))
-        r = size * (0.12 + 0.14 * rng.random())
+        r = size * (0.16 + 0.12 * rng.random())
         cx, cy = r + (size - 2 * r) * rng.random(), r + (size - 2 * r) * rng.random()
         dx, dy = x + 0.5 - cx, y + 0.5 - cy
         inside = {1: dx ** 2 + dy ** 2 <= r ** 2,

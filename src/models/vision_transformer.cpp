@@ -34,11 +34,11 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionTransformerOptions& o) 
   initialize_weights();
 }
 
-void VisionTransformerImpl::initialize_weights() {
+void timm_vit_init(torch::nn::Module& vit, torch::Tensor& pos_embed, torch::Tensor& cls_token) {
   torch::NoGradGuard no_grad;
   torch::nn::init::normal_(pos_embed, 0.0, 0.02);
   torch::nn::init::normal_(cls_token, 0.0, 0.02);
-  for (auto& m : modules(/*include_self=*/false)) {
+  for (auto& m : vit.modules(/*include_self=*/false)) {
     if (auto* linear = m->as<torch::nn::Linear>()) {
       torch::nn::init::normal_(linear->weight, 0.0, 0.02);
       if (linear->bias.defined()) linear->bias.zero_();
@@ -48,6 +48,8 @@ void VisionTransformerImpl::initialize_weights() {
     }
   }
 }
+
+void VisionTransformerImpl::initialize_weights() { timm_vit_init(*this, pos_embed, cls_token); }
 
 void VisionTransformerImpl::reset_head(double std) {
   if (!head) return;

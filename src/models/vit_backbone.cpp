@@ -5,6 +5,7 @@
 
 #include "mae/core/error.h"
 #include "mae/models/pos_embed.h"
+#include "mae/models/vision_transformer.h"
 
 namespace mae::models {
 
@@ -41,20 +42,7 @@ ViTBackboneImpl::ViTBackboneImpl(const VisionTransformerOptions& o, std::vector<
   initialize_weights();
 }
 
-void ViTBackboneImpl::initialize_weights() {
-  torch::NoGradGuard no_grad;
-  torch::nn::init::normal_(pos_embed, 0.0, 0.02);
-  torch::nn::init::normal_(cls_token, 0.0, 0.02);
-  for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* linear = m->as<torch::nn::Linear>()) {
-      torch::nn::init::normal_(linear->weight, 0.0, 0.02);
-      if (linear->bias.defined()) linear->bias.zero_();
-    } else if (auto* layer_norm = m->as<torch::nn::LayerNorm>()) {
-      layer_norm->weight.fill_(1.0);
-      layer_norm->bias.zero_();
-    }
-  }
-}
+void ViTBackboneImpl::initialize_weights() { timm_vit_init(*this, pos_embed, cls_token); }
 
 torch::Tensor ViTBackboneImpl::pos_embed_for(int64_t gh, int64_t gw) const {
   const Grid own{patch_embed->grid_h(), patch_embed->grid_w()};

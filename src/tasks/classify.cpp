@@ -292,9 +292,9 @@ ClassifyResult run_classify(ClassifyOptions options, const torch::Device& device
                     resolve_class_names({}, splits, data::Split::kTrain, options.model.num_classes));
   const auto& o = task.vit()->options();
   const auto& t = options.data.transform;
-  TrainingRunSpec spec{&options.trainer, &options.config_yaml, &options.data, o.in_chans, o.img_h, o.img_w,
-                       ModelFacts::of_vit(o, {}, t.mean, t.std), request.resume, request.overwrite,
-                       options.render_config};
+  TrainingRunSpec spec =
+      training_run_spec(options, o, ModelFacts::of_vit(o, {}, t.mean, t.std), request.resume, request.overwrite);
+  spec.data = &options.data;
   spec.train_source = splits.get(data::Split::kTrain);
   TrainingRun run = start_training_run(spec, task, device);
   const auto& loader = run.loader;

@@ -158,7 +158,7 @@ ExportResult run_export(const ExportRequest& request) {
   if (request.part == ExportPart::kEncoder) {  // no decoder, no mask token, no classification head
     io::NamedTensors encoder;
     for (auto& [name, t] : weights::select_encoder(tensors)) {
-      if (weights::key_group(name) != "head") encoder.emplace_back(name, t);
+      if (weights::key_part(name) != weights::KeyPart::kHead) encoder.emplace_back(name, t);
     }
     tensors = std::move(encoder);
   }

@@ -193,9 +193,9 @@ train::TrainResult run_pretrain(const PretrainOptions& resolved, const torch::De
   PretrainTask task(options, device);
   const auto& o = task.mae()->options();
   const auto& t = options.data.transform;
-  TrainingRunSpec spec{&options.trainer, &options.config_yaml, &options.data, o.in_chans, o.img_h, o.img_w,
-                       ModelFacts::of_mae(o, options.mask_ratio, t.mean, t.std), request.resume, request.overwrite,
-                       options.render_config};
+  TrainingRunSpec spec = training_run_spec(options, o, ModelFacts::of_mae(o, options.mask_ratio, t.mean, t.std),
+                                           request.resume, request.overwrite);
+  spec.data = &options.data;
   // The train split is indexed only where a sample is looked at (wds shards are streamed as they are).
   if (options.data.source.kind != data::SourceKind::kWds) spec.train_source = task.splits().get(data::Split::kTrain);
   TrainingRun run = start_training_run(spec, task, device);

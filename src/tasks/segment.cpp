@@ -50,11 +50,11 @@ SegmentOptions::SegmentOptions() {
 }
 
 void SegmentOptions::validate() const {
+  MAE_CHECK_USAGE(model.num_classes > 0, "model.num_classes must be set for segmentation (150 for ADE20K), or give ",
+                  "data.class_names_file with one name per class");
   data.validate();
   model.validate();
   trainer.validate();
-  MAE_CHECK_USAGE(model.num_classes > 0, "model.num_classes must be set for segmentation (150 for ADE20K), or give ",
-                  "data.class_names_file with one name per class");
   MAE_CHECK_USAGE(layer_decay > 0 && layer_decay <= 1, "seg.layer_decay must lie in (0, 1], got ", layer_decay);
   MAE_CHECK_USAGE(eval_every >= 0, "seg.eval_every must be >= 0, got ", eval_every);
   MAE_CHECK_USAGE(stride >= 0, "seg.stride must be >= 0 (0: two thirds of the crop), got ", stride);
@@ -226,15 +226,9 @@ SegmentResult run_segment(SegmentOptions options, const torch::Device& device, c
   auto samples = std::make_shared<const data::SegmentationSamples>(train_pairs, std::make_shared<const data::JointTransform>(t));
   auto loader = std::make_unique<data::Loader>(samples, lo);
 
-  const auto& e = options.model.encoder;
-  TrainingRunSpec spec;
-  spec.trainer = &options.trainer;
-  spec.config_yaml = &options.config_yaml;
-  spec.in_chans = e.in_chans, spec.img_h = e.img_h, spec.img_w = e.img_w;
-  spec.model_facts = ModelFacts::of_segmenter(options.model, {}, t.mean, t.std);
-  spec.resume = request.resume;
-  spec.overwrite = request.overwrite;
-  spec.render_config = options.render_config;
+  TrainingRunSpec spec = training_run_spec(options, options.model.encoder,
+                                           ModelFacts::of_segmenter(options.model, {}, t.mean, t.std), request.resume,
+                                           request.overwrite);
   spec.label_maps = true;
   TrainingRun run = start_training_run(spec, task, device, std::move(loader));
   if (run.resumed) {

@@ -27,32 +27,20 @@ Converted from_easycv(const NamedTensors& tensors) {
 NamedTensors to_easycv(const NamedTensors& ours) {
   NamedTensors out;
   for (const auto& [name, t] : ours) {
-    const std::string group = key_group(name);
-    MAE_CHECK(group != "head" && group != "fc_norm", "'", name,
+    const KeyPart part = key_part(name);
+    MAE_CHECK(part != KeyPart::kHead && part != KeyPart::kFcNorm, "'", name,
               "' has no EasyCV name: EasyCV's encoder./decoder. names cover the pretraining model; export "
               "fine-tuned weights with the official scheme");
-    out.emplace_back((group == "decoder" ? kEasyCVDecoder : kEasyCVEncoder) + name, t);
+    out.emplace_back((part == KeyPart::kDecoder ? kEasyCVDecoder : kEasyCVEncoder) + name, t);
   }
   return out;
 }
 
 }  // namespace
 
-std::string scheme_name(Scheme scheme) {
-  switch (scheme) {
-    case Scheme::kOfficial: return "official";
-    case Scheme::kEasyCV: return "easycv";
-    case Scheme::kHuggingFace: return "huggingface";
-  }
-  return "?";
-}
+std::string scheme_name(Scheme scheme) { return core::choice_name(kSchemeNames, scheme); }
 
-Scheme parse_scheme(const std::string& name) {
-  if (name == "official" || name == "timm") return Scheme::kOfficial;
-  if (name == "easycv") return Scheme::kEasyCV;
-  if (name == "huggingface" || name == "hf") return Scheme::kHuggingFace;
-  throw UsageError(str("unknown key scheme '", name, "'; use official (= timm), easycv or huggingface (= hf)"));
-}
+Scheme parse_scheme(const std::string& name) { return core::parse_choice(kSchemeNames, name, "the key scheme"); }
 
 double default_layer_norm_eps(Scheme scheme) { return scheme == Scheme::kHuggingFace ? 1e-12 : 1e-6; }
 
@@ -81,18 +69,18 @@ std::string strip_wrapper_prefixes(NamedTensors* tensors) {
   return stripped;
 }
 
-std::string key_group(const std::string& key) {
-  if (starts_with(key, "decoder_") || key == "mask_token") return "decoder";
-  if (starts_with(key, "head.")) return "head";
-  if (starts_with(key, "fc_norm.")) return "fc_norm";
-  if (starts_with(key, "norm.")) return "norm";
-  return "encoder";
+KeyPart key_part(const std::string& key) {
+  if (starts_with(key, "decoder_") || starts_with(key, "mask_token")) return KeyPart::kDecoder;
+  if (starts_with(key, "head.")) return KeyPart::kHead;
+  if (starts_with(key, "fc_norm.")) return KeyPart::kFcNorm;
+  if (starts_with(key, "norm.")) return KeyPart::kNorm;
+  return KeyPart::kEncoder;
 }
 
 NamedTensors select_encoder(const NamedTensors& tensors) {
   NamedTensors out;
   for (const auto& entry : tensors) {
-    if (key_group(entry.first) != "decoder") out.push_back(entry);
+    if (key_part(entry.first) != KeyPart::kDecoder) out.push_back(entry);
   }
   return out;
 }

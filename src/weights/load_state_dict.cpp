@@ -10,27 +10,28 @@
 namespace mae::weights {
 namespace {
 
-bool has_group(const SourceMap& source, const std::string& group) {
+bool has_part(const SourceMap& source, KeyPart part) {
   for (const auto& [name, t] : source) {
-    if (key_group(name) == group) return true;
+    if (key_part(name) == part) return true;
   }
   return false;
 }
 
+const char* part_name(KeyPart part) { return core::choice_name(kKeyPartNames, part); }
+
 // A model key the source lacks: expected (added to a group) or not.
 void classify_missing(const std::string& key, const SourceMap& source, const ModelLayout& model, LoadReport* r) {
-  const std::string group = key_group(key);
+  const KeyPart part = key_part(key);
+  const bool source_lacks_part = part != KeyPart::kEncoder && part != KeyPart::kNorm && !has_part(source, part);
   if (model.fixed.count(key)) {
     LoadReport::add_to_group(&r->expected_missing, "fixed sin-cos", "fixed tables, kept as computed for the model's grid", key);
-  } else if (group == "decoder" && !has_group(source, "decoder")) {
-    LoadReport::add_to_group(&r->expected_missing, "decoder",
-                             "the source holds the encoder only (as the released mae_pretrain_vit_*.pth); the decoder "
-                             "keeps its initialisation", key);
-  } else if (group == "head" && !has_group(source, "head")) {
-    LoadReport::add_to_group(&r->expected_missing, "head", "a new classification head, initialised fresh", key);
-  } else if (group == "fc_norm" && !has_group(source, "fc_norm")) {
-    LoadReport::add_to_group(&r->expected_missing, "fc_norm",
-                             "global pooling starts fc_norm fresh, as the official fine-tuning does", key);
+  } else if (source_lacks_part) {
+    static constexpr core::Choice<KeyPart> kWhy[] = {
+        {KeyPart::kDecoder, "the source holds the encoder only (as the released mae_pretrain_vit_*.pth); the decoder "
+                            "keeps its initialisation"},
+        {KeyPart::kHead, "a new classification head, initialised fresh"},
+        {KeyPart::kFcNorm, "global pooling starts fc_norm fresh, as the official fine-tuning does"}};
+    LoadReport::add_to_group(&r->expected_missing, part_name(part), core::choice_name(kWhy, part), key);
   } else {
     r->missing.push_back(key);
   }
@@ -38,17 +39,18 @@ void classify_missing(const std::string& key, const SourceMap& source, const Mod
 
 // A source key the model lacks: expected (added to a group) or not.
 void classify_unused(const std::string& key, const ModelLayout& model, LoadReport* r) {
-  const std::string group = key_group(key);
-  if (group == "decoder" && !model.has_decoder) {
+  const KeyPart part = key_part(key);
+  const bool final_norm = part == KeyPart::kNorm || part == KeyPart::kFcNorm;
+  if (part == KeyPart::kDecoder && !model.has_decoder) {
     LoadReport::add_to_group(&r->expected_unused, "decoder", "the decoder serves pretraining only", key);
-  } else if (group == "norm" && model.has_fc_norm && !model.has_norm) {
+  } else if (part == KeyPart::kNorm && model.has_fc_norm && !model.has_norm) {
     LoadReport::add_to_group(&r->expected_unused, "norm",
                              "global pooling uses fc_norm instead of the encoder's final norm (as official models_vit)", key);
-  } else if ((group == "norm" || group == "fc_norm") && !model.has_norm && !model.has_fc_norm) {
-    LoadReport::add_to_group(&r->expected_unused, group,
+  } else if (final_norm && !model.has_norm && !model.has_fc_norm) {
+    LoadReport::add_to_group(&r->expected_unused, part_name(part),
                              "the model reads the blocks' outputs without a final norm (a dense-prediction backbone, as "
                              "mmseg's MAE)", key);
-  } else if (group == "head" && model.head == HeadKind::kNone) {
+  } else if (part == KeyPart::kHead && model.head == HeadKind::kNone) {
     LoadReport::add_to_group(&r->expected_unused, "head", "the model has no classification head", key);
   } else {
     r->unexpected.push_back(key);

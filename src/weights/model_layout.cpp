@@ -22,10 +22,10 @@ ModelLayout describe_model(torch::nn::Module& model) {
     m.tensors.emplace(b.key(), b.value());
   }
   for (const auto& name : m.order) {
-    const std::string group = key_group(name);
-    m.has_decoder = m.has_decoder || group == "decoder";
-    m.has_norm = m.has_norm || group == "norm";
-    m.has_fc_norm = m.has_fc_norm || group == "fc_norm";
+    const KeyPart part = key_part(name);
+    m.has_decoder = m.has_decoder || part == KeyPart::kDecoder;
+    m.has_norm = m.has_norm || part == KeyPart::kNorm;
+    m.has_fc_norm = m.has_fc_norm || part == KeyPart::kFcNorm;
   }
   if (m.has("head.weight")) m.head = HeadKind::kLinear;
   if (m.has("head.1.weight")) m.head = HeadKind::kProbe;

@@ -36,10 +36,10 @@ inline void write_shapes_split(const std::string& root, const std::string& split
         for (int c = 0; c < 3; ++c) px[y][x][c] = static_cast<uint8_t>(std::clamp(a[c] * t + b[c] * (1 - t) + noise(rng), 0.0, 255.0));
       }
     }
-    const int shapes = 1 + static_cast<int>(rng() % 3);
+    const int shapes = 1 + static_cast<int>(rng() % 2);
     for (int s = 0; s < shapes; ++s) {
       const int cls = 1 + static_cast<int>(rng() % 3);
-      const double r = size * (0.12 + 0.14 * u(rng)), cx = r + (size - 2 * r) * u(rng), cy = r + (size - 2 * r) * u(rng);
+      const double r = size * (0.16 + 0.12 * u(rng)), cx = r + (size - 2 * r) * u(rng), cy = r + (size - 2 * r) * u(rng);
       double colour[3];
       for (int c = 0; c < 3; ++c) colour[c] = 255 * u(rng);
       for (int64_t y = 0; y < size; ++y) {

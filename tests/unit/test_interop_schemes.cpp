@@ -123,11 +123,11 @@ TEST(InteropSchemes, NamesGroupsAndParsing) {
   EXPECT_EQ(parse_scheme("easycv"), Scheme::kEasyCV);
   EXPECT_THROW(parse_scheme("keras"), mae::UsageError);
   EXPECT_EQ(default_layer_norm_eps(Scheme::kHuggingFace), 1e-12);
-  EXPECT_EQ(key_group("mask_token"), "decoder");
-  EXPECT_EQ(key_group("decoder_blocks.0.norm1.weight"), "decoder");
-  EXPECT_EQ(key_group("head.0.running_mean"), "head");
-  EXPECT_EQ(key_group("fc_norm.weight"), "fc_norm");
-  EXPECT_EQ(key_group("norm.bias"), "norm");
-  EXPECT_EQ(key_group("blocks.0.norm1.weight"), "encoder");
-  for (const auto& [name, t] : select_encoder(mae_state())) EXPECT_NE(key_group(name), "decoder") << name;
+  EXPECT_EQ(key_part("mask_token"), KeyPart::kDecoder);
+  EXPECT_EQ(key_part("decoder_blocks.0.norm1.weight"), KeyPart::kDecoder);
+  EXPECT_EQ(key_part("head.0.running_mean"), KeyPart::kHead);
+  EXPECT_EQ(key_part("fc_norm.weight"), KeyPart::kFcNorm);
+  EXPECT_EQ(key_part("norm.bias"), KeyPart::kNorm);
+  EXPECT_EQ(key_part("blocks.0.norm1.weight"), KeyPart::kEncoder);
+  for (const auto& [name, t] : select_encoder(mae_state())) EXPECT_NE(key_part(name), KeyPart::kDecoder) << name;
 }

@@ -64,4 +64,9 @@ class VisionTransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VisionTransformer);
 
+// timm's ViT initialisation of `vit`'s own tensors and submodules: normal(0.02) for Linear weights,
+// cls_token and pos_embed (timm's trunc_normal with bounds +-2 never truncates at std 0.02), bias
+// 0, LayerNorm 1/0.
+void timm_vit_init(torch::nn::Module& vit, torch::Tensor& pos_embed, torch::Tensor& cls_token);
+
 }  // namespace mae::models

@@ -40,6 +40,22 @@ struct TrainingRunSpec {
   bool label_maps = false;                     // segmentation: labels are [H, W] maps (the precision probe)
 };
 
+// The spec of a command whose options hold trainer, config_yaml and render_config, for a model
+// whose options hold in_chans, img_h and img_w (spec.data and the rest are the caller's).
+template <typename Options, typename ModelOptions>
+TrainingRunSpec training_run_spec(Options& options, const ModelOptions& model, ModelFacts facts, std::string resume,
+                                  bool overwrite) {
+  TrainingRunSpec spec;
+  spec.trainer = &options.trainer;
+  spec.config_yaml = &options.config_yaml;
+  spec.render_config = options.render_config;
+  spec.in_chans = model.in_chans, spec.img_h = model.img_h, spec.img_w = model.img_w;
+  spec.model_facts = std::move(facts);
+  spec.resume = std::move(resume);
+  spec.overwrite = overwrite;
+  return spec;
+}
+
 struct TrainingRun {
   std::unique_ptr<data::BatchSource> loader;
   std::unique_ptr<train::Trainer> trainer;

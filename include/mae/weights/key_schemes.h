@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mae/core/choice.h"
 #include "mae/io/safetensors.h"
 
 namespace mae::weights {
@@ -16,10 +17,13 @@ namespace mae::weights {
 using io::NamedTensors;  // weights travel as the formats' name -> tensor maps
 
 enum class Scheme { kOfficial, kEasyCV, kHuggingFace };
+// "official" (timm uses the same names; "timm" is accepted too), "easycv", "huggingface" ("hf").
+inline constexpr core::Choice<Scheme> kSchemeNames[] = {{Scheme::kOfficial, "official"},   {Scheme::kOfficial, "timm"},
+                                                        {Scheme::kEasyCV, "easycv"},       {Scheme::kHuggingFace, "huggingface"},
+                                                        {Scheme::kHuggingFace, "hf"}};
 
-// "official" (timm uses the same names), "easycv", "huggingface".
 std::string scheme_name(Scheme scheme);
-// Accepts those names and "timm", "hf"; throws UsageError listing them otherwise.
+// Throws UsageError listing the names otherwise.
 Scheme parse_scheme(const std::string& name);
 // The LayerNorm eps the scheme's code uses by default: 1e-12 for HuggingFace, 1e-6 otherwise.
 double default_layer_norm_eps(Scheme scheme);
@@ -32,9 +36,14 @@ Scheme detect_scheme(const NamedTensors& tensors);
 // joined, or "" when none.
 std::string strip_wrapper_prefixes(NamedTensors* tensors);
 
-// The part of the model an official key belongs to: "decoder" (decoder_*, mask_token), "head",
-// "fc_norm", "norm" (the encoder's final norm) or "encoder" (everything else).
-std::string key_group(const std::string& official_key);
+// The part of the model an official key belongs to: the decoder (decoder_*, mask_token), the
+// head, fc_norm, norm (the encoder's final norm) or the encoder (everything else). The names are
+// the load report's group names.
+enum class KeyPart { kEncoder, kDecoder, kHead, kFcNorm, kNorm };
+inline constexpr core::Choice<KeyPart> kKeyPartNames[] = {{KeyPart::kEncoder, "encoder"}, {KeyPart::kDecoder, "decoder"},
+                                                          {KeyPart::kHead, "head"},       {KeyPart::kFcNorm, "fc_norm"},
+                                                          {KeyPart::kNorm, "norm"}};
+KeyPart key_part(const std::string& official_key);
 // `tensors` without the decoder group: what fine-tuning and feature extraction use.
 NamedTensors select_encoder(const NamedTensors& tensors);
 

@@ -44,7 +44,7 @@ std::vector<SegmentationPair> scan_ade20k(const std::string& root, const std::st
   const fs::path images = fs::path(root) / "images" / split, annotations = fs::path(root) / "annotations" / split;
   MAE_CHECK_USAGE(fs::is_directory(images) && fs::is_directory(annotations), "the ADE20K layout needs ", images.string(),
                   " and ", annotations.string(), "; set data.root to the folder that holds images/ and annotations/ ",
-                  "(ADEChallengeData2016), or list the pairs in a file (data.source=seg_list)");
+                  "(ADEChallengeData2016), or list the pairs in files of `image labels` lines (data.layout=list)");
   std::vector<SegmentationPair> pairs;
   for (const auto& entry : fs::directory_iterator(images)) {
     if (!entry.is_regular_file() || !has_image_extension(entry.path().string())) continue;

@@ -1,6 +1,7 @@
 #include "mae/data/sources/file_source.h"
 
 #include <algorithm>
+#include <set>
 
 #include "mae/core/error.h"
 #include "mae/data/codecs/image_decode.h"
@@ -41,13 +42,13 @@ std::string lower_extension(const std::string& path) {
 }  // namespace
 
 bool has_image_extension(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "webp" || ext == "tif" || ext == "tiff";
+  static const std::set<std::string> images{"jpg", "jpeg", "png", "webp", "tif", "tiff"};
+  return images.count(lower_extension(path)) > 0;
 }
 
 bool has_array_extension(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  return ext == "npy" || ext == "npz";
+  static const std::set<std::string> arrays{"npy", "npz"};
+  return arrays.count(lower_extension(path)) > 0;
 }
 
 }  // namespace mae::data

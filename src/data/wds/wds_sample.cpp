@@ -8,6 +8,7 @@
 #include "mae/core/error.h"
 #include "mae/core/parse.h"
 #include "mae/data/codecs/image_decode.h"
+#include "mae/data/sources/file_source.h"
 
 namespace mae::data {
 namespace {
@@ -17,9 +18,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool is_image_extension(const std::string& ext) {
-  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "webp";
-}
 
 int64_t parse_cls(std::string text, const std::string& where) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
@@ -116,7 +114,7 @@ bool WdsShardReader::next(WdsSample* out, bool read_image) {
     const std::string kind = lower(ext);
     const std::string where = path_ + "#" + member.name;
     try {
-      if (is_image_extension(kind) && out->image_size == 0) {
+      if (has_image_extension("." + kind) && out->image_size == 0) {
         out->image_offset = member.offset;
         out->image_size = member.size;
       } else if (kind == "cls") {

@@ -61,10 +61,7 @@ struct ClassifySettings {
     bind(f, options.data);
     bind(f, options.mixup);
     bind(f, options.trainer);
-    std::string mode = options.linprobe ? "linprobe" : "finetune";
-    f("finetune.mode", mode, "finetune (all or the last k blocks) or linprobe (frozen encoder)");
-    MAE_CHECK_USAGE(mode == "finetune" || mode == "linprobe", "finetune.mode must be finetune or linprobe, got '", mode, "'");
-    options.linprobe = mode == "linprobe";
+    f("finetune.mode", options.linprobe, tasks::kFinetuneModeNames, "all or the last k blocks, or a frozen encoder");
     f("finetune.init", options.init, "weights to start from (any file `mae` reads; empty: random init)");
     f("finetune.trainable_blocks", options.trainable_blocks, "train only the last k blocks + head (-1: all; 0: the head alone)");
     f("finetune.head_init_std", options.head_init_std, "std of a new head's weight (official: 2e-5 finetune, 0.01 linprobe)");

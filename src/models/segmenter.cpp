@@ -18,14 +18,14 @@ std::vector<int64_t> SegmenterOptions::resolved_out_indices() const {
 
 void SegmenterOptions::validate() const {
   encoder.validate();
-  MAE_CHECK_USAGE(num_classes > 0, "num_classes must be positive, got ", num_classes);
-  MAE_CHECK_USAGE(channels > 0 && aux_channels > 0, "channels and aux_channels must be positive, got ", channels, " and ",
-                  aux_channels);
-  MAE_CHECK_USAGE(aux_weight >= 0.0, "aux_weight must be >= 0, got ", aux_weight);
+  MAE_CHECK_USAGE(num_classes > 0, "model.num_classes must be positive, got ", num_classes);
+  MAE_CHECK_USAGE(channels > 0 && aux_channels > 0, "model.channels and model.aux_channels must be positive, got ", channels,
+                  " and ", aux_channels);
+  MAE_CHECK_USAGE(aux_weight >= 0.0, "model.aux_weight must be >= 0, got ", aux_weight);
   MAE_CHECK_USAGE(dropout >= 0.0 && dropout < 1.0, "dropout must be in [0, 1), got ", dropout);
   const auto indices = resolved_out_indices();
   check_out_indices(indices, encoder.depth);
-  MAE_CHECK_USAGE(head != SegHead::kUPerNet || indices.size() == 4, "the upernet head takes 4 out_indices, got ",
+  MAE_CHECK_USAGE(head != SegHead::kUPerNet || indices.size() == 4, "model.head=upernet takes 4 model.out_indices, got ",
                   indices.size());
 }
 

@@ -20,11 +20,11 @@ std::vector<int64_t> default_out_indices(int64_t depth) {
 }
 
 void check_out_indices(const std::vector<int64_t>& out_indices, int64_t depth) {
-  MAE_CHECK_USAGE(!out_indices.empty(), "out_indices must name at least one block");
+  MAE_CHECK_USAGE(!out_indices.empty(), "model.out_indices must name at least one block");
   for (size_t i = 0; i < out_indices.size(); ++i) {
-    MAE_CHECK_USAGE(out_indices[i] >= 0 && out_indices[i] < depth, "out_indices[", i, "] = ", out_indices[i],
+    MAE_CHECK_USAGE(out_indices[i] >= 0 && out_indices[i] < depth, "model.out_indices[", i, "] = ", out_indices[i],
                     " is not a block of a depth-", depth, " encoder (zero-based, 0..", depth - 1, ")");
-    MAE_CHECK_USAGE(i == 0 || out_indices[i] >= out_indices[i - 1], "out_indices must not decrease, got ",
+    MAE_CHECK_USAGE(i == 0 || out_indices[i] >= out_indices[i - 1], "model.out_indices must not decrease, got ",
                     out_indices[i - 1], " before ", out_indices[i]);
   }
 }

@@ -16,6 +16,7 @@
 
 #include <torch/torch.h>
 
+#include "mae/core/choice.h"
 #include "mae/data/factory.h"
 #include "mae/data/augment/mixup.h"
 #include "mae/data/loader/loader.h"
@@ -34,6 +35,9 @@ namespace mae::tasks {
 // Everything `mae finetune` / `mae linprobe` run with (config/settings.h fills it from model.*,
 // data.*, aug.*, train.*, optim.*, log.* and finetune.*). The defaults are the built-in fine-tuning
 // run; ClassifyOptions::linprobe() the linear probe's.
+// finetune.mode: ClassifyOptions::linprobe false or true.
+inline constexpr core::Choice<bool> kFinetuneModeNames[] = {{false, "finetune"}, {true, "linprobe"}};
+
 struct ClassifyOptions {
   models::VisionTransformerOptions model;  // num_classes 0: from the data
   data::DataOptions data;

@@ -20,14 +20,6 @@ const std::vector<std::string>& split_files(const SourceOptions& o, Split split)
   return split == Split::kTrain ? o.train_files : o.val_files;
 }
 
-std::vector<std::string> read_class_names(const std::string& path) {
-  std::vector<std::string> names;
-  for (auto& line : detail::split_lines(detail::read_config_file(path, "data.class_names_file"))) {
-    if (!line.empty()) names.push_back(line);
-  }
-  return names;
-}
-
 std::vector<std::string> numbered_names(int64_t n) {
   std::vector<std::string> names;
   for (int64_t i = 0; i < n; ++i) names.push_back(std::to_string(i));
@@ -143,6 +135,14 @@ void check_labels(const SourceOptions& o, const Source& source) {
 
 }  // namespace
 
+
+std::vector<std::string> read_class_names(const std::string& path) {
+  std::vector<std::string> names;
+  for (auto& line : detail::split_lines(detail::read_config_file(path, "data.class_names_file"))) {
+    if (!line.empty()) names.push_back(line);
+  }
+  return names;
+}
 
 bool SourceOptions::reads_image_files() const {
   return kind == SourceKind::kList || kind == SourceKind::kFolder || kind == SourceKind::kClassFolder ||

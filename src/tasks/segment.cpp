@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "mae/core/atomic_file.h"
 #include "mae/core/error.h"
 #include "mae/core/log.h"
+#include "mae/data/factory.h"
 #include "mae/data/segmentation/samples.h"
 #include "mae/distributed/process_group.h"
 #include "mae/weights/load_state_dict.h"
@@ -86,14 +86,8 @@ std::shared_ptr<const data::PairSource> read_pairs(const SegmentDataOptions& dat
 std::vector<std::string> segmentation_class_names(const SegmentDataOptions& data, int64_t num_classes) {
   std::vector<std::string> names;
   if (!data.class_names_file.empty()) {
-    const fs::path path = fs::path(data.class_names_file).is_absolute() ? fs::path(data.class_names_file)
-                                                                       : fs::path(data.root) / data.class_names_file;
-    std::ifstream in(path);
-    MAE_CHECK_USAGE(in, "data.class_names_file '", path.string(), "' cannot be read; give one class name per line");
-    for (std::string line; std::getline(in, line);) {
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-      if (!line.empty()) names.push_back(line);
-    }
+    const fs::path file(data.class_names_file);
+    names = data::read_class_names((file.is_absolute() ? file : fs::path(data.root) / file).string());
   }
   for (auto i = static_cast<int64_t>(names.size()); i < num_classes; ++i) names.push_back(std::to_string(i));
   return names;

@@ -79,6 +79,10 @@ TransformOptions transform_options(const DataOptions& options, Split split, int6
 // val; the caller sets batch size, seed, rank and pinning.
 LoaderOptions loader_options(const DataOptions& options, Split split);
 
+// The non-blank lines of a class names file (`root`-relative paths are joined by the caller);
+// a missing or unreadable file throws UsageError naming data.class_names_file.
+std::vector<std::string> read_class_names(const std::string& path);
+
 // The class count of a split's source (from make_source): the configured data.num_classes when
 // larger; 0 when unlabelled. class_names: one per class, numbers where the data names none.
 int64_t num_classes(const SourceOptions& options, const Source& source);

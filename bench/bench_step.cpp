@@ -1,7 +1,10 @@
-// Times one MAE pretraining step (forward, backward, AdamW step) for a preset and batch size and
-// prints one JSON line in the format of bench/step_reference.py, so that bench/run_step_bench.sh
-// can put both side by side. Legend: B batch, C channels, H x W image.
+// Times one training step (forward, backward, AdamW step) for a preset and batch size and prints
+// one JSON line in the format of bench/step_reference.py, so that bench/run_step_bench.sh can put
+// both side by side. --task pretrain (default): the MAE; --task segment: the segmenter of
+// `mae segment` (ViT + UPerNet with its auxiliary head, or the linear head) on random label maps,
+// as the paper's ADE20K transfer (--img 512 --batch 2 per GPU). Legend: B batch, C channels, H x W image.
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <iostream>
 
@@ -16,6 +19,7 @@
 #include "mae/models/explicit_attention.h"
 #include "mae/models/mlp.h"
 #include "mae/models/presets.h"
+#include "mae/models/segmenter.h"
 #include "mae/optim/param_groups.h"
 #include "mae/train/loss_scaler.h"
 #include "mae/train/precision.h"
@@ -61,14 +65,18 @@ double gemm_gflops(const torch::Device& device, mae::train::Precision precision)
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string preset = "base", attn = "fused", dtype = "fp32", device_spec = "cpu", profile;
+  std::string preset = "base", attn = "fused", dtype = "fp32", device_spec = "cpu", profile, task = "pretrain", head = "upernet";
   int64_t img = 224, img_h = 0, img_w = 0, patch = 0, in_chans = 3, batch = 8;
-  int64_t decoder_dim = 0, decoder_depth = 0, decoder_heads = 0;
+  int64_t decoder_dim = 0, decoder_depth = 0, decoder_heads = 0, num_classes = 150, channels = 768;
   int threads = 0, steps = 5, warmup = 2;
   double mask_ratio = 0.75;
   bool norm_pix_loss = false, grad_checkpointing = false, default_malloc = false, attention_copies = false,
        aten_mlp = false, aten_kernels = false;
   CLI::App app{"MAE pretraining step benchmark (prints one JSON line)"};
+  app.add_option("--task", task, "pretrain (the MAE) or segment (the segmenter)")->capture_default_str();
+  app.add_option("--head", head, "segment: upernet or linear")->capture_default_str();
+  app.add_option("--num-classes", num_classes, "segment: classes (ADE20K: 150)")->capture_default_str();
+  app.add_option("--channels", channels, "segment: UPerHead width (mmseg's ViT-B: 768)")->capture_default_str();
   app.add_option("--preset", preset, "tiny, small, base, large or huge")->capture_default_str();
   app.add_option("--img", img, "square image size")->capture_default_str();
   app.add_option("--img-h", img_h, "height (0: --img)");
@@ -104,6 +112,7 @@ int main(int argc, char** argv) {
     mae::kernels::set_enabled(!aten_kernels);
     const int used_threads = mae::core::configure_threads(threads);
     const auto device = mae::core::resolve_device(device_spec);
+    const auto options = torch::TensorOptions().device(device);
     auto o = mae::models::mae_preset("mae_vit_" + preset + "_patch" + std::to_string(preset == "huge" ? 14 : 16));
     o.img_h = img_h > 0 ? img_h : img;
     o.img_w = img_w > 0 ? img_w : img;
@@ -115,15 +124,46 @@ int main(int argc, char** argv) {
     o.norm_pix_loss = norm_pix_loss;
     o.fused_attn = attn == "fused";
     torch::manual_seed(0);
-    mae::models::MaskedAutoencoderViT model(o);
+    const auto imgs = torch::randn({batch, in_chans, o.img_h, o.img_w}, options);  // [B, C, H, W]
+    std::shared_ptr<torch::nn::Module> model;
+    std::function<torch::Tensor()> forward_loss;
+    int64_t depth = o.depth;
+    if (task == "pretrain") {
+      auto mae_model = std::make_shared<mae::models::MaskedAutoencoderViTImpl>(o);
+      forward_loss = [mae_model, &imgs, mask_ratio] { return mae_model->forward(imgs, mask_ratio).loss; };
+      model = mae_model;
+    } else if (task == "segment") {
+      // mmseg's ADE20K setup: drop path 0.1, the auxiliary head at 0.4, labels 255 left out.
+      mae::models::SegmenterOptions s;
+      s.encoder = mae::models::vit_preset("vit_" + preset + "_patch" + std::to_string(o.patch_size));
+      s.encoder.img_h = o.img_h, s.encoder.img_w = o.img_w, s.encoder.in_chans = in_chans;
+      s.encoder.drop_path_rate = 0.1;
+      s.encoder.fused_attn = o.fused_attn;
+      s.num_classes = num_classes;
+      s.channels = channels;
+      s.head = mae::core::parse_choice(mae::models::kSegHeadNames, head, "--head");
+      auto segmenter = std::make_shared<mae::models::SegmenterImpl>(s);
+      auto labels = torch::randint(num_classes, {batch, o.img_h, o.img_w}, options.dtype(torch::kLong));  // [B, H, W]
+      labels.masked_fill_(torch::rand({batch, o.img_h, o.img_w}, options) < 0.1, 255);
+      forward_loss = [segmenter, &imgs, labels, aux_weight = s.aux_weight] {
+        const auto out = segmenter->forward(imgs);
+        return mae::models::segmentation_loss(out.logits.to(torch::kFloat32),
+                                              out.aux.defined() ? out.aux.to(torch::kFloat32) : out.aux, labels, 255, aux_weight);
+      };
+      model = segmenter;
+      depth = s.encoder.depth;
+    } else {
+      throw std::invalid_argument("--task must be pretrain or segment, got " + task);
+    }
+    model->train();
     model->to(device);
     mae::models::set_grad_checkpointing(*model, grad_checkpointing);
     if (attn == "sdpa") mae::models::set_attention_path(*model, mae::models::AttentionPath::kSdpa);
     if (attn == "explicit") mae::models::set_attention_path(*model, mae::models::AttentionPath::kExplicit);
-    const auto groups = mae::optim::weight_decay_groups(*model, 0.05, {});
-    auto optimizer = mae::optim::make_adamw(groups, 0.9, 0.95);
+    const auto groups = task == "segment" ? mae::optim::layer_decay_groups(*model, 0.05, {}, 0.65, depth)
+                                          : mae::optim::weight_decay_groups(*model, 0.05, {});
+    auto optimizer = mae::optim::make_adamw(groups, 0.9, task == "segment" ? 0.999 : 0.95);
     mae::optim::set_lr(*optimizer, groups, 1e-4);
-    const auto imgs = torch::randn({batch, in_chans, o.img_h, o.img_w}, torch::TensorOptions().device(device));  // [B, C, H, W]
     const auto precision = mae::core::parse_choice(mae::train::kPrecisionNames, dtype, "--dtype");
     const mae::train::LossScaleState loss_scale;
 
@@ -143,7 +183,7 @@ int main(int argc, char** argv) {
       torch::Tensor loss;
       {
         mae::train::AutocastGuard autocast(device, precision);
-        loss = model->forward(imgs, mask_ratio).loss;
+        loss = forward_loss();
       }
       lap(0, t);
       if (precision == mae::train::Precision::kFp16) {
@@ -173,10 +213,8 @@ int main(int argc, char** argv) {
     const double elapsed = elapsed_steps;
     // Forward + backward = 3 x forward (the input gradient of the patch embedding is not computed:
     // a slight overcount).
-    const double step_gflop = 3 * 2 * forward_macs(o, mask_ratio) * static_cast<double>(batch) / 1e9;
-    const double achieved = step_gflop * steps / elapsed;
-    const double peak = gemm_gflops(device, precision);
     nlohmann::json out = {{"impl", "mae-" + attn + (grad_checkpointing ? "-ckpt" : "")},
+                          {"task", task},
                           {"torch", TORCH_VERSION},
                           {"device", device.str()},
                           {"dtype", dtype},
@@ -187,11 +225,13 @@ int main(int argc, char** argv) {
                           {"peak_mem_mb", mae::core::peak_memory_mb(device)},
                           {"forward_ms", 1000.0 * phase[0] / steps},
                           {"backward_ms", 1000.0 * phase[1] / steps},
-                          {"optimizer_ms", 1000.0 * phase[2] / steps},
-                          {"step_gflop", step_gflop},
-                          {"achieved_gflops", achieved},
-                          {"gemm_peak_gflops", peak},
-                          {"peak_share", achieved / peak}};
+                          {"optimizer_ms", 1000.0 * phase[2] / steps}};
+    if (task == "pretrain") {  // the GEMM count is the MAE's
+      const double step_gflop = 3 * 2 * forward_macs(o, mask_ratio) * static_cast<double>(batch) / 1e9;
+      const double achieved = step_gflop * steps / elapsed;
+      const double peak = gemm_gflops(device, precision);
+      out.update({{"step_gflop", step_gflop}, {"achieved_gflops", achieved}, {"gemm_peak_gflops", peak}, {"peak_share", achieved / peak}});
+    }
     std::cout << out.dump() << std::endl;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

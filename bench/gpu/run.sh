@@ -9,6 +9,9 @@
 #      eager (autocast + SDPA, fused AdamW) and torch.compile, on the same card in the same run:
 #      ViT-B/16 batch 256 and ViT-L/16 batch 128 in bf16 (fp16: ours); images/s and peak memory;
 #      then ViT-L with activation checkpointing
+#   3b. the segmentation step of `mae segment` as the paper's ADE20K recipe (UPerNet, 512 x 512,
+#      batch 2 per GPU, bf16): ViT-B and ViT-L, images/s and peak memory per GPU, and the hours
+#      mmseg's 160k iterations would take at that speed
 #   4. NCCL: `mae launch --nproc 1` pretraining on the GPU (world size 1)
 #   5. end to end: the C++ loader decoding JPEGs from local disk into ViT-B pretraining; the
 #      data-wait share and the decoder threads used
@@ -123,6 +126,25 @@ ckpt=$("$build/bin/mae_bench_step" --preset large --img 224 --batch 128 $steps -
 echo "$ckpt" >>"$out/step.jsonl"; row "$csv" bf16 vit_large_224_b128 mae-fused-ckpt "$ckpt"
 log "vit_large b128 with activation checkpointing: $ckpt"
 
+# 3b. Segmentation (issue 31): the ADE20K recipe's step per GPU.
+csv="bench/results/segment_step_cuda_bf16_torch${torch_ver}.csv"
+[ -f "$csv" ] || echo "date,config,impl,device,dtype,threads,batch,img_per_s,step_ms,peak_mem_mb,machine,achieved_gflops,gemm_peak_share" >"$csv"
+for cfg in "upernet_vit_base_512_b2|--preset base --channels 768 --batch 2" "upernet_vit_base_512_b8|--preset base --channels 768 --batch 8" \
+           "upernet_vit_large_512_b2|--preset large --channels 1024 --batch 2"; do
+  name=${cfg%%|*} args=${cfg#*|}
+  # shellcheck disable=SC2086
+  line=$("$build/bin/mae_bench_step" --task segment --img 512 $args $steps --device cuda --dtype bf16 2>>"$out/bench.err" | tail -1)
+  [ -n "$line" ] || { log "$name failed (bench.err)"; continue; }
+  echo "{\"config\": \"$name\", \"dtype\": \"bf16\", \"impl\": \"mae-segment\", \"run\": $line}" >>"$out/step.jsonl"
+  row "$csv" bf16 "$name" mae-segment "$line"
+  log "$name bf16: $("$python" - "$line" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+print(f"{d['img_per_s']:.1f} img/s, {d['step_ms']:.0f} ms/step, {d['peak_mem_mb']:.0f} MiB; 160k steps: {160000 * d['step_ms'] / 3.6e6:.1f} h")
+PY
+)"
+done
+
 # 4. NCCL, one process on the GPU.
 timeout 120 "$build/bin/mae" launch --nproc 1 -- pretrain --device cuda --set train.max_steps=50 --set train.batch_size=256 \
   --set log.every=10 --set log.progress=lines --set visualize.num_images=0 --set train.precision=bf16 \
@@ -151,5 +173,5 @@ else
   log "end to end skipped: no JPEG writer (Pillow or torchvision) in $python"
 fi
 rm -rf "$images"
-cp bench/results/step_cuda_*_torch"${torch_ver}".csv "$out/" 2>/dev/null || true
+cp bench/results/step_cuda_*_torch"${torch_ver}".csv bench/results/segment_step_cuda_*_torch"${torch_ver}".csv "$out/" 2>/dev/null || true
 log "done in $(( $(date +%s) - start )) s; results in $out (and bench/results/step_cuda_*_torch${torch_ver}.csv)"

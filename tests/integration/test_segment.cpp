@@ -1,6 +1,7 @@
-// Segmentation end to end: a short fine-tuning of a segmenter on generated shapes from an MAE
-// pretrained on the same images finds the shapes (better than calling every pixel background);
-// resume; and mae eval / mae predict on its checkpoint through the command.
+// Segmentation end to end: on generated shapes, a short fine-tuning of a segmenter from an MAE
+// pretrained on unlabelled images of the same kind finds the shapes and beats the same run from
+// scratch (docs/segmentation.md, "A worked example"); resume; and mae eval / mae predict on its
+// checkpoint through the command.
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,7 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Set once for the suite: the shapes; pretrained() adds an MAE pretrained on their images.
+// Set once for the suite: the shapes (160 labelled training pairs, 100 for validation, 800 more
+// images for pretraining); pretrained() adds an MAE pretrained on the 800.
 class SegmentFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -32,7 +34,8 @@ class SegmentFixture : public ::testing::Test {
     fs::remove_all(dir_);
     core::configure_threads(2);
     mae::testing::write_shapes_split(dir_ + "/shapes", "training", 160, 64, 1);
-    mae::testing::write_shapes_split(dir_ + "/shapes", "validation", 32, 64, 2);
+    mae::testing::write_shapes_split(dir_ + "/shapes", "validation", 100, 64, 2);
+    mae::testing::write_shapes_split(dir_ + "/shapes", "unlabelled", 800, 64, 3);
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
@@ -40,11 +43,11 @@ class SegmentFixture : public ::testing::Test {
     const std::string ckpt = dir_ + "/pre/checkpoint-last.safetensors";
     if (fs::exists(ckpt)) return ckpt;
     config::UserSettings pre;
-    pre.sets = {"data.source=folder", "data.root=" + dir_ + "/shapes/images", "data.train_files=training",
+    pre.sets = {"data.source=folder", "data.root=" + dir_ + "/shapes/images", "data.train_files=unlabelled",
                 "data.val_files=", "data.mean=0.5,0.5,0.5", "data.std=0.25,0.25,0.25", "data.num_workers=2",
                 "model.name=mae_vit_mini_patch8_dec64d2b4h", "model.in_chans=3", "model.img_size=64",
                 "train.epochs=" + std::to_string(kPretrainEpochs), "train.warmup_epochs=1", "train.batch_size=32",
-                "optim.blr=1.5e-3", "train.precision=fp32", "knn.every=0", "visualize.num_images=0", "log.progress=none",
+                "optim.blr=1e-2", "train.precision=fp32", "knn.every=0", "visualize.num_images=0", "log.progress=none",
                 "train.output_dir=" + dir_ + "/pre"};
     tasks::run_pretrain(config::resolve_pretrain(pre), torch::kCPU, {});
     return ckpt;
@@ -63,29 +66,39 @@ class SegmentFixture : public ::testing::Test {
     return user;
   }
 
-  static constexpr int kPretrainEpochs = 10;
-  static constexpr int kSegmentEpochs = 10;
+  static constexpr int kPretrainEpochs = 40;
+  static constexpr int kSegmentEpochs = 60;
   static std::string dir_;
 };
 std::string SegmentFixture::dir_;
 
 }  // namespace
 
-TEST_F(SegmentFixture, AShortFineTuningFindsTheShapesAndItsCheckpointEvaluatesAndPredicts) {
+TEST_F(SegmentFixture, AFineTuningFromTheMaeBeatsScratchAndItsCheckpointEvaluatesAndPredicts) {
   // The linear head: UPerNet (checked against its PyTorch reference in tests/parity) needs far
-  // more steps than a test can take before it calls anything but background (docs/segmentation.md).
-  const std::string init = pretrained();
-  const auto from_mae =
-      tasks::run_segment(config::resolve_segment(segment_settings("from_mae", {"model.head=linear"}), init), torch::kCPU, {});
-  EXPECT_EQ(from_mae.train.epochs_completed, kSegmentEpochs);
+  // more steps than a test can take to tell the shapes apart (docs/segmentation.md).
+  const auto fine_tune = [&](const std::string& name, const std::string& init) {
+    const auto result =
+        tasks::run_segment(config::resolve_segment(segment_settings(name, {"model.head=linear"}), init), torch::kCPU, {});
+    EXPECT_EQ(result.train.epochs_completed, kSegmentEpochs);
+    const auto& m = result.last;
+    std::cout << name << ": mIoU " << m.miou << " %, IoU per class " << m.iou[0] << " " << m.iou[1] << " " << m.iou[2]
+              << " " << m.iou[3] << "\n";
+    return result;
+  };
+  const auto from_mae = fine_tune("from_mae", pretrained());
+  const auto from_scratch = fine_tune("from_scratch", "");
   // Calling every pixel background scores the background's share as its IoU and 0 for the shapes:
-  // about 20 % mIoU here. The segmenter must find shapes.
+  // about 20 % mIoU here. Both runs find the shapes; the pretrained encoder tells them apart
+  // better (measured on torch 2.15, 2-core CPU: 39.8 % against 34.9 % from scratch; on the
+  // set of scripts/make_shapes.py 40.8 % against 32.6 %).
   const auto& m = from_mae.last;
   const double background_only = 100.0 * m.confusion[0].sum().item<double>() / static_cast<double>(m.pixels) / 4;
-  std::cout << "mIoU " << m.miou << " % (background only: " << background_only << " %), IoU per class " << m.iou[0] << " "
-            << m.iou[1] << " " << m.iou[2] << " " << m.iou[3] << "\n";
-  EXPECT_GT(m.miou, background_only + 3.0);
-  EXPECT_GT(std::max({m.iou[1], m.iou[2], m.iou[3]}), 10.0);
+  std::cout << "background only: " << background_only << " %\n";
+  EXPECT_GT(from_scratch.last.miou, background_only + 3.0);
+  EXPECT_GT(m.miou, 36.0);
+  EXPECT_GT(m.miou, from_scratch.last.miou + 2.0);
+  EXPECT_GT(std::min({m.iou[1], m.iou[2], m.iou[3]}), 10.0);
 
   // The run folder: per-class metrics, checkpoints with the segmenter's facts.
   const std::string run = dir_ + "/from_mae";

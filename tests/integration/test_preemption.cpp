@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/checkpoint_compare.h"
 #include "common/run_command.h"
 #include "common/spawn.h"
 #include "mae/core/stop_signal.h"
@@ -21,22 +22,12 @@
 #include "wds_fixture.h"
 
 using namespace mae;
+using mae::testing::expect_bitwise_equal;
 using mae::testing::PretrainFixture;
 
 namespace {
 
 io::SafetensorsFile read(const std::string& path) { return io::read_safetensors(path); }
-
-// Every tensor of two files equal to the bit.
-void expect_bitwise_equal(const std::string& a_path, const std::string& b_path) {
-  const auto a = read(a_path), b = read(b_path);
-  ASSERT_EQ(a.tensors.size(), b.tensors.size()) << a_path << " vs " << b_path;
-  for (const auto& [name, t] : a.tensors) {
-    ASSERT_TRUE(b.tensors.count(name)) << name;
-    EXPECT_TRUE(torch::equal(t, b.tensors.at(name))) << name << " differs: max |a - b| "
-                                                     << (t.to(torch::kFloat64) - b.tensors.at(name).to(torch::kFloat64)).abs().max().item<double>();
-  }
-}
 
 // The epochs' mean losses in a run's metrics.jsonl, in the order written.
 std::vector<double> epoch_losses(const std::string& run) {

@@ -11,11 +11,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/checkpoint_compare.h"
 #include "common/run_command.h"
 #include "common/shapes_dataset.h"
 #include "mae/config/settings.h"
 #include "mae/core/runtime.h"
 #include "mae/data/codecs/image_decode.h"
+#include "mae/io/safetensors.h"
 #include "mae/tasks/model_facts.h"
 #include "mae/tasks/pretrain.h"
 #include "mae/tasks/segment.h"
@@ -126,16 +128,26 @@ TEST_F(SegmentFixture, AFineTuningFromTheMaeBeatsScratchAndItsCheckpointEvaluate
   EXPECT_TRUE(fs::exists(dir_ + "/predicted/classes.csv"));
 }
 
-TEST_F(SegmentFixture, AResumedRunContinuesWhereItStopped) {
-  // UPerNet with its auxiliary head (BatchNorm statistics included in the checkpoint).
-  const auto first = config::resolve_segment(segment_settings("resumed", {"train.epochs=1"}));
-  tasks::run_segment(first, torch::kCPU, {});
+TEST_F(SegmentFixture, AResumeInsideAnEpochEndsBitwiseWhereTheStraightRunEnds) {
+  // UPerNet with its auxiliary head: BatchNorm statistics, dropout, drop path and the joint
+  // augmentation's draws must all continue as if the run had not stopped.
+  const std::vector<std::string> sets = {"train.epochs=2", "model.drop_path=0.1"};
+  auto settings = [&](const std::string& name, std::vector<std::string> extra) {
+    extra.insert(extra.begin(), sets.begin(), sets.end());
+    return segment_settings(name, extra);
+  };
+  tasks::run_segment(config::resolve_segment(settings("straight", {})), torch::kCPU, {});
+  // 160 pairs in batches of 16: 10 steps per epoch; stopped at step 13 with checkpoint-last from step 12.
+  tasks::run_segment(config::resolve_segment(settings("resumed", {"train.save_every_steps=3", "train.max_steps=13"})), torch::kCPU,
+                     {});
+  const auto stopped = nlohmann::json::parse(
+      io::read_safetensors(dir_ + "/resumed/checkpoint-last.state.safetensors").metadata.at("train_state"));
+  EXPECT_EQ(stopped.at("iteration").get<int64_t>(), 12);
   tasks::SegmentRequest resume;
   resume.resume = "auto";
-  const auto more =
-      tasks::run_segment(config::resolve_segment(segment_settings("resumed", {"train.epochs=2"}), "", "auto"), torch::kCPU, resume);
+  const auto more = tasks::run_segment(config::resolve_segment(settings("resumed", {}), "", "auto"), torch::kCPU, resume);
   EXPECT_EQ(more.train.epochs_completed, 2);
-  EXPECT_GT(more.last.pixels, 0);
+  mae::testing::expect_bitwise_equal(dir_ + "/straight/checkpoint-last.safetensors", dir_ + "/resumed/checkpoint-last.safetensors");
 }
 
 TEST_F(SegmentFixture, BadSettingsAreRefusedBeforeAnythingIsWritten) {

@@ -4,8 +4,8 @@
 // `mae segment` (ViT + UPerNet with its auxiliary head, or the linear head) on random label maps,
 // as the paper's ADE20K transfer (--img 512 --batch 2 per GPU). Legend: B batch, C channels, H x W image.
 #include <chrono>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   double mask_ratio = 0.75;
   bool norm_pix_loss = false, grad_checkpointing = false, default_malloc = false, attention_copies = false,
        aten_mlp = false, aten_kernels = false;
-  CLI::App app{"MAE pretraining step benchmark (prints one JSON line)"};
+  CLI::App app{"Training step benchmark: MAE pretraining or segmentation (prints one JSON line)"};
   app.add_option("--task", task, "pretrain (the MAE) or segment (the segmenter)")->capture_default_str();
   app.add_option("--head", head, "segment: upernet or linear")->capture_default_str();
   app.add_option("--num-classes", num_classes, "segment: classes (ADE20K: 150)")->capture_default_str();

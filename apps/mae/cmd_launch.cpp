@@ -20,8 +20,8 @@ Runner register_launch(CLI::App& app) {
               "Each process gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT (docs/distributed.md).");
   return [o]() {
     const std::string& sub = o->arguments.front();
-    MAE_CHECK_USAGE(sub == "pretrain" || sub == "finetune" || sub == "linprobe", "mae launch runs pretrain, finetune or linprobe, got '",
-                    sub, "'");
+    MAE_CHECK_USAGE(sub == "pretrain" || sub == "finetune" || sub == "linprobe" || sub == "segment",
+                    "mae launch runs pretrain, finetune, linprobe or segment, got '", sub, "'");
     return distributed::launch_local(*o);
   };
 }

@@ -86,6 +86,8 @@ struct SegmentSettings {
     f("seg.inference", options.inference, tasks::kSegInferenceNames,
       "crops of model.img_size every seg.stride pixels, averaged (ADE20K's), or the whole image at once");
     f("seg.stride", options.stride, "sliding windows' step in pixels (0: two thirds of the crop)");
+    f("seg.avg_non_ignore", options.avg_non_ignore,
+      "the loss averages over labelled pixels (true) or over all pixels, unlabelled and padding as 0 (false: mmseg's default)");
   }
   void to_keys() { model = seg_keys(options.model); }
   void from_keys() {

@@ -115,6 +115,8 @@ torch::Tensor slide_inference(const SegmentFn& forward, const torch::Tensor& ima
                               int64_t stride_h, int64_t stride_w, int64_t num_classes) {
   MAE_CHECK_USAGE(crop_h > 0 && crop_w > 0 && stride_h > 0 && stride_w > 0, "sliding window: crop ", crop_h, "x", crop_w,
                   " and stride ", stride_h, "x", stride_w, " must be positive");
+  MAE_CHECK_USAGE(stride_h <= crop_h && stride_w <= crop_w, "sliding window: stride ", stride_h, "x", stride_w,
+                  " is larger than the crop ", crop_h, "x", crop_w, ", so some pixels would get no window; lower seg.stride");
   const int64_t n = images.size(0), h = images.size(2), w = images.size(3);
   const int64_t rows = std::max<int64_t>(h - crop_h + stride_h - 1, 0) / stride_h + 1;
   const int64_t cols = std::max<int64_t>(w - crop_w + stride_w - 1, 0) / stride_w + 1;

@@ -57,10 +57,16 @@ void SegmentOptions::validate() const {
   trainer.validate();
   MAE_CHECK_USAGE(layer_decay > 0 && layer_decay <= 1, "seg.layer_decay must lie in (0, 1], got ", layer_decay);
   MAE_CHECK_USAGE(eval_every >= 0, "seg.eval_every must be >= 0, got ", eval_every);
-  MAE_CHECK_USAGE(stride >= 0, "seg.stride must be >= 0 (0: two thirds of the crop), got ", stride);
   const auto& t = data.transform;
-  MAE_CHECK_USAGE(t.crop_h == model.encoder.img_h && t.crop_w == model.encoder.img_w, "seg.crop_size ", t.crop_h, "x",
-                  t.crop_w, " must be the model's input ", model.encoder.img_h, "x", model.encoder.img_w);
+  MAE_CHECK_USAGE(stride >= 0 && stride <= std::min(t.crop_h, t.crop_w), "seg.stride must lie in [0, ",
+                  std::min(t.crop_h, t.crop_w), "] (0: two thirds of the crop; above the crop, model.img_size, ",
+                  "some pixels get no window), got ", stride);
+  MAE_CHECK_USAGE(t.crop_h == model.encoder.img_h && t.crop_w == model.encoder.img_w, "the training crop ", t.crop_h, "x",
+                  t.crop_w, " must be the model's input model.img_size ", model.encoder.img_h, "x", model.encoder.img_w);
+  // UPerHead's 1 x 1 pyramid pooling leaves BatchNorm one value per channel and image (mmseg: SyncBN).
+  MAE_CHECK_USAGE(model.head == models::SegHead::kLinear || trainer.batch_size >= 2, "model.head=upernet needs ",
+                  "train.batch_size >= 2 per process (its pyramid pooling's BatchNorm sees one value per image); got ",
+                  trainer.batch_size);
   MAE_CHECK_USAGE(t.channels == model.encoder.in_chans, "the images are read with ", t.channels,
                   " channel(s) but the model takes ", model.encoder.in_chans, "; give one data.mean / data.std value per channel");
 }
@@ -88,6 +94,10 @@ std::vector<std::string> segmentation_class_names(const SegmentDataOptions& data
   if (!data.class_names_file.empty()) {
     const fs::path file(data.class_names_file);
     names = data::read_class_names((file.is_absolute() ? file : fs::path(data.root) / file).string());
+    MAE_CHECK_USAGE(num_classes == 0 || static_cast<int64_t>(names.size()) == num_classes, "data.class_names_file '",
+                    data.class_names_file, "' names ", names.size(), " classes but model.num_classes is ", num_classes,
+                    data.reduce_zero_label ? " (with data.reduce_zero_label=true label 0 is unscored: leave its name out)" : "",
+                    "; give one name per class, in label order");
   }
   for (auto i = static_cast<int64_t>(names.size()); i < num_classes; ++i) names.push_back(std::to_string(i));
   return names;
@@ -124,12 +134,24 @@ eval::SegmentationMetrics evaluate_segmenter(models::Segmenter& model, const dat
   const bool was_training = model->is_training();
   eval::SegmentationMeter meter(options.model.num_classes);
   const int64_t n = max_images > 0 ? std::min(max_images, pairs.size()) : pairs.size();
+  int64_t skipped = 0;
   for (int64_t i = distributed::rank(); i < n; i += distributed::world_size()) {
-    const data::RawImage image = pairs.open_image(i);
-    const auto labels = pairs.open_labels(i, image.height, image.width);
+    data::RawImage image;
+    torch::Tensor labels;
+    try {  // an unreadable pair is left out on this rank; every rank still reaches the all-reduce
+      image = pairs.open_image(i);
+      labels = pairs.open_labels(i, image.height, image.width);
+    } catch (const data::DataError& e) {
+      core::log_warning(str("eval: skipping an unreadable pair: ", e.what()));
+      ++skipped;
+      continue;
+    }
     meter.add(predict_labels(model, image, options, device), labels);
   }
   meter.all_reduce();
+  if (skipped > 0) {
+    core::log_warning(str("eval: ", skipped, " unreadable pair(s) left out of the metrics on rank ", distributed::rank()));
+  }
   model->train(was_training);
   return meter.result();
 }
@@ -155,7 +177,7 @@ torch::Tensor SegmentTask::loss(const data::Batch& batch, int64_t epoch, train::
   const auto labels = batch.labels.to(device_);
   const auto& o = options_.model;
   return models::segmentation_loss(out.logits.to(torch::kFloat32), out.aux.defined() ? out.aux.to(torch::kFloat32) : out.aux,
-                                   labels, data::kIgnoreLabel, o.aux_weight);
+                                   labels, data::kIgnoreLabel, o.aux_weight, options_.avg_non_ignore);
 }
 
 std::vector<optim::ParamGroup> SegmentTask::param_groups(double weight_decay) {
@@ -173,6 +195,7 @@ void SegmentTask::end_epoch(int64_t epoch, const std::string& run_dir, train::Sc
   if (!val_) return;
   const bool last = epoch + 1 == options_.trainer.epochs;
   if (!last && (options_.eval_every == 0 || (epoch + 1) % options_.eval_every != 0)) return;
+  distributed::broadcast_buffers(*model_);  // rank 0's BatchNorm statistics: the model checkpoint-best saves
   last_ = evaluate_segmenter(model_, *val_, options_, device_);
   summary->emplace_back("val_miou", last_.miou);
   summary->emplace_back("val_macc", last_.macc);
@@ -238,9 +261,12 @@ SegmentResult run_segment(SegmentOptions options, const torch::Device& device, c
   result.train = run.trainer->fit();
   result.last = task.last_metrics();
   result.best_miou = task.best_miou();
-  core::log_info(str("segment done: ", result.train.epochs_completed, " epoch(s), ", result.train.seconds, " s; val mIoU ",
-                     result.last.miou, " %, mAcc ", result.last.macc, " %, aAcc ", result.last.aacc, " % (best ",
-                     result.best_miou, " %); checkpoints in ", trainer_options.run_dir));
+  const auto& m = result.last;
+  const std::string scores = m.pixels == 0 ? std::string("the val split not scored in this run")
+                                            : str("val mIoU ", m.miou, " %, mAcc ", m.macc, " %, aAcc ", m.aacc, " % (best ",
+                                                  result.best_miou, " %)");
+  core::log_info(str("segment done: ", result.train.epochs_completed, " epoch(s), ", result.train.seconds, " s; ", scores,
+                     "; checkpoints in ", trainer_options.run_dir));
   return result;
 }
 

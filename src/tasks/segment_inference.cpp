@@ -1,5 +1,6 @@
 // mae eval and mae predict of segmentation checkpoints.
 #include <filesystem>
+#include <map>
 
 #include "mae/core/atomic_file.h"
 #include "mae/core/error.h"
@@ -39,19 +40,48 @@ eval::SegmentationMetrics run_segment_eval(const SegmentOptions& options, const 
 
 namespace {
 
-// The images to predict: a folder (scanned), a list file, or the val split's images.
-std::vector<std::string> input_images(const SegmentOptions& options, const std::string& input) {
+// The images to predict: a folder (scanned), a list file, or the val split's images; each with the
+// name of its outputs: its path under the folder all the images share, without the extension (the
+// file's stem when they lie in one folder), so images in subfolders keep apart.
+struct PredictInput {
+  std::string path, name;
+};
+
+std::vector<PredictInput> input_images(const SegmentOptions& options, const std::string& input) {
   std::vector<std::string> paths;
   if (input.empty()) {
     const auto pairs = read_pairs(options.data, data::Split::kVal);
     for (int64_t i = 0; i < pairs->size(); ++i) paths.push_back(pairs->pair(i).image);
-    return paths;
+  } else {
+    MAE_CHECK_USAGE(fs::exists(input), "--input '", input, "' does not exist; give a folder of images or a list file");
+    const auto source = fs::is_directory(input) ? data::scan_image_folder(input)
+                                                : data::read_image_lists(fs::absolute(input).parent_path().string(), {input});
+    for (const auto& e : source->entries()) paths.push_back(e.path);
   }
-  MAE_CHECK_USAGE(fs::exists(input), "--input '", input, "' does not exist; give a folder of images or a list file");
-  const auto source = fs::is_directory(input) ? data::scan_image_folder(input)
-                                              : data::read_image_lists(fs::absolute(input).parent_path().string(), {input});
-  for (const auto& e : source->entries()) paths.push_back(e.path);
-  return paths;
+  std::vector<fs::path> absolute;
+  fs::path shared;  // the longest folder every image lies under
+  for (const auto& path : paths) {
+    absolute.push_back(fs::absolute(path).lexically_normal());
+    const fs::path folder = absolute.back().parent_path();
+    if (absolute.size() == 1) {
+      shared = folder;
+      continue;
+    }
+    fs::path common;
+    for (auto x = shared.begin(), y = folder.begin(); x != shared.end() && y != folder.end() && *x == *y; ++x, ++y) common /= *x;
+    shared = common;
+  }
+  std::vector<PredictInput> inputs;
+  std::map<std::string, std::string> seen;  // output name -> the image that takes it
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const fs::path relative = absolute[i].lexically_relative(shared);
+    const std::string name = (relative.parent_path() / relative.stem()).generic_string();
+    const auto [it, fresh] = seen.emplace(name, paths[i]);
+    MAE_CHECK_USAGE(fresh, "predict: '", it->second, "' and '", paths[i], "' would both write ", name,
+                    ".png; rename one of them or predict them into separate --output folders");
+    inputs.push_back({paths[i], name});
+  }
+  return inputs;
 }
 
 }  // namespace
@@ -60,7 +90,7 @@ int64_t run_segment_predict(const SegmentOptions& options, const std::string& ch
                             const std::string& output_dir, const torch::Device& device) {
   MAE_CHECK_USAGE(!output_dir.empty(), "--output is required: the folder for the label maps and overlays");
   auto model = load_segmenter(options, checkpoint, device);
-  const auto paths = input_images(options, input);
+  const auto inputs = input_images(options, input);
   fs::create_directories(output_dir);
   const int64_t k = options.model.num_classes;
   const auto palette = eval::class_palette(k);
@@ -74,7 +104,7 @@ int64_t run_segment_predict(const SegmentOptions& options, const std::string& ch
   });
   MAE_CHECK_USAGE(k <= 256, "label maps are 8-bit PNGs: at most 256 classes, the model has ", k);
   int64_t done = 0;
-  for (const auto& path : paths) {
+  for (const auto& [path, name] : inputs) {
     data::RawImage image;
     try {
       image = data::read_image_file(path, path);
@@ -83,11 +113,12 @@ int64_t run_segment_predict(const SegmentOptions& options, const std::string& ch
       continue;
     }
     const auto labels = predict_labels(model, image, options, device);
-    const std::string stem = (fs::path(output_dir) / fs::path(path).stem()).string();
-    io::write_png(stem + ".png", labels.to(torch::kUInt8).unsqueeze(2), {{"Description", "class index per pixel"}});
+    const fs::path stem = fs::path(output_dir) / name;
+    fs::create_directories(stem.parent_path());
+    io::write_png(stem.string() + ".png", labels.to(torch::kUInt8).unsqueeze(2), {{"Description", "class index per pixel"}});
     const auto pixels = image.channels == 1 || image.channels == 3 ? data::decode_full(image, 3) : torch::Tensor();
     if (pixels.defined() && pixels.scalar_type() == torch::kUInt8) {
-      io::write_png(stem + "_overlay.png", eval::overlay(pixels, labels, palette), {{"Description", "classes over the image"}});
+      io::write_png(stem.string() + "_overlay.png", eval::overlay(pixels, labels, palette), {{"Description", "classes over the image"}});
     }
     ++done;
   }

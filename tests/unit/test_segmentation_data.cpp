@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "mae/config/settings.h"
 #include "mae/core/error.h"
 #include "mae/data/codecs/image_decode.h"
 #include "mae/data/loader/loader.h"
 #include "mae/data/segmentation/joint_transform.h"
 #include "mae/data/segmentation/pairs.h"
 #include "mae/data/segmentation/samples.h"
+#include "mae/tasks/segment.h"
 #include "test_data_files.h"
 
 using mae::data::JointTransform;
@@ -181,6 +183,79 @@ TEST(SegmentationData, CropsAvoidASingleClassWhenCatMaxRatioAsks) {
   const int any = mixed_crops(1.0), balanced = mixed_crops(0.75);
   EXPECT_GT(balanced, 2 * any);
   EXPECT_GT(balanced, 20);
+}
+
+TEST(SegmentationData, ACropIsDrawnAgainUpToTenTimesAsMmsegDoes) {
+  // mmseg's RandomCrop checks a box, draws another while the check fails, ten times, and keeps the
+  // eleventh unchecked. A map of one class never passes, so the draws show 11 boxes: the resize
+  // ratio, then (top, left) per box, then the flip.
+  const auto raw = mae::data::parse_image(encode_png(mae::testing::smooth_image(64, 64, 3, 3), 2), "one.png");
+  const auto labels = torch::zeros({64, 64}, torch::kUInt8);
+  auto o = pattern_options();
+  o.crop_h = o.crop_w = 16;
+  o.scale_long = o.scale_short = 64;
+  o.ratio_min = o.ratio_max = 1;
+  o.cat_max_ratio = 0.75;
+  SampleRng rng(5), expected(5);
+  JointTransform(o).apply(raw, labels, rng);
+  expected.uniform(1, 1);
+  for (int box = 0; box < 11; ++box) expected.randint(0, 49), expected.randint(0, 49);
+  expected.uniform();
+  EXPECT_EQ(rng.next_u64(), expected.next_u64());
+}
+
+TEST(SegmentationData, AClassNamesFileOfAnotherCountIsRefused) {
+  TempDir dir;
+  write_bytes(dir.file("classes.txt"), "other\nwall\nsky\n");  // ADE20K's list with "other" at 0
+  mae::tasks::SegmentDataOptions data;
+  data.root = dir.path();
+  data.class_names_file = "classes.txt";
+  EXPECT_EQ(mae::tasks::segmentation_class_names(data, 3), (std::vector<std::string>{"other", "wall", "sky"}));
+  EXPECT_EQ(mae::tasks::segmentation_class_names(data, 0).size(), 3u);  // model.num_classes 0: the file's count
+  try {
+    mae::tasks::segmentation_class_names(data, 2);  // reduce_zero_label: "other" is not a class
+    FAIL();
+  } catch (const mae::UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("names 3 classes but model.num_classes is 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("leave its name out"), std::string::npos) << what;
+  }
+  data.class_names_file.clear();
+  EXPECT_EQ(mae::tasks::segmentation_class_names(data, 2), (std::vector<std::string>{"0", "1"}));
+}
+
+TEST(SegmentationData, SettingsThatLeavePixelsUnscoredOrBatchNormWithoutABatchAreRefused) {
+  TempDir dir;
+  mae::tasks::SegmentOptions o;
+  o.data.root = dir.path();
+  o.model.num_classes = 4;
+  EXPECT_NO_THROW(o.validate());
+  const auto refused = [&](const std::string& what) {
+    try {
+      o.validate();
+    } catch (const mae::UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      return true;
+    }
+    return false;
+  };
+  o.stride = o.data.transform.crop_h + 1;  // windows with gaps between them
+  EXPECT_TRUE(refused("seg.stride must lie in [0, 64]"));
+  o.stride = o.data.transform.crop_h;
+  EXPECT_NO_THROW(o.validate());
+  o.trainer.batch_size = 1;  // UPerHead's 1 x 1 pooling: BatchNorm over one value
+  EXPECT_TRUE(refused("train.batch_size >= 2"));
+  o.model.head = mae::models::SegHead::kLinear;
+  EXPECT_NO_THROW(o.validate());
+}
+
+TEST(SegmentationData, TheLossAveragesOverTheLabelledPixelsOrAllAsSet) {
+  TempDir dir;
+  mae::config::UserSettings user;
+  user.sets = {"data.root=" + dir.path(), "model.num_classes=4"};
+  EXPECT_TRUE(mae::config::resolve_segment(user).avg_non_ignore);
+  user.sets.push_back("seg.avg_non_ignore=false");  // mmseg's CrossEntropyLoss default
+  EXPECT_FALSE(mae::config::resolve_segment(user).avg_non_ignore);
 }
 
 TEST(SegmentationData, EvaluationFitsTheImageAndKeepsTheLabels) {

@@ -6,6 +6,8 @@
 
 #include "mae/core/error.h"
 #include "mae/eval/segmentation.h"
+#include "mae/tasks/segment.h"
+#include "test_data_files.h"
 
 using mae::eval::SegmentationMeter;
 
@@ -66,6 +68,45 @@ TEST(SegmentationInference, SlidingWindowsAverageWhereCropsOverlap) {
   const auto slid = mae::eval::slide_inference(mean, images, 1, 4, 1, 2, 1);
   // Crops [0..4) (mean 1.5) and [2..6) (mean 3.5): pixels 2 and 3 get their average 2.5.
   EXPECT_TRUE(torch::allclose(slid.view({6}), torch::tensor({1.5, 1.5, 2.5, 2.5, 3.5, 3.5}, torch::kFloat64)));
+}
+
+TEST(SegmentationInference, AStrideLargerThanTheCropIsRefused) {
+  // Crops of 4 every 5 pixels would leave every fifth column without a window (no logits).
+  const auto identity = [](const torch::Tensor& x) { return x; };
+  const auto images = torch::zeros({1, 1, 4, 14});
+  try {
+    mae::eval::slide_inference(identity, images, 4, 4, 4, 5, 1);
+    FAIL();
+  } catch (const mae::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("lower seg.stride"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SegmentationEvaluation, AnUnreadablePairIsLeftOutAndTheRestScored) {
+  mae::testing::TempDir dir;
+  mae::tasks::SegmentOptions o;
+  o.data.root = dir.path();
+  o.model.num_classes = 3;
+  o.inference = mae::tasks::SegInference::kWhole;
+  std::vector<mae::data::SegmentationPair> good, with_bad;
+  for (int i = 0; i < 2; ++i) {
+    const std::string image = dir.file(std::to_string(i) + ".png"), labels = dir.file(std::to_string(i) + "_labels.png");
+    mae::testing::write_bytes(image, mae::testing::encode_png(mae::testing::smooth_image(40, 48, 3, i), 2));
+    torch::manual_seed(i);
+    mae::testing::write_bytes(labels, mae::testing::encode_png(torch::randint(0, 3, {40, 48, 1}).to(torch::kUInt8), 0));
+    good.push_back({image, labels, image});
+    with_bad.push_back(good.back());
+    if (i == 0) {
+      mae::testing::write_bytes(dir.file("bad.png"), "not a PNG");
+      with_bad.push_back({dir.file("bad.png"), labels, dir.file("bad.png")});
+    }
+  }
+  torch::manual_seed(0);
+  mae::models::Segmenter model(o.model);
+  const auto expected = mae::tasks::evaluate_segmenter(model, mae::data::PairSource(good, false), o, torch::kCPU);
+  const auto scored = mae::tasks::evaluate_segmenter(model, mae::data::PairSource(with_bad, false), o, torch::kCPU);
+  EXPECT_EQ(scored.pixels, 2 * 40 * 48);
+  EXPECT_TRUE(torch::equal(scored.confusion, expected.confusion));
 }
 
 TEST(SegmentationPictures, IgnoredPixelsAreBlackAndKeepTheImageInOverlays) {

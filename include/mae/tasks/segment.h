@@ -57,6 +57,7 @@ struct SegmentOptions {
   int64_t eval_every = 1;         // 0: after the last epoch only
   SegInference inference = SegInference::kSlide;
   int64_t stride = 0;             // sliding windows: 0 is 2/3 of the crop (341 for 512, as mmseg)
+  bool avg_non_ignore = true;     // the loss: mean over labelled pixels; false: over all pixels (mmseg's default)
   std::string config_yaml;        // the resolved settings, saved with the run and its checkpoints
   RenderConfig render_config;
 
@@ -82,7 +83,8 @@ std::vector<std::string> segmentation_class_names(const SegmentDataOptions& data
 
 // Scores `model` (eval mode, no grad) on every pair: each image through the eval transform and the
 // chosen inference, its logits resized to the label map's full resolution. `max_images` > 0: the
-// first ones only. In a distributed job each rank scores its share and the matrices are summed.
+// first ones only. In a distributed job each rank scores its share and the matrices are summed. An
+// unreadable pair is left out with a warning (the others are still scored, on every rank).
 eval::SegmentationMetrics evaluate_segmenter(models::Segmenter& model, const data::PairSource& pairs,
                                              const SegmentOptions& options, const torch::Device& device,
                                              int64_t max_images = 0);

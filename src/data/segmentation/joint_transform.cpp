@@ -68,7 +68,7 @@ torch::Tensor from_hsv(const torch::Tensor& h, const torch::Tensor& s, const tor
 }  // namespace
 
 void JointTransformOptions::validate() const {
-  MAE_CHECK_USAGE(crop_h > 0 && crop_w > 0, "seg.crop_size ", crop_h, "x", crop_w, " must be positive");
+  MAE_CHECK_USAGE(crop_h > 0 && crop_w > 0, "the crop (model.img_size) ", crop_h, "x", crop_w, " must be positive");
   MAE_CHECK_USAGE(scale_long > 0 && scale_short > 0, "seg.scale ", scale_long, "x", scale_short, " must be positive");
   MAE_CHECK_USAGE(ratio_min > 0 && ratio_min <= ratio_max, "seg.ratio_range [", ratio_min, ", ", ratio_max,
                   "] must satisfy 0 < min <= max");
@@ -123,7 +123,7 @@ JointSample JointTransform::apply(const RawImage& image, const torch::Tensor& la
     MAE_CHECK(labels.defined(), "the training transform needs the label map");
     map = resize_labels(labels, h, w);
     CropBox box = random_crop(h, w, o.crop_h, o.crop_w, rng);
-    for (int i = 1; i < kCropTries && o.cat_max_ratio < 1 && !mixed_enough(crop(map, box), o.cat_max_ratio); ++i) {
+    for (int i = 0; i < kCropTries && o.cat_max_ratio < 1 && !mixed_enough(crop(map, box), o.cat_max_ratio); ++i) {
       box = random_crop(h, w, o.crop_h, o.crop_w, rng);
     }
     pixels = crop(pixels, box).contiguous();
